@@ -1,0 +1,89 @@
+"""`python run.py ...`: the one entry point. Exit codes: 0 done, 1 fatal runtime error, 2 bad config or usage."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from engine.config import Config, ConfigError, load_config
+
+COMMANDS = ("run", "diagram")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run.py", description="zdte: paper-trade 0DTE SPY iron condors")
+    sub = p.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="trade (default command)")
+    run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
+    run.add_argument("--date", type=_date, help="first session date, YYYY-MM-DD")
+    run.add_argument("--days", type=int, help="number of consecutive sessions")
+    run.add_argument("--seed", type=int, help="simulator seed")
+    run.add_argument("--logs-dir", type=Path, help="where logs, journal and reports go")
+    run.add_argument("-v", "--verbose", action="store_true", help="debug output on the console")
+    run.add_argument("--quiet", action="store_true", help="warnings only on the console")
+    sub.add_parser("diagram", help="print the state machine as a mermaid diagram")
+    return p
+
+
+def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
+    """CLI flags win over the file; the result is validated again like the file itself."""
+    raw = cfg.model_dump()
+    if args.date is not None:
+        raw["session"]["date"] = args.date
+    if args.days is not None:
+        raw["session"]["days"] = args.days
+    if args.seed is not None:
+        raw["sim"]["seed"] = args.seed
+    if args.logs_dir is not None:
+        raw["logs_dir"] = args.logs_dir
+    from engine.config import parse_config
+
+    return parse_config(raw, f"{args.config} (with command-line overrides)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+        argv.insert(0, "run")
+    args = parser().parse_args(argv)
+    if args.command == "diagram":
+        from engine.machine import mermaid
+
+        sys.stdout.write(mermaid() + "\n")
+        return 0
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from engine.app import build
+    from engine.logs import close_day_files, setup_logging
+    from engine.summary import human_summary
+
+    try:
+        cfg = apply_overrides(load_config(args.config), args)
+        if cfg.risk.kill_file.exists():
+            raise ConfigError(f"kill file {cfg.risk.kill_file} exists: remove it to trade")
+        runner = None
+        setup_logging(-1 if args.quiet else (1 if args.verbose else 0), lambda: runner.ctx.now if runner else None)
+        runner = build(cfg)
+    except ConfigError as exc:
+        sys.stderr.write(f"config error: {exc}\n")
+        return 2
+    try:
+        code = runner.run()
+    except Exception as exc:  # noqa: BLE001 - the last line of defence reports and exits 1
+        sys.stderr.write(f"fatal: {type(exc).__name__}: {exc}\n")
+        return 1
+    finally:
+        close_day_files()
+    sys.stdout.write(human_summary(runner) + "\n")
+    return code

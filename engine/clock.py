@@ -1,0 +1,38 @@
+"""The Clock port's adapters: simulated time that jumps, and wall time for paper trading."""
+
+from __future__ import annotations
+
+import time as _time
+from datetime import datetime, timedelta, timezone
+
+
+class SimClock:
+    """Simulated market time: `sleep` advances it instantly, so a whole day runs in well under a second."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("SimClock needs a timezone-aware start")
+        self._now = start
+
+    def now(self) -> datetime:
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._now = self._now + timedelta(seconds=seconds)
+
+    def set(self, when: datetime) -> None:
+        """Jump forward (never back) to `when`, e.g. to the next session's pre-open."""
+        if when > self._now:
+            self._now = when
+
+
+class WallClock:
+    """Real time, for paper trading against Alpaca; the only place the engine may read the wall clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            _time.sleep(seconds)

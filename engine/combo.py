@@ -1,0 +1,62 @@
+"""Prices of a multi-leg combo from its legs' quotes, all in net-debit terms (a credit is negative).
+
+One convention everywhere (Alpaca's): paying is positive, receiving is negative. "More aggressive"
+is therefore always "higher", for entries and exits, credits and debits alike.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from engine.errors import DataError
+from engine.models import Intent, Leg, OptionQuote, Side
+
+
+def _sign(leg: Leg) -> int:
+    return leg.ratio_qty if leg.side is Side.BUY else -leg.ratio_qty
+
+
+def check_quote(q: OptionQuote) -> None:
+    """A quote we may trade on: finite, non-negative, not crossed. Anything else is refused, never repaired."""
+    if not (math.isfinite(q.bid) and math.isfinite(q.ask)) or q.bid < 0 or q.ask <= 0 or q.ask < q.bid:
+        raise DataError(f"malformed quote for {q.symbol}: bid={q.bid} ask={q.ask}")
+
+
+def _quotes_for(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> list[tuple[Leg, OptionQuote]]:
+    out = []
+    for leg in legs:
+        q = quotes.get(leg.symbol)
+        if q is None:
+            raise DataError(f"no quote for {leg.symbol}")
+        check_quote(q)
+        out.append((leg, q))
+    return out
+
+
+def net_mid(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> float:
+    return sum(_sign(leg) * q.mid for leg, q in _quotes_for(legs, quotes))
+
+
+def natural(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> float:
+    """What the combo costs if it crosses every leg's spread: buy at the ask, sell at the bid."""
+    return sum(_sign(leg) * (q.ask if leg.side is Side.BUY else q.bid) for leg, q in _quotes_for(legs, quotes))
+
+
+def reverse(legs: Iterable[Leg]) -> tuple[Leg, ...]:
+    """The legs that close an open combo, as one order: buy back the shorts, sell out the longs."""
+    closing = {
+        Intent.BUY_TO_OPEN: (Side.SELL, Intent.SELL_TO_CLOSE),
+        Intent.SELL_TO_OPEN: (Side.BUY, Intent.BUY_TO_CLOSE),
+    }
+    out = []
+    for leg in legs:
+        side, intent = closing[leg.intent]
+        out.append(Leg(leg.symbol, side, intent, leg.ratio_qty))
+    return tuple(out)
+
+
+def round_to_tick(price: float, tick: float, up: bool) -> float:
+    steps = price / tick
+    n = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
+    return round(n * tick, 10)

@@ -1,0 +1,181 @@
+"""config.yaml as validated pydantic models.
+
+Everything is checked before anything runs: an unknown key (a typo) or an impossible value is an
+error naming the key and the file. Secrets never come from YAML: only from the environment or `.env`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, time
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.errors import ConfigError
+
+SECRET_ENV_KEYS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SessionConfig(_Strict):
+    date: date | None = Field(None, description="first session date; None = today (Alpaca) or required (sim)")
+    days: int = Field(1, ge=1, description="consecutive sessions to trade")
+
+
+class SimConfig(_Strict):
+    seed: int = 7
+    bars_csv: Path | None = Field(None, description="minute bars (date,Open,High,Low,Close,Volume, ET); None = random walk")
+    start_price: float = Field(600.0, gt=0)
+    annual_vol: float = Field(0.14, gt=0, lt=3, description="realized volatility of the random walk")
+    implied_vol: float = Field(0.16, gt=0, lt=3, description="at-the-money implied volatility")
+    smile_skew: float = Field(-0.8, description="IV change per unit of log-moneyness")
+    smile_curvature: float = Field(25.0, ge=0, description="IV change per unit of squared log-moneyness")
+    chain_width: int = Field(40, gt=0, description="strikes listed on each side of the open, 1 point apart")
+    rate: float = Field(0.04, ge=0, lt=1)
+    partial_fill_prob: float = Field(0.0, ge=0, le=1)
+    starting_cash: float = Field(100_000.0, gt=0)
+
+
+class StrategyConfig(_Strict):
+    kind: Literal["iron_condor"] = "iron_condor"
+    direction: Literal["short", "long"] = "short"
+    short_strike_rule: Literal["delta", "distance"] = "delta"
+    short_delta: float = Field(0.15, gt=0, lt=0.5)
+    short_distance: float = Field(5.0, gt=0)
+    wing_width: float = Field(5.0, gt=0)
+    contracts: int = Field(1, ge=1)
+    entry_start: time = time(10, 0)
+    entry_end: time = time(14, 30)
+    min_realized_vol: float = Field(0.0, ge=0, description="volatility filter: annualized, from recent bars")
+    max_realized_vol: float = Field(0.60, gt=0)
+    min_credit: float = Field(0.10, ge=0, description="short condor: skip when the mid credit is below this")
+
+
+class RiskConfig(_Strict):
+    max_daily_trades: int = Field(3, ge=0)
+    max_open_spreads: int = Field(1, ge=1)
+    max_daily_loss: float = Field(500.0, gt=0)
+    target_daily_profit: float = Field(250.0, gt=0)
+    max_loss_per_trade: float = Field(500.0, gt=0)
+    profit_target_pct: float = Field(0.5, gt=0, description="exit when this share of the max profit is made")
+    spread_stop_pct: float = Field(1.0, gt=0, description="exit when the loss reaches this multiple of the premium")
+    hard_exit: time = time(15, 15)
+    close_positions_on_shutdown: bool = True
+    broker_outage_tolerance_s: float = Field(120.0, gt=0, description="halt after broker errors for this long")
+    kill_file: Path = Path("logs/KILL")
+
+
+class DataConfig(_Strict):
+    min_data_points: int = Field(30, ge=2)
+    lookback_minutes: int = Field(60, ge=2)
+    strike_discovery_range: float = Field(10.0, gt=0)
+    max_staleness_s: float = Field(180.0, gt=0, description="no new entries when the last bar is older")
+    outage_tolerance_s: float = Field(600.0, gt=0, description="halt when no data for longer than this")
+
+
+class OrdersConfig(_Strict):
+    client_order_id_prefix: str = Field("zdte", pattern=r"^[A-Za-z0-9]{1,12}$")
+    tick: float = Field(0.01, gt=0)
+    max_walk_ticks: int = Field(10, ge=0)
+    walk_interval_s: float = Field(10.0, gt=0)
+    entry_timeout_s: float = Field(180.0, gt=0)
+    exit_extra_ticks: int = Field(5, ge=0, description="exits may walk this many ticks past the natural price")
+
+
+class PollConfig(_Strict):
+    awaiting_open: float = Field(60.0, gt=0)
+    scanning: float = Field(60.0, gt=0)
+    entering: float = Field(5.0, gt=0)
+    monitoring: float = Field(30.0, gt=0)
+    halted: float = Field(30.0, gt=0)
+
+
+class AlpacaConfig(_Strict):
+    trading_url: str | None = Field(None, description="url_override of TradingClient")
+    data_url: str | None = Field(None, description="url_override of the data clients")
+    feed: Literal["iex", "sip"] = "iex"
+    timeout_s: float = Field(10.0, gt=0)
+    max_retries: int = Field(4, ge=0)
+
+
+class Config(_Strict):
+    broker: Literal["sim", "alpaca"] = "sim"
+    underlying: str = Field("SPY", pattern=r"^[A-Z]{1,6}$")
+    logs_dir: Path = Path("logs")
+    session: SessionConfig = SessionConfig()
+    sim: SimConfig = SimConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    risk: RiskConfig = RiskConfig()
+    data: DataConfig = DataConfig()
+    orders: OrdersConfig = OrdersConfig()
+    poll: PollConfig = PollConfig()
+    alpaca: AlpacaConfig = AlpacaConfig()
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Config:
+        s, r = self.strategy, self.risk
+        if s.entry_start >= s.entry_end:
+            raise ValueError("strategy.entry_start must be before strategy.entry_end")
+        if s.entry_end >= r.hard_exit:
+            raise ValueError("strategy.entry_end must be before risk.hard_exit")
+        if s.min_realized_vol >= s.max_realized_vol:
+            raise ValueError("strategy.min_realized_vol must be below strategy.max_realized_vol")
+        if self.data.lookback_minutes < self.data.min_data_points:
+            raise ValueError("data.lookback_minutes must be at least data.min_data_points")
+        return self
+
+
+def _location(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def parse_config(raw: object, source: str) -> Config:
+    """Validate an already-parsed mapping; `source` names where it came from in error messages."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = _location(err["loc"])
+            if err["type"] == "extra_forbidden":
+                lines.append(f"{source}: unknown key '{where}'")
+            else:
+                lines.append(f"{source}: {where}: {err['msg']}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_config(raw, str(path))
+
+
+def load_secrets(env_file: str | Path | None = ".env") -> dict[str, str]:
+    """Keys from the environment, falling back to `.env`; never logged, never journaled."""
+    from dotenv import dotenv_values
+
+    found = {k: os.environ[k] for k in SECRET_ENV_KEYS if os.environ.get(k)}
+    if env_file and Path(env_file).is_file():
+        for k, v in dotenv_values(env_file).items():
+            if k in SECRET_ENV_KEYS and v and k not in found:
+                found[k] = v
+    return found

@@ -1,0 +1,240 @@
+"""Everything a state handler may touch: the ports, the components, the book, and the day's session.
+
+Handlers receive one Context and return a Step; they never build components or read the wall clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from loguru import logger
+
+from engine.audit import Journal
+from engine.book import Book, ClosedTrade, CondorPlan, Spread
+from engine.config import Config
+from engine.data import BarWindow
+from engine.discovery import ContractDiscovery
+from engine.models import Account, OptionQuote, Session
+from engine.orders import OrderManager, Working
+from engine.ports import Broker, Clock, IdGen, MarketData
+from engine.risk import RiskGate, RiskView, daily_pnl, session_time
+from engine.strategies.iron_condor import IronCondor
+
+
+@dataclass(frozen=True)
+class Step:
+    """A handler's verdict: fire `trigger` (None: stay) because of `reason`; `wait` overrides the poll interval."""
+
+    trigger: str | None = None
+    reason: str = ""
+    wait: float | None = None
+
+
+STAY = Step()
+
+
+@dataclass
+class Halt:
+    reason: str
+    flatten: bool
+    resumable: bool
+
+
+@dataclass
+class Components:
+    bars: BarWindow
+    discovery: ContractDiscovery
+    strategy: IronCondor
+    risk: RiskGate
+    orders: OrderManager
+
+
+@dataclass
+class Context:
+    cfg: Config
+    clock: Clock
+    broker: Broker
+    market_data: MarketData
+    ids: IdGen
+    parts: Components
+    open_journal: Callable[[date], Journal]
+    write_report: Callable[[Context], Any]
+    days_left: int
+    day: date
+    now: datetime = field(default=None)  # type: ignore[assignment]
+    session: Session | None = None
+    session_loaded: bool = False
+    journal: Journal | None = None
+    book: Book = field(default_factory=Book)
+    plan: CondorPlan | None = None
+    working: Working | None = None
+    halt: Halt | None = None
+    account: Account | None = None
+    marks: dict[str, OptionQuote] = field(default_factory=dict)
+    day_closed: bool = False
+    stop_requested: str | None = None
+    outage_since: datetime | None = None
+    exit_code: int = 0
+    finished: bool = False
+    reports: list[Any] = field(default_factory=list)
+
+    # --- the session's clock times -------------------------------------------------------------
+    def _at(self, wall) -> datetime:
+        assert self.session is not None
+        return session_time(self.session.day, wall, self.session.close)
+
+    @property
+    def entry_start(self) -> datetime:
+        return self._at(self.cfg.strategy.entry_start)
+
+    @property
+    def entry_end(self) -> datetime:
+        """The configured end, pulled in on early-close days so it keeps its distance to the hard exit."""
+        return min(self._at(self.cfg.strategy.entry_end), self.hard_exit - self._entry_to_exit_gap)
+
+    @property
+    def hard_exit(self) -> datetime:
+        """The configured hard exit, or as long before an early close as it normally is before 16:00."""
+        assert self.session is not None
+        r = self.cfg.risk.hard_exit
+        before_close = timedelta(hours=16) - timedelta(hours=r.hour, minutes=r.minute)
+        return min(self._at(r), self.session.close - before_close)
+
+    @property
+    def _entry_to_exit_gap(self) -> timedelta:
+        s, r = self.cfg.strategy.entry_end, self.cfg.risk.hard_exit
+        return timedelta(hours=r.hour - s.hour, minutes=r.minute - s.minute)
+
+    # --- the day's life cycle -----------------------------------------------------------------
+    @property
+    def more_sessions(self) -> bool:
+        return self.days_left > 1
+
+    def start(self) -> None:
+        self.journal = self.open_journal(self.day)
+
+    def load_session(self) -> Session | None:
+        self.session = self.broker.session(self.day)
+        self.session_loaded = True
+        return self.session
+
+    def end_day(self) -> None:
+        """Close the books of the session just ended; the journal stays open for the day's last records."""
+        if not self.day_closed:
+            self.day_closed = True
+            self.write_report(self)
+
+    def next_day(self, *, consume: bool = True) -> None:
+        """Move to the next exchange session: new journal, fresh book and data window."""
+        if consume:
+            self.days_left -= 1
+        if self.journal is not None:
+            self.journal.close()
+        self.day = self.broker.next_session(self.day).day
+        self.book.new_day()
+        self.parts.bars.reset()
+        self.marks.clear()
+        self.halt = None
+        self.day_closed = False
+        self.journal = self.open_journal(self.day)
+        self.load_session()
+
+    def finish(self) -> None:
+        """The last step of ShuttingDown: the day's report, then the journal is closed."""
+        self.end_day()
+        if self.journal is not None:
+            self.journal.close()
+        self.finished = True
+
+    def record(self, kind: str, *, sync: bool = True, **fields: Any) -> None:
+        """A non-transition audit record (orders, decisions) in the same hash chain."""
+        if self.journal is not None:
+            self.journal.append(kind, self.now, sync=sync, **fields)
+
+    # --- risk inputs ---------------------------------------------------------------------------
+    def refresh_account(self) -> Account:
+        self.account = self.broker.account()
+        return self.account
+
+    @property
+    def daily_pnl(self) -> float:
+        return daily_pnl(self.account) if self.account else 0.0
+
+    @property
+    def unrealized_pnl(self) -> float:
+        total = 0.0
+        for spread in self.book.open:
+            try:
+                total += spread.pnl(self.marks)
+            except Exception:  # noqa: BLE001 - a missing mark makes the figure unknown, not an error
+                return float("nan")
+        return total
+
+    def risk_view(self) -> RiskView:
+        account = self.account or self.refresh_account()
+        return RiskView(
+            now=self.now,
+            entry_start=self.entry_start,
+            entry_end=self.entry_end,
+            daily_pnl=daily_pnl(account),
+            trades_today=self.book.trades_today,
+            open_spreads=len(self.book.open),
+            account=account,
+        )
+
+    def kill_switch(self) -> str | None:
+        if self.stop_requested == "kill":
+            return "kill switch: signal"
+        path = self.cfg.risk.kill_file
+        if path.exists():
+            return f"kill switch: file {path}"
+        return None
+
+    # --- the book ------------------------------------------------------------------------------
+    def open_spread_from(self, w: Working) -> Spread:
+        assert self.plan is not None
+        spread = Spread(
+            trade_no=w.trade_no,
+            direction=self.plan.direction,
+            legs=w.legs,
+            strikes=self.plan.strikes,
+            wing_width=self.plan.wing_width,
+            qty=w.filled_qty,
+            entry_price=round(w.avg_price, 4),
+            entry_time=self.now,
+            entry_client_order_id=w.order.client_order_id,
+        )
+        self.book.open.append(spread)
+        self.book.trades_today += 1
+        self.plan = None
+        return spread
+
+    def close_spread(self, spread: Spread, exit_price: float, reason: str) -> ClosedTrade:
+        trade = ClosedTrade(spread, round(exit_price, 4), self.now, reason)
+        self.book.open.remove(spread)
+        self.book.closed.append(trade)
+        logger.bind(trade=True).info(
+            f"closed trade {spread.trade_no} ({reason}): entry {spread.entry_price:+.2f} exit {exit_price:+.2f} "
+            f"P&L {trade.pnl:+.2f}"
+        )
+        return trade
+
+    def spread_of(self, w: Working) -> Spread:
+        return next(s for s in self.book.open if s.trade_no == w.trade_no)
+
+    # --- the audit snapshot --------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        spot = self.parts.bars.spot
+        unreal = self.unrealized_pnl
+        return {
+            "underlying_price": spot,
+            "open_spreads": [s.to_dict() for s in self.book.open],
+            "working_orders": [self.working.to_dict()] if self.working else [],
+            "realized_pnl": round(self.book.realized_pnl, 2),
+            "unrealized_pnl": None if unreal != unreal else round(unreal, 2),
+            "daily_pnl": round(self.daily_pnl, 2) if self.account else None,
+            "counters": {"trades_today": self.book.trades_today, "closed_trades": len(self.book.closed)},
+        }

@@ -1,0 +1,131 @@
+"""The underlying's recent minute bars, validated, and a verdict on whether they can be traded on.
+
+Bars are fetched incrementally (only what is new since the last bar) to keep request counts and
+journal size small. Bad bars are rejected with the reason, never patched; if nothing usable arrives
+the verdict turns stale, then outage. No price is ever invented here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+import numpy as np
+
+from engine.config import DataConfig
+from engine.errors import BrokerError, DataError
+from engine.models import Bars
+from engine.ports import MarketData
+
+MINUTES_PER_YEAR = 252 * 390
+
+
+class DataHealth(StrEnum):
+    OK = "ok"
+    INSUFFICIENT = "insufficient"
+    STALE = "stale"
+    OUTAGE = "outage"
+
+
+@dataclass(frozen=True)
+class DataVerdict:
+    health: DataHealth
+    reason: str
+
+    @property
+    def tradable(self) -> bool:
+        return self.health is DataHealth.OK
+
+
+def validate_bars(bars: Bars) -> None:
+    """Raise DataError naming the first bad bar; a batch is taken whole or not at all."""
+    if len(bars) == 0:
+        return
+    prices = np.stack([bars.open, bars.high, bars.low, bars.close])
+    if not np.all(np.isfinite(prices)) or np.any(prices <= 0):
+        i = int(np.argmax(~np.all(np.isfinite(prices) & (prices > 0), axis=0)))
+        raise DataError(f"{bars.symbol}: non-positive or non-finite price in bar {i} (ts={int(bars.ts[i])})")
+    bad = (bars.high < np.maximum(bars.open, bars.close)) | (bars.low > np.minimum(bars.open, bars.close))
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise DataError(f"{bars.symbol}: high/low inconsistent with open/close in bar {i} (ts={int(bars.ts[i])})")
+    if len(bars) > 1 and np.any(np.diff(bars.ts) <= 0):
+        i = int(np.argmax(np.diff(bars.ts) <= 0)) + 1
+        raise DataError(f"{bars.symbol}: timestamps not strictly increasing at bar {i} (ts={int(bars.ts[i])})")
+
+
+class BarWindow:
+    """A rolling window of the last `lookback_minutes` of bars for one symbol."""
+
+    def __init__(self, market_data: MarketData, symbol: str, cfg: DataConfig) -> None:
+        self._md = market_data
+        self.symbol = symbol
+        self.cfg = cfg
+        self.reset()
+
+    def reset(self) -> None:
+        self._ts = np.empty(0, dtype=np.int64)
+        self._close = np.empty(0, dtype=float)
+        self.last_error: str | None = None
+
+    @property
+    def spot(self) -> float | None:
+        return float(self._close[-1]) if len(self._close) else None
+
+    @property
+    def last_bar_ts(self) -> int | None:
+        return int(self._ts[-1]) if len(self._ts) else None
+
+    def __len__(self) -> int:
+        return len(self._ts)
+
+    def refresh(self, now: datetime) -> None:
+        """Fetch bars completed since the last one; a failure is remembered, the old window is kept."""
+        now_s = int(now.timestamp())
+        if self.last_bar_ts is not None and now_s < self.last_bar_ts + 120:
+            return
+        start = (
+            datetime.fromtimestamp(self.last_bar_ts + 60, tz=now.tzinfo)
+            if self.last_bar_ts is not None
+            else now - timedelta(minutes=self.cfg.lookback_minutes)
+        )
+        try:
+            bars = self._md.bars(self.symbol, start, now)
+            validate_bars(bars)
+        except (DataError, BrokerError) as exc:
+            self.last_error = str(exc)
+            return
+        self.last_error = None
+        if len(bars) == 0:
+            return
+        if self.last_bar_ts is not None and bars.ts[0] <= self.last_bar_ts:
+            self.last_error = f"{self.symbol}: bars overlap the window (ts {int(bars.ts[0])})"
+            return
+        keep_from = now_s - self.cfg.lookback_minutes * 60
+        ts = np.concatenate([self._ts, bars.ts])
+        close = np.concatenate([self._close, bars.close])
+        mask = ts >= keep_from
+        self._ts, self._close = ts[mask], close[mask]
+
+    def verdict(self, now: datetime) -> DataVerdict:
+        if self.last_bar_ts is None:
+            why = f": {self.last_error}" if self.last_error else ""
+            return DataVerdict(DataHealth.INSUFFICIENT, f"no bars yet for {self.symbol}{why}")
+        age = now.timestamp() - (self.last_bar_ts + 60)
+        if age > self.cfg.outage_tolerance_s:
+            return DataVerdict(DataHealth.OUTAGE, f"data outage: last {self.symbol} bar is {age:.0f}s old")
+        if age > self.cfg.max_staleness_s:
+            return DataVerdict(DataHealth.STALE, f"stale data: last {self.symbol} bar is {age:.0f}s old")
+        if len(self._ts) < self.cfg.min_data_points:
+            return DataVerdict(
+                DataHealth.INSUFFICIENT, f"{len(self._ts)} bars, need {self.cfg.min_data_points}"
+            )
+        return DataVerdict(DataHealth.OK, "ok")
+
+    def realized_vol(self) -> float:
+        """Annualized close-to-close volatility of the window (trading-time minutes)."""
+        if len(self._close) < 3:
+            return 0.0
+        r = np.diff(np.log(self._close))
+        return float(np.std(r, ddof=1) * np.sqrt(MINUTES_PER_YEAR))

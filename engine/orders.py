@@ -1,0 +1,201 @@
+"""Working one multi-leg limit order until it fills, walking its price from mid toward the natural price.
+
+Each price step cancels the previous attempt (and confirms it is dead) before sending the next, with
+a fresh deterministic client order id, so at most one attempt of a trade's entry or exit is ever live
+and a restart can find every attempt by id. Exits close the whole condor as one order, never leg by
+leg: a half-closed condor could leave a naked short leg.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from engine.combo import natural, net_mid, round_to_tick
+from engine.config import OrdersConfig
+from engine.errors import OrderRejected
+from engine.models import Leg, Order, OrderRequest, OrderStatus
+from engine.ports import Broker, IdGen, MarketData
+
+OrderEvent = Callable[[str, dict[str, Any]], None]
+
+
+class Progress(StrEnum):
+    WORKING = "working"
+    FILLED = "filled"
+    DEAD = "dead"
+
+
+@dataclass
+class Working:
+    """One trade's entry or exit being worked; `filled_qty` and `fill_cost` add up over attempts."""
+
+    kind: str
+    trade_no: int
+    day: date
+    legs: tuple[Leg, ...]
+    qty: int
+    urgent: bool
+    started_at: datetime
+    order: Order
+    placed_at: datetime
+    step: int = 0
+    attempt: int = 0
+    filled_qty: int = 0
+    fill_cost: float = 0.0
+    dead_reason: str = ""
+    seen_qty: int = 0
+    seen_cost: float = 0.0
+    why: str = ""
+
+    @property
+    def remaining(self) -> int:
+        return self.qty - self.filled_qty
+
+    @property
+    def avg_price(self) -> float:
+        return self.fill_cost / self.filled_qty if self.filled_qty else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "trade_no": self.trade_no,
+            "client_order_id": self.order.client_order_id,
+            "status": str(self.order.status),
+            "limit_price": self.order.limit_price,
+            "filled_qty": self.filled_qty,
+            "qty": self.qty,
+        }
+
+
+class OrderManager:
+    def __init__(
+        self, broker: Broker, market_data: MarketData, ids: IdGen, cfg: OrdersConfig, on_event: OrderEvent
+    ) -> None:
+        self._broker = broker
+        self._md = market_data
+        self._ids = ids
+        self.cfg = cfg
+        self._on_event = on_event
+        self._next_attempt_no: dict[tuple[date, int, str], int] = {}
+
+    def place(
+        self, kind: str, trade_no: int, day: date, legs: tuple[Leg, ...], qty: int, now: datetime, urgent: bool = False
+    ) -> Working:
+        """Send the first attempt: at mid, or straight at the natural price when `urgent` (a forced flatten)."""
+        step = self.cfg.max_walk_ticks if urgent else 0
+        attempt = self._next_attempt_no.get((day, trade_no, kind), 0)
+        order = self._submit(kind, trade_no, day, legs, qty, step, attempt)
+        w = Working(kind, trade_no, day, legs, qty, urgent, now, order, now, step=step, attempt=attempt)
+        self._absorb(w, order)
+        return w
+
+    def poll(self, w: Working, now: datetime) -> Progress:
+        """Advance the order: record fills, walk the price when due, give up an entry after its timeout."""
+        order = self._refresh(w)
+        if order.status is OrderStatus.FILLED and w.remaining == 0:
+            return Progress.FILLED
+        if not order.status.is_open:
+            if w.remaining == 0:
+                return Progress.FILLED
+            if w.kind == "entry" or order.status is OrderStatus.REJECTED:
+                w.dead_reason = f"order {order.client_order_id} {order.status}"
+                return Progress.FILLED if w.filled_qty else Progress.DEAD
+            return self._next_attempt(w, now)
+        if w.kind == "entry" and (now - w.started_at).total_seconds() >= self.cfg.entry_timeout_s:
+            self.cancel(w, "entry timeout")
+            w.dead_reason = f"not filled within {self.cfg.entry_timeout_s:.0f}s"
+            return Progress.FILLED if w.filled_qty else Progress.DEAD
+        if (now - w.placed_at).total_seconds() >= self.cfg.walk_interval_s:
+            if w.kind == "entry" and w.step >= self.cfg.max_walk_ticks:
+                return Progress.WORKING
+            self.cancel(w, "walk")
+            if w.remaining == 0:
+                return Progress.FILLED
+            return self._next_attempt(w, now)
+        return Progress.WORKING
+
+    def cancel(self, w: Working, why: str) -> None:
+        """Cancel the live attempt and read back its final state (it may have filled meanwhile)."""
+        if not w.order.status.is_open:
+            return
+        try:
+            self._broker.cancel_order(w.order.id)
+        except OrderRejected:
+            pass
+        self._refresh(w)
+        self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": str(w.order.status)})
+
+    def _next_attempt(self, w: Working, now: datetime) -> Progress:
+        w.step += 1
+        w.attempt += 1
+        order = self._submit(w.kind, w.trade_no, w.day, w.legs, w.remaining, w.step, w.attempt)
+        w.seen_qty, w.seen_cost, w.placed_at = 0, 0.0, now
+        self._absorb(w, order)
+        return Progress.FILLED if w.remaining == 0 else Progress.WORKING
+
+    def _price(self, legs: tuple[Leg, ...], step: int, exit_: bool) -> tuple[float, float, float]:
+        quotes = self._md.quotes([leg.symbol for leg in legs])
+        mid, nat = net_mid(legs, quotes), natural(legs, quotes)
+        tick = self.cfg.tick
+        cap = nat + (self.cfg.exit_extra_ticks * tick if exit_ else 0.0)
+        base = round_to_tick(mid, tick, up=False)
+        limit = min(base + step * tick, round_to_tick(cap, tick, up=True))
+        return round(limit, 2), mid, nat
+
+    def _submit(
+        self, kind: str, trade_no: int, day: date, legs: tuple[Leg, ...], qty: int, step: int, attempt: int
+    ) -> Order:
+        limit, mid, nat = self._price(legs, step, exit_=kind == "exit")
+        cid = self._ids.client_order_id(day, trade_no, kind, attempt)
+        self._next_attempt_no[(day, trade_no, kind)] = attempt + 1
+        request = OrderRequest(client_order_id=cid, legs=legs, qty=qty, limit_price=limit)
+        order = self._broker.submit_order(request)
+        self._on_event(
+            "submit",
+            {
+                "client_order_id": cid,
+                "order_id": order.id,
+                "kind": kind,
+                "trade_no": trade_no,
+                "qty": qty,
+                "limit_price": limit,
+                "mid": round(mid, 4),
+                "natural": round(nat, 4),
+                "step": step,
+                "legs": [f"{leg.side}:{leg.symbol}" for leg in legs],
+                "status": str(order.status),
+            },
+        )
+        return order
+
+    def _refresh(self, w: Working) -> Order:
+        order = self._broker.get_order(w.order.id)
+        self._absorb(w, order)
+        return order
+
+    def _absorb(self, w: Working, order: Order) -> None:
+        """Add fills of the live attempt not counted yet to the running totals."""
+        w.order = order
+        new = order.filled_qty - w.seen_qty
+        if new <= 0 or order.filled_avg_price is None:
+            return
+        cost = order.filled_avg_price * order.filled_qty
+        w.fill_cost += cost - w.seen_cost
+        w.filled_qty += new
+        w.seen_qty, w.seen_cost = order.filled_qty, cost
+        self._on_event(
+            "fill",
+            {
+                "client_order_id": order.client_order_id,
+                "kind": w.kind,
+                "trade_no": w.trade_no,
+                "filled_qty": order.filled_qty,
+                "price": order.filled_avg_price,
+                "leg_prices": dict(order.leg_fill_prices),
+                "status": str(order.status),
+            },
+        )

@@ -1,0 +1,66 @@
+"""The four doors through which the outside world enters the engine.
+
+Time, market data, the broker and id generation come in only through these interfaces. That is what
+lets a simulated day run in milliseconds, lets every state be tested with fakes, and lets a recorded
+session be answered again from its journal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Protocol
+
+from engine.models import Account, Bars, OptionContract, OptionQuote, Order, OrderRequest, Position, Session
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Current market time, timezone-aware."""
+        ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class MarketData(Protocol):
+    def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
+        """Completed one-minute bars whose start lies in [start, end)."""
+        ...
+
+    def chain(self, underlying: str, expiry: date, strike_min: float, strike_max: float) -> list[OptionQuote]:
+        """Quotes (with greeks where the source has them) of every contract in the strike range."""
+        ...
+
+    def quotes(self, symbols: Sequence[str]) -> dict[str, OptionQuote]: ...
+
+
+class Broker(Protocol):
+    def account(self) -> Account: ...
+
+    def session(self, day: date) -> Session | None:
+        """The exchange session on `day`, or None on a weekend or holiday."""
+        ...
+
+    def next_session(self, after: date) -> Session: ...
+
+    def contracts(self, underlying: str, expiry: date, strike_min: float, strike_max: float) -> list[OptionContract]:
+        """Every listed contract of `underlying` expiring on `expiry` in the strike range (all pages)."""
+        ...
+
+    def submit_order(self, request: OrderRequest) -> Order: ...
+
+    def get_order(self, order_id: str) -> Order: ...
+
+    def order_by_client_id(self, client_order_id: str) -> Order | None: ...
+
+    def open_orders(self) -> list[Order]: ...
+
+    def cancel_order(self, order_id: str) -> None: ...
+
+    def positions(self) -> list[Position]: ...
+
+
+class IdGen(Protocol):
+    def client_order_id(self, day: date, trade_no: int, kind: str, attempt: int) -> str:
+        """The id of one order attempt; the same intent always gets the same id, so a retry or restart finds it."""
+        ...

@@ -1,0 +1,1 @@
+"""Strategies decide whether and what to trade; they never send orders themselves."""

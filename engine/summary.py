@@ -1,0 +1,26 @@
+"""The few lines a person reads after a run: trades, P&L, where the time went, where the files are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def human_summary(runner: Any) -> str:
+    ctx = runner.ctx
+    lines = []
+    for path, r in ctx.reports:
+        lines.append(f"session {r['session_date']}: {r['trade_count']} trade(s), {r['wins']} win(s), "
+                     f"realized P&L {r['realized_pnl']:+.2f}, total P&L "
+                     + ("unknown" if r["total_pnl"] is None else f"{r['total_pnl']:+.2f}"))
+        for t in r["trades"]:
+            lines.append(f"  #{t['trade_no']} {t['direction']} condor {'/'.join(f'{k:g}' for k in t['strikes'])} "
+                         f"x{t['qty']}: {t['entry_time'][11:16]} {t['entry_price']:+.2f} -> "
+                         f"{t['exit_time'][11:16]} {t['exit_price']:+.2f} = {t['pnl']:+.2f} ({t['exit_reason']})")
+        if r["open_at_end"]:
+            lines.append(f"  STILL OPEN at the end: {len(r['open_at_end'])} spread(s)")
+        spent = ", ".join(f"{k} {v / 60:.0f}m" for k, v in r["seconds_in_state"].items() if v >= 30)
+        lines.append(f"  {r['transitions']} transitions; time in state: {spent}")
+        lines.append(f"  report {path}")
+    logs = ctx.cfg.logs_dir
+    lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json")
+    return "\n".join(lines)

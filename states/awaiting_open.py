@@ -1,0 +1,26 @@
+"""AwaitingOpen: find today's session on the exchange calendar and wait, without polling, for the entry window."""
+
+from __future__ import annotations
+
+from engine.context import STAY, Context, Step
+
+
+def handle(ctx: Context) -> Step:
+    if ctx.day_closed:
+        ctx.next_day()
+    elif not ctx.session_loaded:
+        ctx.load_session()
+    if ctx.session is None:
+        if ctx.more_sessions:
+            ctx.next_day(consume=False)
+            return STAY
+        return Step("no_session", f"{ctx.day} is not a trading session (weekend or holiday)")
+    if ctx.now >= ctx.hard_exit:
+        return Step("session_end", f"session {ctx.day} already past its hard exit {ctx.hard_exit:%H:%M} ET")
+    if ctx.now < ctx.entry_start:
+        return Step(None, "before the entry window", wait=(ctx.entry_start - ctx.now).total_seconds())
+    return Step(
+        "market_open",
+        f"session {ctx.day} {ctx.session.open:%H:%M}-{ctx.session.close:%H:%M} ET; entries "
+        f"{ctx.entry_start:%H:%M}-{ctx.entry_end:%H:%M}, hard exit {ctx.hard_exit:%H:%M}",
+    )

@@ -1,0 +1,79 @@
+"""Closing condors, shared by Monitoring, Halted and ShuttingDown: one combo order per condor, never leg by leg."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from loguru import logger
+
+from engine.book import ClosedTrade, Spread
+from engine.context import Context
+from engine.models import Right
+from engine.occ import parse_occ
+from engine.orders import Progress
+
+
+def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: bool = False) -> ClosedTrade | None:
+    """Advance the exit order by one poll, starting one for the first spread that must close; return what closed."""
+    w = ctx.working
+    if w is None:
+        for spread in ctx.book.open:
+            why = why_for(spread)
+            if why:
+                logger.info(f"exit trade {spread.trade_no}: {why}")
+                w = ctx.parts.orders.place("exit", spread.trade_no, ctx.day, spread.closing_legs, spread.qty,
+                                           ctx.now, urgent=urgent)
+                w.why, ctx.working = why, w
+                break
+        else:
+            return None
+        progress = Progress.FILLED if w.remaining == 0 else Progress.WORKING
+    else:
+        progress = ctx.parts.orders.poll(w, ctx.now)
+    if progress is Progress.WORKING:
+        return None
+    ctx.working = None
+    spread = ctx.spread_of(w)
+    if w.filled_qty == 0:
+        logger.error(f"exit of trade {spread.trade_no} failed ({w.dead_reason}); retrying next poll")
+        return None
+    if w.filled_qty < spread.qty:
+        part = replace(spread, qty=w.filled_qty)
+        spread.qty -= w.filled_qty
+        ctx.book.open.append(part)
+        spread = part
+    return ctx.close_spread(spread, w.avg_price, w.why)
+
+
+def cancel_entry(ctx: Context, why: str) -> None:
+    """Cancel a working entry (confirmed); whatever part of it filled becomes an open spread to manage."""
+    w = ctx.working
+    if w is None or w.kind != "entry":
+        return
+    ctx.parts.orders.cancel(w, why)
+    ctx.working = None
+    if w.filled_qty:
+        ctx.open_spread_from(w)
+    ctx.plan = None
+
+
+def settle_after_close(ctx: Context) -> None:
+    """After the close nothing can be traded: spreads the broker no longer holds were liquidated or settled.
+
+    Their exit is valued at intrinsic against the last known spot (marked as an estimate in the reason);
+    the day's true P&L is still the account's equity change.
+    """
+    held = {p.symbol for p in ctx.broker.positions()}
+    spot = ctx.parts.bars.spot
+    for spread in list(ctx.book.open):
+        if any(leg.symbol in held for leg in spread.legs):
+            logger.error(f"trade {spread.trade_no} still held at the broker after the close")
+            continue
+        value = 0.0
+        if spot is not None:
+            for leg in spread.closing_legs:
+                c = parse_occ(leg.symbol)
+                intrinsic = max(spot - c.strike, 0.0) if c.right is Right.CALL else max(c.strike - spot, 0.0)
+                value += intrinsic if leg.side == "buy" else -intrinsic
+        ctx.close_spread(spread, value, "settled by the broker at the close (estimated at intrinsic)")

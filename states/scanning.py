@@ -1,0 +1,59 @@
+"""Scanning: look for an entry; only a plan that passes every pre-trade risk check becomes a signal."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from engine.context import STAY, Context, Halt, Step
+from engine.data import DataHealth
+from engine.strategies.iron_condor import Skip
+
+
+def handle(ctx: Context) -> Step:
+    if ctx.now >= ctx.hard_exit:
+        return Step("session_end", f"hard exit {ctx.hard_exit:%H:%M} ET reached, flat")
+    if kill := ctx.kill_switch():
+        ctx.halt = Halt(kill, flatten=True, resumable=False)
+        return Step("halt", kill)
+    p = ctx.parts
+    p.bars.refresh(ctx.now)
+    verdict = p.bars.verdict(ctx.now)
+    if verdict.health is DataHealth.OUTAGE:
+        ctx.halt = Halt(verdict.reason, flatten=False, resumable=True)
+        return Step("halt", verdict.reason)
+    ctx.refresh_account()
+    if p.risk.loss_limit_hit(ctx.daily_pnl):
+        reason = f"daily loss limit: P&L {ctx.daily_pnl:.2f} <= -{ctx.cfg.risk.max_daily_loss:.2f}"
+        ctx.halt = Halt(reason, flatten=True, resumable=False)
+        return Step("halt", reason)
+    view = ctx.risk_view()
+    if blocked := p.risk.entries_allowed(view):
+        return _wait("; ".join(blocked))
+    if not verdict.tradable:
+        return _wait(verdict.reason)
+    if skip := p.strategy.check_volatility(p.bars.realized_vol()):
+        return _wait(skip.reason)
+    spot = p.bars.spot
+    assert spot is not None
+    contracts = p.discovery.contracts(ctx.day, spot)
+    if not contracts:
+        return _wait(f"no contracts expiring {ctx.day} near {spot:.2f}")
+    lo, hi = min(c.strike for c in contracts.values()), max(c.strike for c in contracts.values())
+    quotes = {q.symbol: q for q in ctx.market_data.chain(ctx.cfg.underlying, ctx.day, lo, hi)}
+    plan = p.strategy.propose(spot, contracts, quotes)
+    if isinstance(plan, Skip):
+        return _wait(plan.reason)
+    if failed := p.risk.pre_trade(plan, view):
+        return _wait("risk gate: " + "; ".join(failed))
+    ctx.plan = plan
+    kind = "credit" if plan.mid < 0 else "debit"
+    return Step(
+        "signal",
+        f"{plan.direction} iron condor {'/'.join(f'{k:g}' for k in plan.strikes)} x{plan.qty}, "
+        f"mid {kind} {abs(plan.mid):.2f}, max loss {plan.max_loss:.0f}, spot {spot:.2f}",
+    )
+
+
+def _wait(why: str) -> Step:
+    logger.debug(f"scanning: {why}")
+    return STAY

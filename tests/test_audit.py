@@ -1,0 +1,67 @@
+import hashlib
+import json
+from datetime import datetime, timezone
+
+from engine.audit import GENESIS, Journal, read_journal
+
+T0 = datetime(2025, 7, 1, 14, 0, tzinfo=timezone.utc)
+
+
+def _write(path, n=3):
+    j = Journal(path)
+    for i in range(n):
+        j.append("transition", T0, trigger=f"t{i}", reason="é ünïcode")
+    j.close()
+
+
+def test_chain_follows_the_published_rule(tmp_path):
+    p = tmp_path / "a.jsonl"
+    _write(p)
+    prev = GENESIS
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+        rec = json.loads(line)
+        body = {k: v for k, v in rec.items() if k != "hash"}
+        digest = hashlib.sha256(
+            json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        ).hexdigest()
+        assert rec["seq"] == i and rec["prev_hash"] == prev and rec["hash"] == digest
+        assert rec["ts"] == "2025-07-01T14:00:00+00:00"
+        prev = rec["hash"]
+    assert read_journal(p)[1] == []
+
+
+def test_modified_line_is_reported_with_its_number(tmp_path):
+    p = tmp_path / "a.jsonl"
+    _write(p)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace('"t1"', '"tX"')
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = read_journal(p)[1]
+    assert [x.line for x in problems] == [2] and "modified" in problems[0].what
+
+
+def test_deleted_line_breaks_seq_and_chain(tmp_path):
+    p = tmp_path / "a.jsonl"
+    _write(p, 4)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    del lines[1]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = read_journal(p)[1]
+    assert {x.line for x in problems} == {2}
+    assert any("seq 3 where 2" in x.what for x in problems)
+
+
+def test_reopening_continues_the_chain_and_cuts_a_torn_tail(tmp_path):
+    p = tmp_path / "a.jsonl"
+    _write(p, 2)
+    with open(p, "a", encoding="utf-8") as fh:
+        fh.write('{"seq": 3, "ts": "torn')
+    records, problems = read_journal(p)
+    assert len(records) == 2 and problems[0].line == 3 and "torn" in problems[0].what
+    j = Journal(p)
+    assert j.recovered_torn_tail == '{"seq": 3, "ts": "torn'
+    j.append("transition", T0, trigger="after")
+    j.close()
+    records, problems = read_journal(p)
+    assert problems == [] and [r["seq"] for r in records] == [1, 2, 3]
+    assert (tmp_path / "a.jsonl.torn").read_text().startswith('{"seq": 3')

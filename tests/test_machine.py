@@ -1,0 +1,68 @@
+"""The transition table itself: every row moves, everything else is refused and recorded."""
+
+import pytest
+
+from engine.machine import STATES, TRANSITIONS, TRIGGERS, S, EngineMachine, mermaid
+
+
+def _rows():
+    for t in TRANSITIONS:
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        for src in sources:
+            yield t["trigger"], S(src), S(t["dest"]), t
+
+
+@pytest.mark.parametrize("trigger,source,dest,row", list(_rows()))
+def test_every_row_moves_from_its_source_to_its_dest(trigger, source, dest, row):
+    records = []
+    more = "conditions" in row
+    m = EngineMachine(records.append, more_sessions=lambda: more, initial=source)
+    out = m.fire(trigger, "because")
+    assert out.moved and m.state is dest
+    assert records == [out]
+    assert (out.trigger, out.source, out.dest, out.reason) == (trigger, str(source), str(dest), "because")
+
+
+def _invalid_pairs():
+    valid = {(trig, src) for trig, src, _, _ in _rows()}
+    return [(t, s) for t in TRIGGERS for s in S if (t, s) not in valid]
+
+
+@pytest.mark.parametrize("trigger,source", _invalid_pairs())
+def test_invalid_trigger_is_refused_and_recorded(trigger, source):
+    records = []
+    m = EngineMachine(records.append, initial=source)
+    out = m.fire(trigger, "try")
+    assert not out.moved and m.state is source
+    assert len(records) == 1 and records[0].reason.startswith("refused")
+
+
+def test_unknown_trigger_is_refused_and_recorded():
+    records = []
+    m = EngineMachine(records.append)
+    out = m.fire("explode", "why not")
+    assert not out.moved and m.state is S.INITIALIZING
+    assert "unknown trigger 'explode'" in records[0].reason
+
+
+def test_session_end_destination_depends_on_remaining_sessions():
+    for more, dest in ((True, S.AWAITING_OPEN), (False, S.SHUTTING_DOWN)):
+        m = EngineMachine(lambda o: None, more_sessions=lambda more=more: more, initial=S.MONITORING)
+        assert m.fire("session_end", "x").dest == dest
+
+
+def test_states_are_exactly_the_seven():
+    assert STATES == ["Initializing", "AwaitingOpen", "Scanning", "Entering", "Monitoring", "Halted", "ShuttingDown"]
+
+
+def test_no_wildcard_sources_and_shutdown_from_every_other_state():
+    assert all(t["source"] != "*" for t in TRANSITIONS)
+    shutdown = next(t for t in TRANSITIONS if t["trigger"] == "shutdown")
+    assert set(shutdown["source"]) == set(S) - {S.SHUTTING_DOWN}
+
+
+def test_diagram_is_generated_from_the_table():
+    text = mermaid()
+    assert text.lstrip("-\n ").startswith("title") or "stateDiagram-v2" in text
+    for trigger, source, dest, _ in _rows():
+        assert f"{source} --> {dest}" in text
