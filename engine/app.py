@@ -21,7 +21,7 @@ from engine.discovery import ContractDiscovery
 from engine.errors import ConfigError
 from engine.ids import DeterministicIds
 from engine.logs import open_day_files
-from engine.machine import TRANSITIONS
+from engine.machine import TRANSITIONS, S
 from engine.orders import OrderManager
 from engine.ports import Broker, Clock, MarketData
 from engine.risk import RiskGate
@@ -61,8 +61,8 @@ def first_day(cfg: Config) -> date:
     return cfg.session.date
 
 
-def build(cfg: Config, adapters: Adapters | None = None) -> Runner:
-    """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs instead."""
+def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALIZING) -> Runner:
+    """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs, `initial` to start mid-way."""
     day = first_day(cfg)
     if adapters is None:
         if cfg.broker != "sim":
@@ -101,7 +101,7 @@ def build(cfg: Config, adapters: Adapters | None = None) -> Runner:
         days_left=cfg.session.days,
         day=day,
     )
-    runner = Runner(ctx)
+    runner = Runner(ctx, initial)
     parts.orders = OrderManager(adapters.broker, adapters.market_data, ids, cfg.orders, runner.on_order_event)
     runner.venue = adapters.venue
     return runner

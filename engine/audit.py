@@ -65,6 +65,9 @@ class Journal:
 
     def append(self, kind: str, ts: datetime, *, sync: bool = True, **fields: Any) -> dict[str, Any]:
         """Write one record. `sync` fsyncs it (transitions, orders); other records are flushed only."""
+        reserved = {"seq", "ts", "kind", "prev_hash", "hash", "wall_ts"} & fields.keys()
+        if reserved:
+            raise ValueError(f"audit fields {sorted(reserved)} are reserved")
         self.seq += 1
         record: dict[str, Any] = {"seq": self.seq, "ts": ts.isoformat(), "kind": kind, **fields}
         if self._wall is not None:
@@ -112,7 +115,8 @@ def read_journal(path: Path) -> tuple[list[dict[str, Any]], list[JournalProblem]
                 raise ValueError("not a JSON object")
         except (ValueError, UnicodeDecodeError) as exc:
             if last and torn_tail:
-                problems.append(JournalProblem(n, "torn last line (the writer stopped mid-record); earlier records are intact"))
+                what = "torn last line (the writer stopped mid-record); earlier lines intact"
+                problems.append(JournalProblem(n, what))
             else:
                 problems.append(JournalProblem(n, f"not a valid JSON record ({exc})"))
             prev_hash, expected_seq = None, None
@@ -120,7 +124,8 @@ def read_journal(path: Path) -> tuple[list[dict[str, Any]], list[JournalProblem]
         body = {k: v for k, v in rec.items() if k != "hash"}
         seq = rec.get("seq")
         if expected_seq is not None and seq != expected_seq:
-            problems.append(JournalProblem(n, f"seq {seq} where {expected_seq} was expected (a line was deleted or inserted)"))
+            what = f"seq {seq} where {expected_seq} was expected (a line was deleted or inserted)"
+            problems.append(JournalProblem(n, what))
         if prev_hash is not None and rec.get("prev_hash") != prev_hash:
             problems.append(JournalProblem(n, "prev_hash does not match the previous record (chain broken)"))
         if record_hash(body) != rec.get("hash"):

@@ -6,8 +6,9 @@ error naming the key and the file. Secrets never come from YAML: only from the e
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from datetime import date, time
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -24,13 +25,13 @@ class _Strict(BaseModel):
 
 
 class SessionConfig(_Strict):
-    date: date | None = Field(None, description="first session date; None = today (Alpaca) or required (sim)")
+    date: dt.date | None = Field(None, description="first session date; None = today (Alpaca) or required (sim)")
     days: int = Field(1, ge=1, description="consecutive sessions to trade")
 
 
 class SimConfig(_Strict):
     seed: int = 7
-    bars_csv: Path | None = Field(None, description="minute bars (date,Open,High,Low,Close,Volume, ET); None = random walk")
+    bars_csv: Path | None = Field(None, description="bars (date,Open,High,Low,Close,Volume; ET); None: random walk")
     start_price: float = Field(600.0, gt=0)
     annual_vol: float = Field(0.14, gt=0, lt=3, description="realized volatility of the random walk")
     implied_vol: float = Field(0.16, gt=0, lt=3, description="at-the-money implied volatility")

@@ -64,7 +64,7 @@ def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
     _day_sinks.append(
         logger.add(
             logs_dir / f"trades-{day:%Y%m%d}.log",
-            level="INFO",
+            level="DEBUG",
             format=TRADE_FORMAT,
             filter=lambda r: r["extra"].get("trade", False),
             mode=mode,

@@ -8,6 +8,7 @@ leg: a half-closed condor could leave a naked short leg.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -122,12 +123,10 @@ class OrderManager:
         """Cancel the live attempt and read back its final state (it may have filled meanwhile)."""
         if not w.order.status.is_open:
             return
-        try:
+        with contextlib.suppress(OrderRejected):
             self._broker.cancel_order(w.order.id)
-        except OrderRejected:
-            pass
         self._refresh(w)
-        self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": str(w.order.status)})
+        self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": w.order.status})
 
     def _next_attempt(self, w: Working, now: datetime) -> Progress:
         w.step += 1
@@ -159,7 +158,7 @@ class OrderManager:
             {
                 "client_order_id": cid,
                 "order_id": order.id,
-                "kind": kind,
+                "purpose": kind,
                 "trade_no": trade_no,
                 "qty": qty,
                 "limit_price": limit,
@@ -191,7 +190,7 @@ class OrderManager:
             "fill",
             {
                 "client_order_id": order.client_order_id,
-                "kind": w.kind,
+                "purpose": w.kind,
                 "trade_no": w.trade_no,
                 "filled_qty": order.filled_qty,
                 "price": order.filled_avg_price,

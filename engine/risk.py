@@ -78,7 +78,9 @@ class RiskGate:
     def loss_limit_hit(self, pnl: float) -> bool:
         return pnl <= -self.cfg.max_daily_loss
 
-    def exit_reason(self, spread: Spread, quotes: dict[str, OptionQuote], now: datetime, hard_exit: datetime) -> str | None:
+    def exit_reason(
+        self, spread: Spread, quotes: dict[str, OptionQuote], now: datetime, hard_exit: datetime
+    ) -> str | None:
         """Why this spread must be closed now (None: keep it)."""
         if now >= hard_exit:
             return f"time exit at {hard_exit:%H:%M} ET"

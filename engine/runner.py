@@ -13,7 +13,7 @@ from loguru import logger
 
 from engine.context import STAY, Context, Halt, Step
 from engine.errors import BrokerError, DataError
-from engine.machine import S, EngineMachine, Outcome
+from engine.machine import EngineMachine, Outcome, S
 from engine.report import DayStats, build_report, report_path, write_report
 from states import HANDLERS
 
@@ -105,7 +105,10 @@ class Runner:
         return Step("shutdown", f"error: {what}")
 
     def _poll(self, state: S) -> float:
+        """The state's poll interval; while an order is being worked, the faster order poll."""
         p = self.ctx.cfg.poll
+        if self.ctx.working is not None:
+            return p.entering
         return {
             S.AWAITING_OPEN: p.awaiting_open,
             S.SCANNING: p.scanning,
@@ -144,7 +147,7 @@ class Runner:
         elif event == "fill":
             self.stats.fills += 1
         self.ctx.record("order", event=event, **data)
-        logger.bind(trade=True).info(f"{event} " + " ".join(f"{k}={v}" for k, v in data.items()))
+        logger.bind(trade=True).debug(f"{event} " + " ".join(f"{k}={v}" for k, v in data.items()))
 
     def _write_report(self, ctx: Context) -> None:
         now = ctx.now

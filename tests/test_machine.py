@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.machine import STATES, TRANSITIONS, TRIGGERS, S, EngineMachine, mermaid
+from engine.machine import STATES, TRANSITIONS, TRIGGERS, EngineMachine, S, mermaid
 
 
 def _rows():
@@ -64,5 +64,5 @@ def test_no_wildcard_sources_and_shutdown_from_every_other_state():
 def test_diagram_is_generated_from_the_table():
     text = mermaid()
     assert text.lstrip("-\n ").startswith("title") or "stateDiagram-v2" in text
-    for trigger, source, dest, _ in _rows():
+    for _, source, dest, _row in _rows():
         assert f"{source} --> {dest}" in text
