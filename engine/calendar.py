@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 from engine.models import Session
 
 ET = ZoneInfo("America/New_York")
+CALENDAR_START, CALENDAR_END = "2010-01-01", "2035-12-31"
 
 
 @lru_cache(maxsize=1)
 def _xnys():
     import exchange_calendars as xc
 
-    return xc.get_calendar("XNYS", start="2015-01-01", end=f"{date.today().year + 2}-12-31")
+    return xc.get_calendar("XNYS", start=CALENDAR_START, end=CALENDAR_END)
 
 
 class ExchangeCalendar:

@@ -1,0 +1,138 @@
+"""The simulated venue: calendar, today's market and the paper exchange behind one plain interface.
+
+Both the in-process adapters (engine.brokers.sim) and an HTTP server mimicking Alpaca's REST API sit on
+this one object, so its methods take and return plain data only and read time from the clock alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from engine.calendar import ET, ExchangeCalendar
+from engine.config import SimConfig
+from engine.errors import DataError
+from engine.models import Account, Bars, OptionContract, OptionQuote, Order, OrderRequest, Position, Session
+from engine.ports import Clock
+from engine.sim.exchange import SimExchange
+from engine.sim.market import SimMarket
+from engine.sim.underlying import csv_bars, random_walk_bars
+
+
+class SimVenue:
+    """Builds each session's market the first time the clock is on that date, and keeps one exchange."""
+
+    def __init__(self, cfg: SimConfig, underlying: str, clock: Clock, calendar: ExchangeCalendar) -> None:
+        self.cfg = cfg
+        self.underlying = underlying
+        self.clock = clock
+        self.calendar = calendar
+        self.exchange = SimExchange(cfg)
+        self._market: SimMarket | None = None
+        self._day_start = self._day_end = 0.0
+
+    def market(self) -> SimMarket | None:
+        """Today's (ET) market, or None on a day without a session; cheap when the date has not changed."""
+        now = self.clock.now()
+        if not self._day_start <= now.timestamp() < self._day_end:
+            self._roll(now)
+        return self._market
+
+    def _roll(self, now: datetime) -> None:
+        day = now.astimezone(ET).date()
+        midnight = datetime(day.year, day.month, day.day, tzinfo=ET)
+        self._day_start = midnight.timestamp()
+        self._day_end = (midnight + timedelta(days=1)).timestamp()
+        session = self.calendar.session(day)
+        self._market = self._build_market(session) if session else None
+        if self._market is not None:
+            self.exchange.start_session(self._market)
+
+    def _build_market(self, session: Session) -> SimMarket:
+        cfg = self.cfg
+        if cfg.bars_csv is not None:
+            bars = csv_bars(cfg.bars_csv, self.underlying, session.day)
+        else:
+            bars = random_walk_bars(self.underlying, session, cfg.start_price, cfg.annual_vol, cfg.seed)
+        return SimMarket(bars, cfg, session, self.underlying)
+
+    def _today(self, underlying: str, expiry: date) -> SimMarket | None:
+        """Today's market when it lists that underlying and expiry (the sim lists only 0DTE contracts)."""
+        mk = self.market()
+        if mk is None or underlying != self.underlying or expiry != mk.session.day:
+            return None
+        return mk
+
+    # -- calendar and market data ------------------------------------------------------------------
+
+    def session(self, day: date) -> Session | None:
+        return self.calendar.session(day)
+
+    def next_session(self, after: date) -> Session:
+        return self.calendar.next_session(after)
+
+    def contracts(self, underlying: str, expiry: date, strike_min: float, strike_max: float) -> list[OptionContract]:
+        mk = self._today(underlying, expiry)
+        if mk is None:
+            return []
+        return [c for c in mk.contracts() if strike_min <= c.strike <= strike_max]
+
+    def chain(self, underlying: str, expiry: date, strike_min: float, strike_max: float) -> list[OptionQuote]:
+        """Quotes of the current minute; DataError outside regular hours (there are no live quotes)."""
+        mk = self._today(underlying, expiry)
+        if mk is None:
+            return []
+        return mk.chain(self.clock.now(), strike_min, strike_max)
+
+    def quotes(self, symbols: Sequence[str]) -> dict[str, OptionQuote]:
+        """Quotes of the listed symbols; unlisted ones are left out, as Alpaca leaves them out."""
+        mk = self.market()
+        now = self.clock.now()
+        if mk is None:
+            raise DataError(f"market closed on {now.astimezone(ET).date().isoformat()} (no session)")
+        return {s: mk.quote(s, now) for s in symbols if mk.contract(s) is not None}
+
+    def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
+        """Today's completed bars in [start, end); the simulator keeps no other day's bars."""
+        if symbol != self.underlying:
+            raise DataError(f"no bars for {symbol}: the simulator trades {self.underlying} only")
+        mk = self.market()
+        if mk is None:
+            return Bars.empty(symbol)
+        return mk.bars_between(start, end, self.clock.now())
+
+    # -- trading -----------------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        """The clock's time, after making sure the exchange is on the current session."""
+        self.market()
+        return self.clock.now()
+
+    def account(self) -> Account:
+        return self.exchange.account(self._now())
+
+    def positions(self) -> list[Position]:
+        return self.exchange.positions(self._now())
+
+    def submit_order(self, request: OrderRequest) -> Order:
+        return self.exchange.submit(request, self._now())
+
+    def get_order(self, order_id: str) -> Order:
+        return self.exchange.get_order(order_id, self._now())
+
+    def order_by_client_id(self, client_order_id: str) -> Order | None:
+        return self.exchange.order_by_client_id(client_order_id, self._now())
+
+    def open_orders(self) -> list[Order]:
+        return self.exchange.open_orders(self._now())
+
+    def all_orders(self) -> list[Order]:
+        return self.exchange.all_orders(self._now())
+
+    def cancel_order(self, order_id: str) -> None:
+        self.exchange.cancel(order_id, self._now())
+
+    def events(self) -> list[dict]:
+        """The exchange's liquidations and settlements so far (synced to now)."""
+        self.exchange.sync(self._now())
+        return list(self.exchange.events)

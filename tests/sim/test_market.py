@@ -1,0 +1,168 @@
+"""The simulated 0DTE chain: listing, quotes, spot, bars and market hours."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from engine.calendar import ExchangeCalendar
+from engine.config import SimConfig
+from engine.errors import DataError
+from engine.models import Bars, Right, Session
+from engine.occ import parse_occ
+from engine.pricing import black_scholes, smile_iv
+from engine.sim.market import SimMarket
+from engine.sim.underlying import csv_bars, random_walk_bars
+
+ET = ZoneInfo("America/New_York")
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+SPY_CSV = SHARED / "data" / "other" / "pratikdkale_rl_trade_execution" / "data" / "SPY_1min.csv"
+
+
+def at(hh: int, mm: int, ss: int = 0, day: date = date(2025, 7, 1)) -> datetime:
+    return datetime(day.year, day.month, day.day, hh, mm, ss, tzinfo=ET)
+
+
+@pytest.fixture
+def walk(session: Session) -> Bars:
+    return random_walk_bars("SPY", session, 600.3, 0.14, seed=11)
+
+
+@pytest.fixture
+def market(walk: Bars, cfg: SimConfig, session: Session) -> SimMarket:
+    return SimMarket(walk, cfg, session, "SPY")
+
+
+def _on_ticks(x: np.ndarray) -> bool:
+    return bool(np.all(np.abs(x * 100 - np.round(x * 100)) < 1e-9))
+
+
+def test_lists_a_0dte_chain_around_the_open(market: SimMarket, cfg: SimConfig) -> None:
+    contracts = market.contracts()
+    strikes = sorted({c.strike for c in contracts})
+    assert strikes == [float(k) for k in range(600 - cfg.chain_width, 600 + cfg.chain_width + 1)]
+    assert len(contracts) == 2 * len(strikes)
+    for c in contracts:
+        assert parse_occ(c.symbol) == c
+        assert c.expiry == date(2025, 7, 1) and c.underlying == "SPY"
+    assert {c.right for c in contracts} == {Right.CALL, Right.PUT}
+    assert market.quotes_priced == 390 * len(contracts)
+
+
+def test_quotes_are_penny_markets_monotone_in_strike(market: SimMarket) -> None:
+    for t in (at(9, 30), at(11, 17, 40), at(15, 59, 59)):
+        quotes = market.chain(t, 0, 10_000)
+        calls = [q for q in quotes if q.symbol[9] == "C"]
+        puts = [q for q in quotes if q.symbol[9] == "P"]
+        bid, ask = np.array([q.bid for q in quotes]), np.array([q.ask for q in quotes])
+        assert (bid >= 0).all() and (ask >= bid + 0.01 - 1e-12).all()
+        assert _on_ticks(bid) and _on_ticks(ask)
+        assert (np.diff([q.ask for q in calls]) <= 0).all() and (np.diff([q.bid for q in calls]) <= 0).all()
+        assert (np.diff([q.ask for q in puts]) >= 0).all() and (np.diff([q.bid for q in puts]) >= 0).all()
+        assert all(0 <= q.delta <= 1 for q in calls) and all(-1 <= q.delta <= 0 for q in puts)
+
+
+def test_quotes_bracket_black_scholes_of_the_last_minute_close(market: SimMarket, walk: Bars, cfg: SimConfig) -> None:
+    t = at(10, 0, 30)
+    spot = walk.close[29]  # the 09:59 bar is the last one completed at 10:00:30
+    T = (6 * 3600) / (252 * 6.5 * 3600)
+    for q in market.chain(t, 590, 610):
+        c = parse_occ(q.symbol)
+        iv = smile_iv(cfg.implied_vol, spot, c.strike, T, cfg.smile_skew, cfg.smile_curvature)
+        theo, delta = black_scholes(spot, c.strike, T, iv, cfg.rate, c.right is Right.CALL)
+        assert q.bid <= float(theo) <= q.ask
+        assert q.iv == pytest.approx(float(iv)) and q.delta == pytest.approx(float(delta))
+        width = min(max(0.01 + 0.02 * float(theo), 0.01), 0.15)
+        assert q.ask - q.bid <= round(width, 2) + 0.02 + 1e-9
+        assert q.ts == at(10, 0)
+
+
+def test_wide_wings_quote_zero_bid(market: SimMarket) -> None:
+    far_put = market.chain(at(12, 0), 560, 560)[1]
+    assert (far_put.bid, far_put.ask) == (0.0, 0.01)
+
+
+def test_quotes_move_from_minute_to_minute(market: SimMarket) -> None:
+    sym = "SPY250701C00600000"
+    seen = {market.quote(sym, at(10, m)).ask for m in range(10)}
+    assert len(seen) > 3
+    assert market.quote(sym, at(10, 1, 5)) == market.quote(sym, at(10, 1, 59))
+
+
+def test_closed_outside_regular_hours(market: SimMarket) -> None:
+    sym = "SPY250701P00600000"
+    for t in (at(9, 29, 59), at(16, 0), at(20, 0)):
+        with pytest.raises(DataError, match="market closed"):
+            market.quote(sym, t)
+        with pytest.raises(DataError, match="market closed"):
+            market.chain(t, 590, 610)
+    with pytest.raises(DataError, match="unknown option symbol"):
+        market.quote("SPY250702P00600000", at(10, 0))
+
+
+def test_spot_and_settlement(market: SimMarket, walk: Bars) -> None:
+    assert market.spot(at(9, 30)) == walk.open[0]
+    assert market.spot(at(9, 30, 59)) == walk.open[0]
+    assert market.spot(at(9, 31)) == walk.close[0]
+    assert market.spot(at(12, 0, 30)) == walk.close[149]
+    assert market.settlement_price() == walk.close[-1]
+    assert market.spot(at(17, 0)) == walk.close[-1]
+    assert market.spot(at(8, 0)) == walk.open[0]
+
+
+def test_bars_between_returns_completed_bars_only(market: SimMarket, walk: Bars) -> None:
+    bars = market.bars_between(at(9, 0), at(11, 0), now=at(10, 0, 30))
+    assert len(bars) == 30 and bars.ts[-1] == int(at(9, 59).timestamp())
+    assert np.array_equal(bars.close, walk.close[:30])
+    assert len(market.bars_between(at(9, 0), at(11, 0), now=at(10, 0))) == 30
+    assert len(market.bars_between(at(9, 0), at(11, 0), now=at(9, 59, 59))) == 29
+    window = market.bars_between(at(9, 45), at(9, 50), now=at(12, 0))
+    assert window.ts.tolist() == [int(at(9, m).timestamp()) for m in range(45, 50)]
+    assert len(market.bars_between(at(9, 0), at(11, 0), now=at(9, 30, 30))) == 0
+    with pytest.raises(ValueError):
+        bars.close[0] = 1.0  # handed-out bars are read-only views of the market's own
+
+
+def test_early_close_expires_at_one(calendar: ExchangeCalendar, cfg: SimConfig) -> None:
+    day = date(2025, 11, 28)
+    s = calendar.session(day)
+    mk = SimMarket(random_walk_bars("SPY", s, 600.0, 0.14, 7), cfg, s, "SPY")
+    assert mk.minutes == 210 and mk.quotes_priced == 210 * len(mk.contracts())
+    assert all(c.expiry == day for c in mk.contracts())
+    assert len(mk.chain(at(12, 59, 59, day), 595, 605)) == 22
+    with pytest.raises(DataError, match="market closed"):
+        mk.chain(at(13, 0, 0, day), 595, 605)
+
+
+def test_price_path_moves_the_quotes(
+    flat_market: Callable[..., SimMarket], session: Session, bars_from: Callable[..., Bars], cfg: SimConfig
+) -> None:
+    closes = np.full(390, 600.0)
+    closes[59:] = 605.0  # the 10:29 bar closes at 605
+    mk = SimMarket(bars_from(session, closes, 600.0), cfg, session, "SPY")
+    before, after = mk.quote("SPY250701C00600000", at(10, 29)), mk.quote("SPY250701C00600000", at(10, 30))
+    # a 5-point jump moves the ATM call by more than half (delta 0.5 rising to 0.8) and less than all of it
+    assert before.ask + 2.5 < after.bid < after.ask < before.bid + 5.0
+    flat = flat_market()
+    assert flat.quote("SPY250701C00600000", at(10, 30)).ask < after.bid
+
+
+@pytest.mark.skipif(not SPY_CSV.is_file(), reason=f"shared SPY minute data not found at {SPY_CSV}")
+def test_market_on_real_bars(session: Session, cfg: SimConfig) -> None:
+    bars = csv_bars(SPY_CSV, "SPY", date(2025, 7, 1))
+    mk = SimMarket(bars, cfg, session, "SPY")
+    i930 = int(np.searchsorted(bars.ts, int(at(9, 30).timestamp())))
+    center = math.floor(bars.open[i930] + 0.5)
+    assert {c.strike for c in mk.contracts()} == set(map(float, range(center - 40, center + 41)))
+    assert mk.spot(at(9, 30)) == bars.open[i930]
+    assert mk.spot(at(10, 0, 10)) == bars.close[i930 + 29]
+    pre = mk.bars_between(at(4, 0), at(9, 30), now=at(10, 0))
+    assert len(pre) == i930  # extended-hours bars stay available
+    assert mk.settlement_price() == bars.close[int(np.searchsorted(bars.ts, int(at(16, 0).timestamp()))) - 1]
+    assert timedelta(seconds=int(bars.ts[i930]) - int(bars.ts[0])) == timedelta(hours=5, minutes=30)
