@@ -55,18 +55,39 @@ def sim_adapters(cfg: Config, first_day: date) -> Adapters:
     return Adapters(clock, SimBroker(venue), SimMarketData(venue), venue)
 
 
-def first_day(cfg: Config) -> date:
-    if cfg.session.date is None:
-        raise ConfigError("session.date: required with broker 'sim' (set it in the config or pass --date)")
-    return cfg.session.date
+def alpaca(cfg: Config) -> Adapters:
+    from engine.brokers.alpaca import alpaca_adapters
+    from engine.config import load_secrets
+
+    clock, broker, market_data = alpaca_adapters(cfg.alpaca, load_secrets(), clock=None, seed=cfg.sim.seed)
+    return Adapters(clock, broker, market_data)
+
+
+def adapters_for_check(cfg: Config) -> Adapters:
+    """The adapters a run would use; the simulator's clock is put at the entry window so data can answer."""
+    if cfg.broker == "alpaca":
+        return alpaca(cfg)
+    day = first_day(cfg, None)
+    adapters = sim_adapters(cfg, day)
+    adapters.clock.set(datetime.combine(day, cfg.strategy.entry_start, tzinfo=ET))
+    return adapters
+
+
+def first_day(cfg: Config, adapters: Adapters | None) -> date:
+    """The configured date; on Alpaca without one, today in New York by the broker-side clock."""
+    if cfg.session.date is not None:
+        return cfg.session.date
+    if adapters is not None:
+        return adapters.clock.now().astimezone(ET).date()
+    raise ConfigError("session.date: required with broker 'sim' (set it in the config or pass --date)")
 
 
 def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALIZING) -> Runner:
     """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs, `initial` to start mid-way."""
-    day = first_day(cfg)
+    if adapters is None and cfg.broker == "alpaca":
+        adapters = alpaca(cfg)
+    day = first_day(cfg, adapters)
     if adapters is None:
-        if cfg.broker != "sim":
-            raise ConfigError("broker: only 'sim' is available in this build")
         adapters = sim_adapters(cfg, day)
     ids = DeterministicIds(cfg.orders.client_order_id_prefix)
     sim = cfg.broker == "sim"

@@ -7,9 +7,10 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from engine.config import Config, ConfigError, load_config
+from engine.config import Config, load_config
+from engine.errors import AuthError, ConfigError, UnsafeEndpointError
 
-COMMANDS = ("run", "diagram")
+COMMANDS = ("run", "diagram", "check")
 
 
 def _date(text: str) -> date:
@@ -31,6 +32,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="debug output on the console")
     run.add_argument("--quiet", action="store_true", help="warnings only on the console")
     sub.add_parser("diagram", help="print the state machine as a mermaid diagram")
+    chk = sub.add_parser("check", help="the pre-launch checklist: keys, account, calendar, data, limits, logs")
+    chk.add_argument("--config", default="config.yaml", type=Path)
     return p
 
 
@@ -60,7 +63,25 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(mermaid() + "\n")
         return 0
+    if args.command == "check":
+        return _check(args)
     return _run(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from engine.app import adapters_for_check
+    from engine.check import run_checks
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        sys.stderr.write(f"config error: {exc}\n")
+        return 2
+    lines = run_checks(cfg, adapters_for_check)
+    sys.stdout.write("\n".join(str(line) for line in lines) + "\n")
+    failed = sum(not line.ok for line in lines)
+    sys.stdout.write(f"{len(lines) - failed} passed, {failed} failed\n")
+    return 1 if failed else 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -77,6 +98,9 @@ def _run(args: argparse.Namespace) -> int:
         runner = build(cfg)
     except ConfigError as exc:
         sys.stderr.write(f"config error: {exc}\n")
+        return 2
+    except (AuthError, UnsafeEndpointError) as exc:
+        sys.stderr.write(f"refused: {exc}\n")
         return 2
     try:
         code = runner.run()

@@ -24,6 +24,10 @@ class BrokerError(ZdteError):
         self.status = status
 
 
+class AuthError(BrokerError):
+    """The keys are missing or were refused (401/403): nothing works until they are fixed."""
+
+
 class OrderRejected(BrokerError):
     """The broker rejected an order outright (e.g. after the expiry-day cut-off)."""
 

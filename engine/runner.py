@@ -12,7 +12,7 @@ from datetime import datetime
 from loguru import logger
 
 from engine.context import STAY, Context, Halt, Step
-from engine.errors import BrokerError, DataError
+from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
 from engine.machine import EngineMachine, Outcome, S
 from engine.report import DayStats, build_report, report_path, write_report
 from states import HANDLERS
@@ -82,7 +82,7 @@ class Runner:
         transient = isinstance(exc, DataError) or (isinstance(exc, BrokerError) and exc.transient)
         if state is S.INITIALIZING:
             logger.error(f"start-up failed: {what}")
-            ctx.exit_code = 1
+            ctx.exit_code = 2 if isinstance(exc, (AuthError, UnsafeEndpointError)) else 1
             return Step("fail", f"start-up failed: {what}")
         if state is S.SHUTTING_DOWN:
             logger.exception(f"cleanup failed: {what}")

@@ -7,11 +7,15 @@ from engine.context import Context, Step
 
 def handle(ctx: Context) -> Step:
     account = ctx.refresh_account()
+    refusal = None
     if not account.paper:
-        return Step("fail", f"account {account.account_id} is not a paper account: zdte trades paper only")
-    if account.options_level < 3:
-        return Step("fail", f"options level {account.options_level} < 3: multi-leg spreads are not allowed")
-    if account.status != "ACTIVE":
-        return Step("fail", f"account status is {account.status}, not ACTIVE")
+        refusal = f"account {account.account_id} is not a paper account: zdte trades paper only"
+    elif account.options_level < 3:
+        refusal = f"options level {account.options_level} < 3: multi-leg spreads are not allowed"
+    elif account.status != "ACTIVE":
+        refusal = f"account status is {account.status}, not ACTIVE"
+    if refusal:
+        ctx.exit_code = 2
+        return Step("fail", refusal)
     return Step("ready", f"paper account {account.account_id}, options level {account.options_level}, "
                          f"equity {account.equity:.2f}")

@@ -1,0 +1,477 @@
+"""The Broker and MarketData ports on alpaca-py, paper only, with our own timeouts and retry policy.
+
+alpaca-py sets no request timeout, retries only 429/504 with a blocking wall-clock sleep and never
+retries a dropped connection. So every client here gets a timeout, the SDK's own retry is switched
+off, and `RetryPolicy` retries only what is transient, sleeping on the injected clock (so the
+simulator's time moves, not the wall's). An order submission is never simply re-sent: before each
+retry the order is looked up by its client order id, because a lost response may hide an accepted
+order.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+import numpy as np
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical.option import OptionHistoricalDataClient
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.requests import OptionChainRequest, OptionSnapshotRequest, StockBarsRequest
+from alpaca.data.timeframe import TimeFrame
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderClass, OrderSide, PositionIntent, PositionSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.requests import GetCalendarRequest, GetOptionContractsRequest, GetOrdersRequest, LimitOrderRequest
+from alpaca.trading.requests import OptionLegRequest as AlpacaLeg
+from loguru import logger
+from pydantic import ValidationError
+
+from engine.calendar import ET
+from engine.config import AlpacaConfig
+from engine.errors import AuthError, BrokerError, OrderRejected, UnsafeEndpointError
+from engine.models import (
+    Account,
+    Bars,
+    Intent,
+    Leg,
+    OptionContract,
+    OptionQuote,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Session,
+    Side,
+)
+from engine.occ import parse_occ
+from engine.ports import Clock
+
+LIVE_TRADING_HOST = "api.alpaca.markets"
+TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
+T = TypeVar("T")
+
+
+def refuse_live(url: str | None) -> None:
+    """Paper only: the live trading host is refused whatever else is configured."""
+    if url and LIVE_TRADING_HOST in url and "paper-api" not in url:
+        raise UnsafeEndpointError(f"alpaca.trading_url {url} is Alpaca's LIVE trading endpoint: zdte trades paper only")
+
+
+class _TimeoutSession(requests.Session):
+    """A requests session whose every call has a timeout (alpaca-py passes none)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, **kwargs)
+
+
+def _tame(client: Any, timeout: float) -> Any:
+    """Give an alpaca-py client a timeout and switch off its blocking internal retry."""
+    client._session = _TimeoutSession(timeout)
+    client._retry = 0
+    return client
+
+
+def _status(exc: APIError) -> int | None:
+    try:
+        return exc.status_code
+    except Exception:  # noqa: BLE001 - a broken error object still has to become a clear error
+        return None
+
+
+def _message(exc: APIError) -> str:
+    try:
+        body = json.loads(str(exc))
+        return f"{body.get('message', str(exc))} (code {body.get('code')})"
+    except (ValueError, AttributeError):
+        return str(exc)[:300] or "no error body"
+
+
+class RetryPolicy:
+    """Exponential backoff with jitter on the injected clock; honours Retry-After and rate-limit resets."""
+
+    def __init__(
+        self, clock: Clock, max_retries: int, base_delay: float = 0.5, max_delay: float = 16.0, seed: int = 0
+    ) -> None:
+        self.clock = clock
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self._rng = random.Random(seed)
+        self.retries = 0
+
+    def delay(self, attempt: int, exc: BaseException | None) -> float:
+        hinted = self._hinted_delay(exc)
+        if hinted is not None:
+            return min(hinted, 60.0)
+        backoff = min(self.max_delay, self.base_delay * 2**attempt)
+        return backoff * (0.5 + self._rng.random() / 2)
+
+    def _hinted_delay(self, exc: BaseException | None) -> float | None:
+        response = getattr(exc, "response", None) if isinstance(exc, APIError) else None
+        if response is None:
+            return None
+        headers = response.headers
+        if headers.get("Retry-After"):
+            try:
+                return max(float(headers["Retry-After"]), 0.0)
+            except ValueError:
+                return None
+        if headers.get("X-RateLimit-Reset"):
+            try:
+                reset = datetime.fromtimestamp(float(headers["X-RateLimit-Reset"]), tz=UTC)
+            except ValueError:
+                return None
+            return max((reset - self.clock.now()).total_seconds(), 0.0)
+        return None
+
+    def call(self, what: str, fn: Callable[[], T], before_retry: Callable[[], T | None] | None = None) -> T:
+        """Run `fn`; on a transient failure wait and retry. `before_retry` may return the result instead
+        (an order that did arrive), and a failure of `before_retry` itself is retried before any resend."""
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 - classified right below
+                err = classify(what, exc)
+                if not err.transient or attempt >= self.max_retries:
+                    raise err from exc
+                last: BaseException = exc
+            while True:
+                wait = self.delay(attempt, last)
+                attempt += 1
+                self.retries += 1
+                logger.warning(f"{what}: {classify(what, last)}; retry {attempt}/{self.max_retries} in {wait:.1f}s")
+                self.clock.sleep(wait)
+                if before_retry is None:
+                    break
+                try:
+                    found = before_retry()
+                except Exception as exc:  # noqa: BLE001 - same classification as the call itself
+                    err = classify(f"{what} (look-up before retry)", exc)
+                    if not err.transient or attempt >= self.max_retries:
+                        raise err from exc
+                    last = exc
+                    continue
+                if found is not None:
+                    return found
+                break
+
+
+def classify(what: str, exc: BaseException) -> BrokerError:
+    """One typed engine error per failure, saying what failed and whether waiting may help."""
+    if isinstance(exc, BrokerError):
+        return exc
+    if isinstance(exc, APIError):
+        status = _status(exc)
+        msg = f"{what}: HTTP {status}: {_message(exc)}"
+        if status in (401, 403):
+            return AuthError(f"{msg} (check ALPACA_API_KEY / ALPACA_SECRET_KEY)", status=status)
+        if status == 422 or status == 400:
+            return OrderRejected(msg, status=status)
+        return BrokerError(msg, transient=status in TRANSIENT_STATUS or status is None, status=status)
+    if isinstance(exc, requests.Timeout):
+        return BrokerError(f"{what}: timed out ({exc.__class__.__name__})", transient=True)
+    if isinstance(exc, requests.ConnectionError):
+        return BrokerError(f"{what}: connection failed ({exc.__class__.__name__})", transient=True)
+    if isinstance(exc, (ValidationError, ValueError, KeyError, TypeError)):
+        first = str(exc).splitlines()[0][:200]
+        return BrokerError(f"{what}: malformed response: {type(exc).__name__}: {first}")
+    return BrokerError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+def _f(value: Any) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
+def _order_status(value: Any) -> OrderStatus:
+    raw = getattr(value, "value", value)
+    try:
+        return OrderStatus(raw)
+    except ValueError:
+        raise BrokerError(f"unknown order status {raw!r} from Alpaca") from None
+
+
+class AlpacaBroker:
+    """The Broker port on Alpaca's Trading API (paper)."""
+
+    def __init__(self, trading: TradingClient, retry: RetryPolicy) -> None:
+        self._tc = trading
+        self._retry = retry
+
+    def account(self) -> Account:
+        a = self._retry.call("GET /v2/account", self._tc.get_account)
+        level = a.options_trading_level if a.options_trading_level is not None else a.options_approved_level
+        return Account(
+            account_id=str(a.account_number or a.id),
+            equity=float(a.equity),
+            last_equity=float(a.last_equity),
+            cash=float(a.cash),
+            options_buying_power=_f(a.options_buying_power) or 0.0,
+            options_level=int(level or 0),
+            paper=True,
+            status=str(getattr(a.status, "value", a.status)),
+        )
+
+    def _calendar(self, start: date, end: date) -> list[Session]:
+        days = self._retry.call(
+            "GET /v2/calendar", lambda: self._tc.get_calendar(GetCalendarRequest(start=start, end=end))
+        )
+        return [Session(day=c.date, open=c.open.replace(tzinfo=ET), close=c.close.replace(tzinfo=ET)) for c in days]
+
+    def session(self, day: date) -> Session | None:
+        found = [s for s in self._calendar(day, day) if s.day == day]
+        return found[0] if found else None
+
+    def next_session(self, after: date) -> Session:
+        for s in self._calendar(after + timedelta(days=1), after + timedelta(days=15)):
+            if s.day > after:
+                return s
+        raise BrokerError(f"GET /v2/calendar: no session in the 15 days after {after}")
+
+    def contracts(self, underlying: str, expiry: date, strike_min: float, strike_max: float) -> list[OptionContract]:
+        out: list[OptionContract] = []
+        token: str | None = None
+        while True:
+            req = GetOptionContractsRequest(
+                underlying_symbols=[underlying],
+                expiration_date=expiry,
+                strike_price_gte=f"{strike_min:.3f}",
+                strike_price_lte=f"{strike_max:.3f}",
+                limit=1000,
+                page_token=token,
+            )
+            page = self._retry.call("GET /v2/options/contracts", lambda req=req: self._tc.get_option_contracts(req))
+            for c in page.option_contracts or []:
+                try:
+                    parsed = parse_occ(c.symbol)
+                except ValueError as exc:
+                    logger.warning(f"skipping contract with a malformed symbol: {exc}")
+                    continue
+                if parsed.expiry == expiry and parsed.underlying == underlying:
+                    out.append(parsed)
+            token = page.next_page_token
+            if not token:
+                return out
+
+    def submit_order(self, request: OrderRequest) -> Order:
+        alpaca_request = LimitOrderRequest(
+            qty=request.qty,
+            order_class=OrderClass.MLEG,
+            time_in_force=TimeInForce.DAY,
+            limit_price=request.limit_price,
+            client_order_id=request.client_order_id,
+            legs=[
+                AlpacaLeg(
+                    symbol=leg.symbol,
+                    ratio_qty=leg.ratio_qty,
+                    side=OrderSide(leg.side.value),
+                    position_intent=PositionIntent(leg.intent.value),
+                )
+                for leg in request.legs
+            ],
+        )
+        cid = request.client_order_id
+
+        def submit() -> Order:
+            try:
+                return _order(self._tc.submit_order(alpaca_request))
+            except APIError as exc:
+                if _status(exc) == 422 and "unique" in _message(exc).lower():
+                    existing = self.order_by_client_id(cid)
+                    if existing is not None:
+                        logger.warning(f"order {cid} was already at the broker; adopted, not re-sent")
+                        return existing
+                raise
+
+        return self._retry.call(f"POST /v2/orders {cid}", submit, before_retry=lambda: self.order_by_client_id(cid))
+
+    def get_order(self, order_id: str) -> Order:
+        return _order(self._retry.call(f"GET /v2/orders/{order_id}", lambda: self._tc.get_order_by_id(order_id)))
+
+    def order_by_client_id(self, client_order_id: str) -> Order | None:
+        def lookup() -> Order | None:
+            try:
+                return _order(self._tc.get_order_by_client_id(client_order_id))
+            except APIError as exc:
+                if _status(exc) == 404:
+                    return None
+                raise
+
+        return self._retry.call(f"GET /v2/orders:by_client_order_id {client_order_id}", lookup)
+
+    def open_orders(self) -> list[Order]:
+        req = GetOrdersRequest(status=QueryOrderStatus.OPEN, nested=True, limit=500)
+        return [_order(o) for o in self._retry.call("GET /v2/orders", lambda: self._tc.get_orders(req))]
+
+    def cancel_order(self, order_id: str) -> None:
+        self._retry.call(f"DELETE /v2/orders/{order_id}", lambda: self._tc.cancel_order_by_id(order_id))
+
+    def positions(self) -> list[Position]:
+        out = []
+        for p in self._retry.call("GET /v2/positions", self._tc.get_all_positions):
+            qty = abs(int(float(p.qty)))
+            if p.side == PositionSide.SHORT:
+                qty = -qty
+            out.append(
+                Position(
+                    symbol=p.symbol,
+                    qty=qty,
+                    avg_entry_price=float(p.avg_entry_price),
+                    market_value=_f(p.market_value),
+                    unrealized_pl=_f(p.unrealized_pl),
+                )
+            )
+        return out
+
+
+def _order(o: Any) -> Order:
+    legs = tuple(
+        Leg(
+            symbol=leg.symbol,
+            side=Side(getattr(leg.side, "value", leg.side)),
+            intent=Intent(getattr(leg.position_intent, "value", leg.position_intent)),
+            ratio_qty=int(float(leg.ratio_qty or 1)),
+        )
+        for leg in (o.legs or [])
+    )
+    leg_prices = {leg.symbol: float(leg.filled_avg_price) for leg in (o.legs or []) if leg.filled_avg_price}
+    return Order(
+        id=str(o.id),
+        client_order_id=o.client_order_id,
+        status=_order_status(o.status),
+        legs=legs,
+        qty=int(float(o.qty or 0)),
+        filled_qty=int(float(o.filled_qty or 0)),
+        limit_price=float(o.limit_price or 0.0),
+        filled_avg_price=_f(o.filled_avg_price),
+        submitted_at=o.submitted_at,
+        filled_at=o.filled_at,
+        leg_fill_prices=leg_prices,
+    )
+
+
+class AlpacaMarketData:
+    """The MarketData port on Alpaca's market data API (bars from the configured feed; option snapshots)."""
+
+    def __init__(
+        self, stocks: StockHistoricalDataClient, options: OptionHistoricalDataClient, feed: str, retry: RetryPolicy
+    ) -> None:
+        self._stocks = stocks
+        self._options = options
+        self._feed = DataFeed(feed)
+        self._retry = retry
+
+    def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
+        req = StockBarsRequest(
+            symbol_or_symbols=[symbol], timeframe=TimeFrame.Minute, start=start, end=end, feed=self._feed
+        )
+        barset = self._retry.call("GET /v2/stocks/bars", lambda: self._stocks.get_stock_bars(req))
+        end_s = end.timestamp()
+        rows = [b for b in barset.data.get(symbol, []) if b.timestamp.timestamp() + 60 <= end_s]
+        if not rows:
+            return Bars.empty(symbol)
+        return Bars(
+            symbol,
+            np.array([int(b.timestamp.timestamp()) for b in rows], dtype=np.int64),
+            np.array([b.open for b in rows], dtype=float),
+            np.array([b.high for b in rows], dtype=float),
+            np.array([b.low for b in rows], dtype=float),
+            np.array([b.close for b in rows], dtype=float),
+            np.array([b.volume for b in rows], dtype=float),
+        )
+
+    def chain(self, underlying: str, expiry: date, strike_min: float, strike_max: float) -> list[OptionQuote]:
+        req = OptionChainRequest(
+            underlying_symbol=underlying,
+            expiration_date=expiry,
+            strike_price_gte=strike_min,
+            strike_price_lte=strike_max,
+        )
+        snaps = self._retry.call(
+            f"GET /v1beta1/options/snapshots/{underlying}", lambda: self._options.get_option_chain(req)
+        )
+        return [q for q in (_quote(s, snap) for s, snap in snaps.items()) if q is not None]
+
+    def quotes(self, symbols: Sequence[str]) -> dict[str, OptionQuote]:
+        req = OptionSnapshotRequest(symbol_or_symbols=list(symbols))
+        snaps = self._retry.call("GET /v1beta1/options/snapshots", lambda: self._options.get_option_snapshot(req))
+        return {q.symbol: q for q in (_quote(s, snap) for s, snap in snaps.items()) if q is not None}
+
+
+def _quote(symbol: str, snap: Any) -> OptionQuote | None:
+    """A snapshot without a quote yields nothing (never an invented price); missing greeks stay None."""
+    q = snap.latest_quote
+    if q is None or q.bid_price is None or q.ask_price is None:
+        return None
+    greeks = snap.greeks
+    return OptionQuote(
+        symbol=symbol,
+        bid=float(q.bid_price),
+        ask=float(q.ask_price),
+        ts=q.timestamp,
+        iv=_f(snap.implied_volatility),
+        delta=_f(greeks.delta) if greeks is not None else None,
+    )
+
+
+class RemoteSimClock:
+    """Market time of a serve-sim server: sleeping asks the server to advance its clock instead of waiting."""
+
+    def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
+        self._url = base_url.rstrip("/")
+        self._session = _TimeoutSession(timeout)
+        self._session.headers.update(headers)
+        info = self._session.get(f"{self._url}/sim/info").json()
+        self._now = datetime.fromisoformat(info["now"])
+
+    def now(self) -> datetime:
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        r = self._session.post(f"{self._url}/sim/advance", json={"seconds": seconds})
+        r.raise_for_status()
+        self._now = datetime.fromisoformat(r.json()["now"])
+
+
+def is_simulator(base_url: str, headers: dict[str, str], timeout: float) -> bool:
+    """True when the endpoint says it is zdte's serve-sim (it answers /sim/info); Alpaca itself does not."""
+    try:
+        r = requests.get(f"{base_url.rstrip('/')}/sim/info", headers=headers, timeout=timeout)
+        return r.status_code == 200 and r.json().get("simulator") is True
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def alpaca_adapters(cfg: AlpacaConfig, keys: dict[str, str], clock: Clock | None, seed: int = 0):
+    """The Alpaca clients, tamed; `clock` None means: ask the endpoint (serve-sim's clock, else the wall's)."""
+    from engine.clock import WallClock
+
+    refuse_live(cfg.trading_url)
+    key, secret = keys.get("ALPACA_API_KEY"), keys.get("ALPACA_SECRET_KEY")
+    if not key or not secret:
+        missing = [k for k in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY") if not keys.get(k)]
+        raise AuthError(f"missing {', '.join(missing)}: set them in the environment or in .env")
+    trading = _tame(TradingClient(key, secret, paper=True, url_override=cfg.trading_url), cfg.timeout_s)
+    data_url = cfg.data_url or None
+    stocks = _tame(StockHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
+    options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
+    if clock is None:
+        headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
+        if cfg.trading_url and is_simulator(cfg.trading_url, headers, cfg.timeout_s):
+            clock = RemoteSimClock(cfg.trading_url, headers, cfg.timeout_s)
+        else:
+            clock = WallClock()
+    retry = RetryPolicy(clock, cfg.max_retries, seed=seed)
+    return clock, AlpacaBroker(trading, retry), AlpacaMarketData(stocks, options, cfg.feed, retry)
