@@ -10,7 +10,7 @@ from pathlib import Path
 from engine.config import Config, load_config
 from engine.errors import AuthError, ConfigError, UnsafeEndpointError
 
-COMMANDS = ("run", "diagram", "check")
+COMMANDS = ("run", "diagram", "check", "serve-sim")
 
 
 def _date(text: str) -> date:
@@ -34,6 +34,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("diagram", help="print the state machine as a mermaid diagram")
     chk = sub.add_parser("check", help="the pre-launch checklist: keys, account, calendar, data, limits, logs")
     chk.add_argument("--config", default="config.yaml", type=Path)
+    sim = sub.add_parser("serve-sim", help="serve the simulator behind Alpaca's REST API on 127.0.0.1")
+    sim.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
+    sim.add_argument("--date", type=_date, default=date(2025, 7, 1), help="session date, YYYY-MM-DD")
+    sim.add_argument("--seed", type=int, help="simulator seed (default: the config's)")
+    sim.add_argument("--fault-rate", type=float, default=0.0, help="probability of an injected fault per request")
+    sim.add_argument("--config", type=Path, help="config file whose sim section shapes the market")
+    sim.add_argument("--slow-seconds", type=float, default=2.0, help="delay of an injected slow answer")
     return p
 
 
@@ -63,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(mermaid() + "\n")
         return 0
+    if args.command == "serve-sim":
+        from engine.sim.server import serve
+
+        return serve(args)
     if args.command == "check":
         return _check(args)
     return _run(args)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time as _time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SimClock:
@@ -31,7 +31,7 @@ class WallClock:
     """Real time, for paper trading against Alpaca; the only place the engine may read the wall clock."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

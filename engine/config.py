@@ -8,16 +8,41 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from engine.errors import ConfigError
 
 SECRET_ENV_KEYS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
+
+
+def _hhmm(value: object) -> object:
+    """Times are quoted "HH:MM" strings; YAML reads an unquoted 10:00 as the number 600, which is refused."""
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+        return value.strip()
+    if isinstance(value, time):
+        return value
+    raise ValueError(f'write times as quoted "HH:MM" strings (got {value!r}; YAML reads an unquoted 10:00 as 600)')
+
+
+HHMM = Annotated[time, BeforeValidator(_hhmm)]
+Int = Annotated[int, Field(strict=True)]
+Num = Annotated[float, Field(strict=True)]
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text, so pydantic validates them and names the key when one is wrong."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 class _Strict(BaseModel):
@@ -26,83 +51,83 @@ class _Strict(BaseModel):
 
 class SessionConfig(_Strict):
     date: dt.date | None = Field(None, description="first session date; None = today (Alpaca) or required (sim)")
-    days: int = Field(1, ge=1, description="consecutive sessions to trade")
+    days: Int = Field(1, ge=1, description="consecutive sessions to trade")
 
 
 class SimConfig(_Strict):
-    seed: int = 7
+    seed: Int = 7
     bars_csv: Path | None = Field(None, description="bars (date,Open,High,Low,Close,Volume; ET); None: random walk")
-    start_price: float = Field(600.0, gt=0)
-    annual_vol: float = Field(0.14, gt=0, lt=3, description="realized volatility of the random walk")
-    implied_vol: float = Field(0.16, gt=0, lt=3, description="at-the-money implied volatility")
-    smile_skew: float = Field(-0.8, description="IV change per unit of log-moneyness")
-    smile_curvature: float = Field(25.0, ge=0, description="IV change per unit of squared log-moneyness")
-    chain_width: int = Field(40, gt=0, description="strikes listed on each side of the open, 1 point apart")
-    rate: float = Field(0.04, ge=0, lt=1)
-    partial_fill_prob: float = Field(0.0, ge=0, le=1)
-    starting_cash: float = Field(100_000.0, gt=0)
+    start_price: Num = Field(600.0, gt=0)
+    annual_vol: Num = Field(0.14, gt=0, lt=3, description="realized volatility of the random walk")
+    implied_vol: Num = Field(0.16, gt=0, lt=3, description="at-the-money implied volatility")
+    smile_skew: Num = Field(-0.8, description="IV change per unit of log-moneyness")
+    smile_curvature: Num = Field(25.0, ge=0, description="IV change per unit of squared log-moneyness")
+    chain_width: Int = Field(40, gt=0, description="strikes listed on each side of the open, 1 point apart")
+    rate: Num = Field(0.04, ge=0, lt=1)
+    partial_fill_prob: Num = Field(0.0, ge=0, le=1)
+    starting_cash: Num = Field(100_000.0, gt=0)
 
 
 class StrategyConfig(_Strict):
     kind: Literal["iron_condor"] = "iron_condor"
     direction: Literal["short", "long"] = "short"
     short_strike_rule: Literal["delta", "distance"] = "delta"
-    short_delta: float = Field(0.15, gt=0, lt=0.5)
-    short_distance: float = Field(5.0, gt=0)
-    wing_width: float = Field(5.0, gt=0)
-    contracts: int = Field(1, ge=1)
-    entry_start: time = time(10, 0)
-    entry_end: time = time(14, 30)
-    min_realized_vol: float = Field(0.0, ge=0, description="volatility filter: annualized, from recent bars")
-    max_realized_vol: float = Field(0.60, gt=0)
-    min_credit: float = Field(0.10, ge=0, description="short condor: skip when the mid credit is below this")
+    short_delta: Num = Field(0.15, gt=0, lt=0.5)
+    short_distance: Num = Field(5.0, gt=0)
+    wing_width: Num = Field(5.0, gt=0)
+    contracts: Int = Field(1, ge=1)
+    entry_start: HHMM = time(10, 0)
+    entry_end: HHMM = time(14, 30)
+    min_realized_vol: Num = Field(0.0, ge=0, description="volatility filter: annualized, from recent bars")
+    max_realized_vol: Num = Field(0.60, gt=0)
+    min_credit: Num = Field(0.10, ge=0, description="short condor: skip when the mid credit is below this")
 
 
 class RiskConfig(_Strict):
-    max_daily_trades: int = Field(3, ge=0)
-    max_open_spreads: int = Field(1, ge=1)
-    max_daily_loss: float = Field(500.0, gt=0)
-    target_daily_profit: float = Field(250.0, gt=0)
-    max_loss_per_trade: float = Field(500.0, gt=0)
-    profit_target_pct: float = Field(0.5, gt=0, description="exit when this share of the max profit is made")
-    spread_stop_pct: float = Field(1.0, gt=0, description="exit when the loss reaches this multiple of the premium")
-    hard_exit: time = time(15, 15)
+    max_daily_trades: Int = Field(3, ge=0)
+    max_open_spreads: Int = Field(1, ge=1)
+    max_daily_loss: Num = Field(500.0, gt=0)
+    target_daily_profit: Num = Field(250.0, gt=0)
+    max_loss_per_trade: Num = Field(500.0, gt=0)
+    profit_target_pct: Num = Field(0.5, gt=0, description="exit when this share of the max profit is made")
+    spread_stop_pct: Num = Field(1.0, gt=0, description="exit when the loss reaches this multiple of the premium")
+    hard_exit: HHMM = time(15, 15)
     close_positions_on_shutdown: bool = True
-    broker_outage_tolerance_s: float = Field(120.0, gt=0, description="halt after broker errors for this long")
+    broker_outage_tolerance_s: Num = Field(120.0, gt=0, description="halt after broker errors for this long")
     kill_file: Path = Path("logs/KILL")
 
 
 class DataConfig(_Strict):
-    min_data_points: int = Field(30, ge=2)
-    lookback_minutes: int = Field(60, ge=2)
-    strike_discovery_range: float = Field(10.0, gt=0)
-    max_staleness_s: float = Field(180.0, gt=0, description="no new entries when the last bar is older")
-    outage_tolerance_s: float = Field(600.0, gt=0, description="halt when no data for longer than this")
+    min_data_points: Int = Field(30, ge=2)
+    lookback_minutes: Int = Field(60, ge=2)
+    strike_discovery_range: Num = Field(10.0, gt=0)
+    max_staleness_s: Num = Field(180.0, gt=0, description="no new entries when the last bar is older")
+    outage_tolerance_s: Num = Field(600.0, gt=0, description="halt when no data for longer than this")
 
 
 class OrdersConfig(_Strict):
     client_order_id_prefix: str = Field("zdte", pattern=r"^[A-Za-z0-9]{1,12}$")
-    tick: float = Field(0.01, gt=0)
-    max_walk_ticks: int = Field(10, ge=0)
-    walk_interval_s: float = Field(10.0, gt=0)
-    entry_timeout_s: float = Field(180.0, gt=0)
-    exit_extra_ticks: int = Field(5, ge=0, description="exits may walk this many ticks past the natural price")
+    tick: Num = Field(0.01, gt=0)
+    max_walk_ticks: Int = Field(10, ge=0)
+    walk_interval_s: Num = Field(10.0, gt=0)
+    entry_timeout_s: Num = Field(180.0, gt=0)
+    exit_extra_ticks: Int = Field(5, ge=0, description="exits may walk this many ticks past the natural price")
 
 
 class PollConfig(_Strict):
-    awaiting_open: float = Field(60.0, gt=0)
-    scanning: float = Field(60.0, gt=0)
-    entering: float = Field(5.0, gt=0)
-    monitoring: float = Field(30.0, gt=0)
-    halted: float = Field(30.0, gt=0)
+    awaiting_open: Num = Field(60.0, gt=0)
+    scanning: Num = Field(60.0, gt=0)
+    entering: Num = Field(5.0, gt=0)
+    monitoring: Num = Field(30.0, gt=0)
+    halted: Num = Field(30.0, gt=0)
 
 
 class AlpacaConfig(_Strict):
     trading_url: str | None = Field(None, description="url_override of TradingClient")
     data_url: str | None = Field(None, description="url_override of the data clients")
     feed: Literal["iex", "sip"] = "iex"
-    timeout_s: float = Field(10.0, gt=0)
-    max_retries: int = Field(4, ge=0)
+    timeout_s: Num = Field(10.0, gt=0)
+    max_retries: Int = Field(4, ge=0)
 
 
 class Config(_Strict):
@@ -162,7 +187,7 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

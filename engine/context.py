@@ -135,6 +135,7 @@ class Context:
             self.journal.close()
         self.day = self.broker.next_session(self.day).day
         self.book.new_day()
+        self.working, self.plan = None, None
         self.parts.bars.reset()
         self.marks.clear()
         self.halt = None

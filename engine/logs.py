@@ -56,6 +56,7 @@ def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
     for sink in _day_sinks:
         logger.remove(sink)
     _day_sinks.clear()
+    logger.configure(patcher=_patch)
     logs_dir.mkdir(parents=True, exist_ok=True)
     mode = "w" if fresh else "a"
     _day_sinks.append(

@@ -51,6 +51,8 @@ class Working:
     seen_qty: int = 0
     seen_cost: float = 0.0
     why: str = ""
+    resubmit_pending: bool = False
+    after_cancel: str | None = None
 
     @property
     def remaining(self) -> int:
@@ -82,77 +84,119 @@ class OrderManager:
         self.cfg = cfg
         self._on_event = on_event
         self._next_attempt_no: dict[tuple[date, int, str], int] = {}
+        self._in_doubt: set[str] = set()
 
     def place(
         self, kind: str, trade_no: int, day: date, legs: tuple[Leg, ...], qty: int, now: datetime, urgent: bool = False
     ) -> Working:
-        """Send the first attempt: at mid, or straight at the natural price when `urgent` (a forced flatten)."""
-        step = self.cfg.max_walk_ticks if urgent else 0
+        """Send the first attempt: at mid, or at the natural price when `urgent` (a forced flatten)."""
         attempt = self._next_attempt_no.get((day, trade_no, kind), 0)
-        order = self._submit(kind, trade_no, day, legs, qty, step, attempt)
-        w = Working(kind, trade_no, day, legs, qty, urgent, now, order, now, step=step, attempt=attempt)
+        order = self._submit(kind, trade_no, day, legs, qty, 0, attempt, urgent)
+        w = Working(kind, trade_no, day, legs, qty, urgent, now, order, now, step=0, attempt=attempt)
         self._absorb(w, order)
         return w
 
     def poll(self, w: Working, now: datetime) -> Progress:
-        """Advance the order: record fills, walk the price when due, give up an entry after its timeout."""
-        order = self._refresh(w)
-        if order.status is OrderStatus.FILLED and w.remaining == 0:
-            return Progress.FILLED
-        if not order.status.is_open:
-            if w.remaining == 0:
-                return Progress.FILLED
-            if w.kind == "entry" or order.status is OrderStatus.REJECTED:
-                w.dead_reason = f"order {order.client_order_id} {order.status}"
-                return Progress.FILLED if w.filled_qty else Progress.DEAD
-            return self._next_attempt(w, now)
-        if w.kind == "entry" and (now - w.started_at).total_seconds() >= self.cfg.entry_timeout_s:
-            self.cancel(w, "entry timeout")
-            w.dead_reason = f"not filled within {self.cfg.entry_timeout_s:.0f}s"
-            return Progress.FILLED if w.filled_qty else Progress.DEAD
-        if (now - w.placed_at).total_seconds() >= self.cfg.walk_interval_s:
-            if w.kind == "entry" and w.step >= self.cfg.max_walk_ticks:
-                return Progress.WORKING
-            self.cancel(w, "walk")
-            if w.remaining == 0:
-                return Progress.FILLED
-            return self._next_attempt(w, now)
-        return Progress.WORKING
+        """Advance the order: record fills, walk the price when due, give up an entry after its timeout.
 
-    def cancel(self, w: Working, why: str) -> None:
-        """Cancel the live attempt and read back its final state (it may have filled meanwhile)."""
-        if not w.order.status.is_open:
-            return
+        A walk step or a give-up first cancels the live attempt and waits until the broker confirms it is
+        final (Alpaca cancels asynchronously): never two attempts live, never a fill left uncounted.
+        """
+        if w.resubmit_pending:
+            return self._next_attempt(w, now)
+        order = self._refresh(w)
+        if w.remaining == 0:
+            return Progress.FILLED
+        if order.status.is_open:
+            if w.after_cancel is None:
+                timed_out = (now - w.started_at).total_seconds() >= self.cfg.entry_timeout_s
+                walk_due = (now - w.placed_at).total_seconds() >= self.cfg.walk_interval_s
+                if w.kind == "entry" and timed_out:
+                    self._request_cancel(w, "give_up", f"not filled within {self.cfg.entry_timeout_s:.0f}s")
+                elif walk_due and not (w.kind == "entry" and w.step >= self.cfg.max_walk_ticks):
+                    self._request_cancel(w, "walk", "walk")
+            if w.order.status.is_open:
+                return Progress.WORKING
+        return self._after_final(w, now)
+
+    def _after_final(self, w: Working, now: datetime) -> Progress:
+        """The live attempt is over (filled, cancelled, expired or rejected): decide what comes next."""
+        if w.remaining == 0:
+            return Progress.FILLED
+        plan, w.after_cancel = w.after_cancel, None
+        status = w.order.status
+        if plan == "walk" or (w.kind == "exit" and status is not OrderStatus.REJECTED):
+            return self._next_attempt(w, now)
+        if plan != "give_up":
+            w.dead_reason = f"order {w.order.client_order_id} {status}"
+        return Progress.FILLED if w.filled_qty else Progress.DEAD
+
+    def cancel(self, w: Working, why: str) -> bool:
+        """Cancel the live attempt; True once it is final (fills read back), False while the cancel is pending."""
+        if w.resubmit_pending:
+            return True
+        if self._refresh(w).status.is_open:
+            self._request_cancel(w, "stop", why)
+        return not w.order.status.is_open
+
+    def _request_cancel(self, w: Working, then: str, why: str) -> None:
+        w.after_cancel = then
+        if then == "give_up":
+            w.dead_reason = why
         with contextlib.suppress(OrderRejected):
             self._broker.cancel_order(w.order.id)
         self._refresh(w)
         self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": w.order.status})
 
     def _next_attempt(self, w: Working, now: datetime) -> Progress:
-        w.step += 1
-        w.attempt += 1
-        order = self._submit(w.kind, w.trade_no, w.day, w.legs, w.remaining, w.step, w.attempt)
+        """Send the next, one tick more aggressive, attempt. If sending fails, `resubmit_pending` makes the next
+        poll try again with the same client order id (looked up first), never a fresh one."""
+        w.resubmit_pending = True
+        attempt = self._next_attempt_no.get((w.day, w.trade_no, w.kind), w.attempt + 1)
+        order = self._submit(w.kind, w.trade_no, w.day, w.legs, w.remaining, w.step + 1, attempt, w.urgent)
+        w.step, w.attempt, w.resubmit_pending = w.step + 1, attempt, False
         w.seen_qty, w.seen_cost, w.placed_at = 0, 0.0, now
         self._absorb(w, order)
         return Progress.FILLED if w.remaining == 0 else Progress.WORKING
 
-    def _price(self, legs: tuple[Leg, ...], step: int, exit_: bool) -> tuple[float, float, float]:
+    def _price(self, legs: tuple[Leg, ...], step: int, exit_: bool, urgent: bool) -> tuple[float, float, float]:
+        """Mid (rounded to the passive side) or, when urgent, the natural price; plus `step` ticks, capped at
+        natural for entries and natural + exit_extra_ticks for exits."""
         quotes = self._md.quotes([leg.symbol for leg in legs])
         mid, nat = net_mid(legs, quotes), natural(legs, quotes)
         tick = self.cfg.tick
-        cap = nat + (self.cfg.exit_extra_ticks * tick if exit_ else 0.0)
-        base = round_to_tick(mid, tick, up=False)
-        limit = min(base + step * tick, round_to_tick(cap, tick, up=True))
-        return round(limit, 2), mid, nat
+        cap = round_to_tick(nat + (self.cfg.exit_extra_ticks * tick if exit_ else 0.0), tick, up=True)
+        base = round_to_tick(nat, tick, up=True) if urgent else round_to_tick(mid, tick, up=False)
+        return round(min(base + step * tick, cap), 2), mid, nat
 
     def _submit(
-        self, kind: str, trade_no: int, day: date, legs: tuple[Leg, ...], qty: int, step: int, attempt: int
+        self,
+        kind: str,
+        trade_no: int,
+        day: date,
+        legs: tuple[Leg, ...],
+        qty: int,
+        step: int,
+        attempt: int,
+        urgent: bool = False,
     ) -> Order:
-        limit, mid, nat = self._price(legs, step, exit_=kind == "exit")
+        """Send one attempt. An id whose earlier send failed is in doubt (the broker may have it): it is looked
+        up first and adopted if found. The attempt number only moves on once the broker has the order."""
         cid = self._ids.client_order_id(day, trade_no, kind, attempt)
-        self._next_attempt_no[(day, trade_no, kind)] = attempt + 1
+        key = (day, trade_no, kind)
+        if cid in self._in_doubt:
+            existing = self._broker.order_by_client_id(cid)
+            if existing is not None:
+                self._in_doubt.discard(cid)
+                self._next_attempt_no[key] = attempt + 1
+                self._on_event("adopt", {"client_order_id": cid, "order_id": existing.id, "status": existing.status})
+                return existing
+        limit, mid, nat = self._price(legs, step, kind == "exit", urgent)
         request = OrderRequest(client_order_id=cid, legs=legs, qty=qty, limit_price=limit)
+        self._in_doubt.add(cid)
         order = self._broker.submit_order(request)
+        self._in_doubt.discard(cid)
+        self._next_attempt_no[key] = attempt + 1
         self._on_event(
             "submit",
             {

@@ -11,7 +11,7 @@ from engine.book import ClosedTrade, Spread
 from engine.context import Context
 from engine.models import Right
 from engine.occ import parse_occ
-from engine.orders import Progress
+from engine.orders import Progress, Working
 
 
 def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: bool = False) -> ClosedTrade | None:
@@ -34,28 +34,46 @@ def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: boo
     if progress is Progress.WORKING:
         return None
     ctx.working = None
-    spread = ctx.spread_of(w)
     if w.filled_qty == 0:
-        logger.error(f"exit of trade {spread.trade_no} failed ({w.dead_reason}); retrying next poll")
+        logger.error(f"exit of trade {w.trade_no} failed ({w.dead_reason}); retrying next poll")
+    return book_exit(ctx, w)
+
+
+def book_exit(ctx: Context, w: Working) -> ClosedTrade | None:
+    """Book what an exit filled as a closed trade; a partial fill splits the spread, the rest stays open."""
+    if w.filled_qty == 0:
         return None
+    spread = ctx.spread_of(w)
     if w.filled_qty < spread.qty:
         part = replace(spread, qty=w.filled_qty)
         spread.qty -= w.filled_qty
         ctx.book.open.append(part)
         spread = part
-    return ctx.close_spread(spread, w.avg_price, w.why)
+    return ctx.close_spread(spread, w.avg_price, w.why or "exit")
 
 
-def cancel_entry(ctx: Context, why: str) -> None:
-    """Cancel a working entry (confirmed); whatever part of it filled becomes an open spread to manage."""
+def drop_working(ctx: Context, why: str, kinds: tuple[str, ...] = ("entry", "exit")) -> bool:
+    """Cancel the order being worked and book whatever part of it filled: nothing is lost.
+
+    False while the broker has not confirmed the cancel yet: the caller stays and asks again next poll.
+    """
     w = ctx.working
-    if w is None or w.kind != "entry":
-        return
-    ctx.parts.orders.cancel(w, why)
+    if w is None or w.kind not in kinds:
+        return True
+    if not ctx.parts.orders.cancel(w, why):
+        return False
     ctx.working = None
+    if w.kind == "exit":
+        book_exit(ctx, w)
+        return True
     if w.filled_qty:
         ctx.open_spread_from(w)
     ctx.plan = None
+    return True
+
+
+def cancel_entry(ctx: Context, why: str) -> bool:
+    return drop_working(ctx, why, kinds=("entry",))
 
 
 def settle_after_close(ctx: Context) -> None:
@@ -64,6 +82,8 @@ def settle_after_close(ctx: Context) -> None:
     Their exit is valued at intrinsic against the last known spot (marked as an estimate in the reason);
     the day's true P&L is still the account's equity change.
     """
+    drop_working(ctx, "session closed")
+    ctx.parts.bars.refresh(ctx.now)
     held = {p.symbol for p in ctx.broker.positions()}
     spot = ctx.parts.bars.spot
     for spread in list(ctx.book.open):

@@ -10,7 +10,8 @@ from states.common import cancel_entry, settle_after_close, work_exit
 def handle(ctx: Context) -> Step:
     halt = ctx.halt or Halt("halted", flatten=True, resumable=False)
     assert ctx.session is not None
-    cancel_entry(ctx, f"halted: {halt.reason}")
+    if not cancel_entry(ctx, f"halted: {halt.reason}"):
+        return STAY
     if ctx.now >= ctx.session.close:
         settle_after_close(ctx)
         return Step("session_end", f"session closed while halted ({halt.reason})")

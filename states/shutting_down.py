@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from engine.context import STAY, Context, Step
-from states.common import cancel_entry, work_exit
+from states.common import cancel_entry, drop_working, work_exit
 
 
 def handle(ctx: Context) -> Step:
-    cancel_entry(ctx, "shutting down")
+    if not cancel_entry(ctx, "shutting down"):
+        return STAY
     market_open = ctx.session is not None and ctx.session.open <= ctx.now < ctx.session.close
     if ctx.book.open and ctx.cfg.risk.close_positions_on_shutdown and market_open:
         ctx.marks = ctx.market_data.quotes([leg.symbol for s in ctx.book.open for leg in s.legs])
         work_exit(ctx, lambda s: "close_positions_on_shutdown", urgent=True)
         if ctx.book.open:
             return STAY
-    if ctx.working is not None:
-        ctx.parts.orders.cancel(ctx.working, "shutting down")
-        ctx.working = None
+    if not drop_working(ctx, "shutting down"):
+        return STAY
     ctx.finish()
     return STAY

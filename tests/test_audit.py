@@ -1,10 +1,10 @@
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from engine.audit import GENESIS, Journal, read_journal
 
-T0 = datetime(2025, 7, 1, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 7, 1, 14, 0, tzinfo=UTC)
 
 
 def _write(path, n=3):

@@ -1,0 +1,75 @@
+"""Fixtures of the state tests; the fakes themselves live in statekit.py."""
+# ruff: noqa: E402 - the engine may only be imported once `states` resolves to the engine's package (below)
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+
+def _import_the_states_package() -> None:
+    """Make `states` the engine's package, not this directory.
+
+    Once tests/conftest.py exists, pytest's default (prepend) import mode puts tests/ on sys.path, and there
+    this directory is a namespace package named `states` that shadows the editable-installed one, so
+    `from states import HANDLERS` (engine.runner) fails. Import the real package once with tests/ hidden.
+    """
+    tests_dir = Path(__file__).resolve().parents[1]
+    cached = sys.modules.get("states")
+    if cached is not None and getattr(cached, "__file__", None) is not None:
+        return
+    for name in [m for m in sys.modules if m == "states" or m.startswith("states.")]:
+        del sys.modules[name]
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != tests_dir]
+    try:
+        importlib.import_module("states")
+    finally:
+        sys.path[:] = saved
+
+
+_import_the_states_package()
+
+import pytest
+from loguru import logger
+from statekit import DAY, World, next_session_of, session_of
+
+from engine.logs import close_day_files
+from engine.ports import Broker, MarketData
+
+
+@pytest.fixture(autouse=True)
+def _market_time_in_logs():
+    """The engine's day log files format a `mkt` extra that only the CLI's logging set-up provides."""
+    logger.configure(extra={"mkt": "-"})
+    yield
+    close_day_files()
+    logger.configure(extra={})
+
+
+@pytest.fixture
+def world(tmp_path: Path, mocker) -> World:
+    raw = {
+        "broker": "sim",
+        "logs_dir": str(tmp_path / "logs"),
+        "session": {"date": DAY.isoformat(), "days": 1},
+        "risk": {"kill_file": str(tmp_path / "KILL")},
+    }
+    broker = mocker.create_autospec(Broker, instance=True)
+    market_data = mocker.create_autospec(MarketData, instance=True)
+    w = World(tmp_path, broker, market_data, raw)
+    broker.account.side_effect = lambda: w.account
+    broker.session.side_effect = session_of
+    broker.next_session.side_effect = next_session_of
+    broker.contracts.side_effect = w.contracts
+    broker.submit_order.side_effect = w.submit
+    broker.get_order.side_effect = lambda oid: w.orders[oid]
+    broker.order_by_client_id.side_effect = w.by_client_id
+    broker.open_orders.side_effect = lambda: [o for o in w.orders.values() if o.status.is_open]
+    broker.cancel_order.side_effect = w.cancel
+    broker.positions.side_effect = lambda: list(w.held)
+    market_data.bars.side_effect = w.bars
+    market_data.chain.side_effect = w.chain
+    market_data.quotes.side_effect = w.quote_map
+    return w

@@ -1,0 +1,190 @@
+"""Monitoring: mark the open condor, close it as ONE reverse-leg order on target/stop/time, halt on limits."""
+
+from __future__ import annotations
+
+import pytest
+from statekit import DAY, EXIT_LEGS, World, paper_account
+
+from engine.calendar import et
+from engine.machine import S
+from engine.models import OrderRequest
+
+
+def monitoring(world: World):
+    runner = world.runner(S.MONITORING)
+    world.open_condor(runner, entry_price=-0.92)
+    return runner
+
+
+def test_keeps_the_condor_while_no_exit_rule_fires(world: World):
+    runner = monitoring(world)
+
+    assert runner.tick() is None
+
+    assert runner.state is S.MONITORING and len(runner.ctx.book.open) == 1
+    world.broker.submit_order.assert_not_called()
+    assert set(runner.ctx.marks) == {leg.symbol for leg in EXIT_LEGS}
+
+
+def test_exited_on_the_profit_target_with_one_reverse_leg_order(world: World):
+    world.price_scale = 0.3
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is S.SCANNING
+    world.broker.submit_order.assert_called_once_with(
+        OrderRequest(client_order_id="zdte-20250701-01c-00", legs=EXIT_LEGS, qty=1, limit_price=0.28)
+    )
+    world.assert_moved("exited", S.MONITORING, S.SCANNING, "trade 1 closed", "profit target", "P&L +64.00")
+    assert runner.ctx.book.open == []
+    [trade] = runner.ctx.book.closed
+    assert trade.exit_price == pytest.approx(0.28) and trade.pnl == pytest.approx(64.0)
+
+
+def test_exited_on_the_spread_stop(world: World):
+    world.price_scale = 2.5
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is S.SCANNING
+    world.assert_moved("exited", S.MONITORING, S.SCANNING, "spread stop")
+    [request] = world.submitted()
+    assert request.legs == EXIT_LEGS and request.limit_price > 0
+    assert runner.ctx.book.closed[0].pnl < -92.0
+
+
+def test_halt_on_the_daily_loss_limit_then_flatten_with_one_combo_order(world: World):
+    world.account = paper_account(equity=99_350.0)
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is S.HALTED
+    world.assert_moved("halt", S.MONITORING, S.HALTED, "daily loss limit", "P&L -650.00 <= -500.00")
+    assert runner.ctx.halt is not None and runner.ctx.halt.flatten and not runner.ctx.halt.resumable
+    world.broker.submit_order.assert_not_called()
+
+    runner.tick()
+
+    assert runner.state is S.HALTED
+    [request] = world.submitted()
+    assert request.client_order_id == "zdte-20250701-01c-00"
+    assert request.legs == EXIT_LEGS and request.qty == 1
+    assert request.limit_price >= 1.00, "a forced flatten is priced at least at the natural price (1.00)"
+    assert runner.ctx.book.open == []
+    assert runner.ctx.book.closed[0].exit_reason.startswith("flatten: daily loss limit")
+
+
+def test_halt_on_the_kill_switch_without_marking(world: World):
+    world.kill()
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is S.HALTED
+    world.assert_moved("halt", S.MONITORING, S.HALTED, "kill switch: file")
+    assert runner.ctx.halt is not None and runner.ctx.halt.flatten
+    world.market_data.quotes.assert_not_called()
+    world.broker.submit_order.assert_not_called()
+
+
+def test_halt_after_an_exit_that_reaches_max_daily_trades(world: World):
+    world.price_scale = 0.3
+    runner = monitoring(world)
+    runner.ctx.book.trades_today = 3
+
+    runner.tick()
+
+    assert runner.state is S.HALTED
+    world.assert_moved("halt", S.MONITORING, S.HALTED, "trade 1 closed", "max_daily_trades reached (3)")
+    assert runner.ctx.halt is not None and not runner.ctx.halt.flatten and not runner.ctx.halt.resumable
+    assert world.broker.submit_order.call_count == 1
+
+
+def test_handler_exception_becomes_halt_that_flattens(world: World):
+    world.market_data.quotes.side_effect = RuntimeError("marking failed")
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is S.HALTED
+    world.assert_moved("halt", S.MONITORING, S.HALTED, "RuntimeError", "marking failed")
+    assert runner.ctx.halt is not None and runner.ctx.halt.flatten
+    world.broker.submit_order.assert_not_called()
+
+
+def test_session_end_at_the_hard_exit_closes_the_condor_then_shuts_down(world: World):
+    world.at(15, 15)
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is S.SHUTTING_DOWN
+    world.assert_moved("session_end", S.MONITORING, S.SHUTTING_DOWN, "time exit at 15:15 ET", "hard exit reached",
+                       "flat")
+    [request] = world.submitted()
+    assert request.legs == EXIT_LEGS
+    assert runner.ctx.book.open == [] and world.report_file().exists()
+
+
+def test_session_end_at_the_hard_exit_awaits_the_next_session_when_one_is_left(world: World):
+    world.configure({"session": {"days": 2}})
+    world.at(15, 15)
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is S.AWAITING_OPEN
+    world.assert_moved("session_end", S.MONITORING, S.AWAITING_OPEN, "hard exit reached")
+    assert world.broker.submit_order.call_count == 1
+    assert runner.ctx.book.open == [] and world.report_file().exists()
+
+
+def test_session_end_after_the_close_books_what_the_broker_settled(world: World):
+    world.at(16, 0)
+    runner = monitoring(world)
+    world.held = []
+
+    runner.tick()
+
+    assert runner.state is S.SHUTTING_DOWN
+    world.assert_moved("session_end", S.MONITORING, S.SHUTTING_DOWN, "session closed", "settled by the broker")
+    world.broker.submit_order.assert_not_called()
+    assert runner.ctx.book.open == []
+    assert "settled by the broker" in runner.ctx.book.closed[0].exit_reason
+
+
+def test_settlement_after_the_close_is_valued_at_intrinsic_of_the_last_spot(world: World):
+    world.spot = 612.0
+    world.at(16, 0)
+    runner = monitoring(world)
+    runner.ctx.parts.bars.refresh(et(DAY, 15, 59))
+    world.held = []
+
+    runner.tick()
+
+    [trade] = runner.ctx.book.closed
+    assert trade.exit_price == pytest.approx(5.0), "605/610 call spread 7 and 2 in the money at 612"
+    assert trade.pnl == pytest.approx(-408.0)
+
+
+def test_shutdown_signal_while_monitoring(world: World):
+    runner = monitoring(world)
+
+    outcome = runner.fire("shutdown", "SIGTERM")
+
+    assert outcome.moved and runner.state is S.SHUTTING_DOWN
+    rec = world.assert_moved("shutdown", S.MONITORING, S.SHUTTING_DOWN, "SIGTERM")
+    assert [s["trade_no"] for s in rec["snapshot"]["open_spreads"]] == [1]
+    world.broker.submit_order.assert_not_called()
+
+
+def test_trigger_not_valid_in_monitoring_is_refused_and_audited(world: World):
+    runner = monitoring(world)
+
+    world.assert_refused(runner, "market_open")
+
+    assert len(runner.ctx.book.open) == 1
+    world.broker.submit_order.assert_not_called()

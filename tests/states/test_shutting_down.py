@@ -1,0 +1,159 @@
+"""ShuttingDown: cancel the working entry, flatten if configured and the market is open, report, close the journal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from statekit import DAY, EXIT_LEGS, World
+
+from engine.app import build
+from engine.audit import journal_path, read_journal
+from engine.config import parse_config
+from engine.machine import S
+
+
+def shut_down_from(world: World, source: S):
+    runner = world.runner(source)
+    runner.fire("shutdown", "SIGTERM")
+    assert runner.state is S.SHUTTING_DOWN
+    return runner
+
+
+def report(world: World) -> dict:
+    return json.loads(world.report_file().read_text())
+
+
+@pytest.mark.parametrize("close_on_shutdown", [True, False], ids=["flatten", "keep"])
+def test_cancels_the_working_entry_whatever_the_flatten_setting(world: World, close_on_shutdown):
+    world.configure({"risk": {"close_positions_on_shutdown": close_on_shutdown}})
+    world.fill = "rest"
+    runner = world.runner(S.ENTERING)
+    runner.ctx.plan = world.plan()
+    runner.tick()
+    runner.fire("shutdown", "SIGTERM")
+
+    runner.tick()
+
+    world.broker.cancel_order.assert_called_once_with("ord-1")
+    assert world.broker.submit_order.call_count == 1
+    assert runner.ctx.working is None and runner.ctx.book.open == []
+    assert runner.ctx.finished
+
+
+def test_flattens_open_condors_with_one_combo_order_when_configured(world: World):
+    world.configure({"risk": {"close_positions_on_shutdown": True}})
+    runner = world.runner(S.MONITORING)
+    world.open_condor(runner)
+    runner.fire("shutdown", "SIGTERM")
+
+    runner.tick()
+
+    [request] = world.submitted()
+    assert request.client_order_id == "zdte-20250701-01c-00"
+    assert request.legs == EXIT_LEGS and request.qty == 1 and request.limit_price >= 1.00
+    assert runner.ctx.book.open == [] and runner.ctx.finished
+    data = report(world)
+    assert data["open_at_end"] == []
+    assert [t["exit_reason"] for t in data["trades"]] == ["close_positions_on_shutdown"]
+
+
+def test_leaves_open_condors_alone_when_not_configured(world: World):
+    world.configure({"risk": {"close_positions_on_shutdown": False}})
+    runner = world.runner(S.MONITORING)
+    world.open_condor(runner)
+    runner.fire("shutdown", "SIGTERM")
+
+    runner.tick()
+
+    world.broker.submit_order.assert_not_called()
+    assert runner.ctx.finished
+    assert [s["trade_no"] for s in report(world)["open_at_end"]] == [1]
+
+
+def test_does_not_try_to_flatten_after_the_close(world: World):
+    world.at(16, 5)
+    runner = world.runner(S.HALTED)
+    world.open_condor(runner)
+    runner.fire("shutdown", "SIGTERM")
+
+    runner.tick()
+
+    world.broker.submit_order.assert_not_called()
+    assert runner.ctx.finished and len(report(world)["open_at_end"]) == 1
+
+
+def test_a_resting_flatten_order_is_worked_before_finishing(world: World):
+    world.fill = "rest"
+    runner = world.runner(S.MONITORING)
+    world.open_condor(runner)
+    runner.fire("shutdown", "SIGTERM")
+
+    runner.tick()
+
+    assert not runner.ctx.finished and len(runner.ctx.book.open) == 1
+    world.fill_resting()
+    runner.tick()
+
+    assert runner.ctx.finished and runner.ctx.book.open == []
+    assert world.broker.submit_order.call_count == 1
+
+
+def test_writes_the_report_and_closes_the_journal(world: World):
+    runner = shut_down_from(world, S.SCANNING)
+
+    runner.tick()
+
+    ctx = runner.ctx
+    assert ctx.finished and ctx.exit_code == 0
+    assert world.report_file().name == "report-20250701.json"
+    data = report(world)
+    assert data["session_date"] == "2025-07-01" and data["end_state"] == "ShuttingDown"
+    assert data["transitions"] == 1
+    with pytest.raises(ValueError, match="closed file"):
+        ctx.journal.append("late", ctx.now)
+    assert world.records()[-1]["trigger"] == "shutdown"
+
+
+def test_cleanup_error_still_finishes_with_exit_code_1(world: World):
+    world.market_data.quotes.side_effect = RuntimeError("quotes gone during cleanup")
+    runner = world.runner(S.MONITORING)
+    world.open_condor(runner)
+    runner.fire("shutdown", "SIGTERM")
+
+    runner.tick()
+
+    assert runner.ctx.finished and runner.ctx.exit_code == 1
+    assert world.report_file().exists()
+    world.broker.submit_order.assert_not_called()
+
+
+@pytest.mark.parametrize("trigger", ["shutdown", "resume", "ready"])
+def test_trigger_not_valid_in_shutting_down_is_refused_and_audited(world: World, trigger):
+    runner = shut_down_from(world, S.AWAITING_OPEN)
+
+    world.assert_refused(runner, trigger)
+
+    runner.tick()
+    assert runner.ctx.finished
+
+
+def test_a_whole_simulated_day_runs_to_shutting_down_with_a_verified_journal(tmp_path):
+    cfg = parse_config({"logs_dir": str(tmp_path / "logs"), "session": {"date": DAY.isoformat()},
+                        "risk": {"kill_file": str(tmp_path / "KILL")}}, "test")
+    runner = build(cfg)
+
+    code = runner.run()
+
+    assert code == 0 and runner.ctx.finished and runner.state is S.SHUTTING_DOWN
+    records, problems = read_journal(journal_path(cfg.logs_dir, DAY))
+    assert problems == []
+    moves = [(r["trigger"], r["source"], r["dest"]) for r in records if r["kind"] == "transition"]
+    assert moves[0] == ("ready", "Initializing", "AwaitingOpen")
+    assert moves[1] == ("market_open", "AwaitingOpen", "Scanning")
+    assert moves[-1][0] == "session_end" and moves[-1][2] == "ShuttingDown"
+    entries = [r for r in records if r["kind"] == "order" and r["event"] == "submit" and r["purpose"] == "entry"]
+    assert entries and all(len(r["legs"]) == 4 and r["limit_price"] < 0 for r in entries)
+    assert entries[0]["client_order_id"] == "zdte-20250701-01o-00"
+    assert (tmp_path / "logs" / "report-20250701.json").exists()
+    assert runner.ctx.book.open == []

@@ -1,0 +1,118 @@
+"""`python run.py ...` as a user runs it: exit codes, messages, and what a holiday or early close leaves behind."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+
+NY = ZoneInfo("America/New_York")
+
+
+def run_py(repo_root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "run.py", *args], cwd=repo_root, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def config_file(tmp_path, default_raw_config):
+    """config.yaml with the kill file under tmp_path (its default, logs/KILL, is relative to the repo)."""
+
+    def write(**risk) -> Path:
+        raw = copy.deepcopy(default_raw_config)
+        raw["risk"]["kill_file"] = str(tmp_path / "KILL")
+        raw["risk"].update(risk)
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        return path
+
+    return write
+
+
+def journal(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_misspelled_key_exits_2_naming_the_key(repo_root, tmp_path, default_raw_config):
+    raw = copy.deepcopy(default_raw_config)
+    raw["risk"]["max_daly_loss"] = raw["risk"].pop("max_daily_loss")
+    path = tmp_path / "typo.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = run_py(repo_root, "--config", str(path), "--logs-dir", str(tmp_path / "logs"))
+    assert out.returncode == 2
+    assert "risk.max_daly_loss" in out.stderr and str(path) in out.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_missing_config_file_exits_2(repo_root, tmp_path):
+    path = tmp_path / "absent.yaml"
+    out = run_py(repo_root, "--config", str(path), "--logs-dir", str(tmp_path / "logs"))
+    assert out.returncode == 2
+    assert str(path) in out.stderr
+
+
+def test_bad_date_format_exits_2(repo_root, tmp_path, config_file):
+    out = run_py(repo_root, "--config", str(config_file()), "--date", "07/01/2025", "--logs-dir", str(tmp_path))
+    assert out.returncode == 2
+    assert "07/01/2025" in out.stderr
+
+
+def test_holiday_exits_0_after_initializing_awaiting_open_and_shutting_down(repo_root, tmp_path, config_file):
+    logs = tmp_path / "logs"
+    out = run_py(repo_root, "--config", str(config_file()), "--date", "2025-12-25", "--logs-dir", str(logs))
+    assert out.returncode == 0, out.stderr
+    records = journal(logs / "audit-20251225.jsonl")
+    moves = [(r["source"], r["dest"]) for r in records if r["kind"] == "transition"]
+    assert moves == [("Initializing", "AwaitingOpen"), ("AwaitingOpen", "ShuttingDown")]
+    assert not [r for r in records if r["kind"] == "order"]
+
+
+def test_early_close_day_trades_only_inside_the_shortened_day(repo_root, tmp_path, config_file, default_raw_config):
+    logs = tmp_path / "logs"
+    out = run_py(repo_root, "--config", str(config_file()), "--date", "2025-11-28", "--logs-dir", str(logs))
+    assert out.returncode == 0, out.stderr
+    records = journal(logs / "audit-20251128.jsonl")
+
+    day = date(2025, 11, 28)
+    close = datetime(2025, 11, 28, 13, 0, tzinfo=NY)  # the day after Thanksgiving closes at 13:00
+    hh, mm = map(int, default_raw_config["risk"]["hard_exit"].split(":"))
+    eh, em = map(int, default_raw_config["strategy"]["entry_end"].split(":"))
+    hard_exit_gap = timedelta(hours=16) - timedelta(hours=hh, minutes=mm)  # 45 min before a 16:00 close
+    entry_to_exit = timedelta(hours=hh, minutes=mm) - timedelta(hours=eh, minutes=em)
+    hard_exit = close - hard_exit_gap  # 12:15
+    entry_end = min(datetime(day.year, day.month, day.day, eh, em, tzinfo=NY), close, hard_exit - entry_to_exit)
+
+    def ts(r: dict) -> datetime:
+        return datetime.fromisoformat(r["ts"])
+
+    orders = [r for r in records if r["kind"] == "order"]
+    transitions = [r for r in records if r["kind"] == "transition"]
+    signals = [r for r in transitions if r["trigger"] == "signal"]
+    assert signals, "the simulated early-close day should trade at least once"
+    assert all(ts(r) < close for r in orders)
+    assert all(ts(r) < entry_end for r in signals)
+    assert all(
+        ts(r) < entry_end
+        for r in orders
+        if r["event"] == "submit" and r["purpose"] == "entry" and r["client_order_id"].endswith("-00")
+    )
+    assert ts(transitions[-1]) < close
+    assert transitions[-1]["dest"] == "ShuttingDown"
+    report = json.loads((logs / "report-20251128.json").read_text(encoding="utf-8"))
+    assert report["open_at_end"] == []
+
+
+def test_diagram_prints_a_mermaid_state_diagram_with_every_state(repo_root):
+    out = run_py(repo_root, "diagram")
+    assert out.returncode == 0, out.stderr
+    assert "stateDiagram" in out.stdout
+    for state in ("Initializing", "AwaitingOpen", "Scanning", "Entering", "Monitoring", "Halted", "ShuttingDown"):
+        assert state in out.stdout
