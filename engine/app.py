@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from engine.audit import Journal, journal_path
@@ -23,9 +24,11 @@ from engine.ids import DeterministicIds
 from engine.logs import open_day_files
 from engine.machine import TRANSITIONS, S
 from engine.orders import OrderManager
-from engine.ports import Broker, Clock, MarketData
+from engine.ports import Broker, Clock, IdGen, MarketData, Signals
+from engine.recording import Recorded
 from engine.risk import RiskGate
 from engine.runner import Runner
+from engine.signals import KillSwitch
 from engine.strategies.iron_condor import IronCondor
 
 SIM_START = time(9, 0)
@@ -38,12 +41,34 @@ def engine_version() -> str:
         return "unknown"
 
 
+def git_revision() -> str | None:
+    """The checkout's commit, read from .git without running git; None outside a checkout."""
+    git = Path(__file__).resolve().parents[1] / ".git"
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if head.startswith("ref: "):
+            ref = head[5:]
+            ref_file = git / ref
+            if ref_file.exists():
+                return ref_file.read_text().strip()
+            for line in (git / "packed-refs").read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split()[0]
+            return None
+        return head
+    except OSError:
+        return None
+
+
 @dataclass
 class Adapters:
     clock: Clock
     broker: Broker
     market_data: MarketData
     venue: Any = None
+    ids: IdGen | None = None
+    signals: Signals | None = None
+    recorded: bool = True
 
 
 def sim_adapters(cfg: Config, first_day: date) -> Adapters:
@@ -89,8 +114,17 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
     day = first_day(cfg, adapters)
     if adapters is None:
         adapters = sim_adapters(cfg, day)
-    ids = DeterministicIds(cfg.orders.client_order_id_prefix)
     sim = cfg.broker == "sim"
+    pending: list[dict[str, Any]] = []
+    ports: dict[str, Any] = {
+        "clock": adapters.clock,
+        "market_data": adapters.market_data,
+        "broker": adapters.broker,
+        "ids": adapters.ids or DeterministicIds(cfg.orders.client_order_id_prefix),
+        "signals": adapters.signals or KillSwitch(cfg.risk.kill_file),
+    }
+    if cfg.journal.record_inputs and adapters.recorded:
+        ports = {name: Recorded(name, port, pending.append) for name, port in ports.items()}
 
     def open_journal(d: date) -> Journal:
         open_day_files(cfg.logs_dir, d, fresh=sim)
@@ -98,13 +132,13 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         if sim and path.exists():
             path.unlink()
         journal = Journal(path)
-        journal.append("header", adapters.clock.now(), **session_header(cfg, d))
+        journal.append("header", ctx.now, **session_header(cfg, d), resume=ctx.resume)
         return journal
 
     parts = Components(
-        bars=BarWindow(adapters.market_data, cfg.underlying, cfg.data),
+        bars=BarWindow(ports["market_data"], cfg.underlying, cfg.data),
         discovery=ContractDiscovery(
-            adapters.broker, cfg.underlying, cfg.data.strike_discovery_range, cfg.strategy.wing_width
+            ports["broker"], cfg.underlying, cfg.data.strike_discovery_range, cfg.strategy.wing_width
         ),
         strategy=IronCondor(cfg.strategy),
         risk=RiskGate(cfg.risk, cfg.strategy),
@@ -112,19 +146,18 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
     )
     ctx = Context(
         cfg=cfg,
-        clock=adapters.clock,
-        broker=adapters.broker,
-        market_data=adapters.market_data,
-        ids=ids,
         parts=parts,
         open_journal=open_journal,
         write_report=lambda _ctx: None,
         days_left=cfg.session.days,
         day=day,
+        pending_inputs=pending,
+        **ports,
     )
     runner = Runner(ctx, initial)
-    parts.orders = OrderManager(adapters.broker, adapters.market_data, ids, cfg.orders, runner.on_order_event)
+    parts.orders = OrderManager(ports["broker"], ports["market_data"], ports["ids"], cfg.orders, runner.on_order_event)
     runner.venue = adapters.venue
+    runner.kill_switch = adapters.signals or ports["signals"]
     return runner
 
 
@@ -133,6 +166,7 @@ def session_header(cfg: Config, day: date) -> dict[str, Any]:
     return {
         "session_date": day.isoformat(),
         "engine_version": engine_version(),
+        "git_revision": git_revision(),
         "broker": cfg.broker,
         "seed": cfg.sim.seed,
         "config": cfg.model_dump(mode="json"),

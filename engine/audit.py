@@ -73,8 +73,9 @@ class Journal:
         if self._wall is not None:
             record["wall_ts"] = self._wall().isoformat()
         record["prev_hash"] = self.last_hash
-        record["hash"] = record_hash(record)
-        self._fh.write(canonical(record) + "\n")
+        body = canonical(record)
+        record["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        self._fh.write(f'{body[:-1]},"hash":"{record["hash"]}"}}\n')
         self._fh.flush()
         if sync:
             os.fsync(self._fh.fileno())

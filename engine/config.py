@@ -130,6 +130,10 @@ class AlpacaConfig(_Strict):
     max_retries: Int = Field(4, ge=0)
 
 
+class JournalConfig(_Strict):
+    record_inputs: bool = Field(True, description="record every port call, so the session can be replayed")
+
+
 class Config(_Strict):
     broker: Literal["sim", "alpaca"] = "sim"
     underlying: str = Field("SPY", pattern=r"^[A-Z]{1,6}$")
@@ -142,6 +146,7 @@ class Config(_Strict):
     orders: OrdersConfig = OrdersConfig()
     poll: PollConfig = PollConfig()
     alpaca: AlpacaConfig = AlpacaConfig()
+    journal: JournalConfig = JournalConfig()
 
     @model_validator(mode="after")
     def _coherent(self) -> Config:

@@ -14,12 +14,13 @@ from loguru import logger
 
 from engine.audit import Journal
 from engine.book import Book, ClosedTrade, CondorPlan, Spread
+from engine.codec import encode
 from engine.config import Config
 from engine.data import BarWindow
 from engine.discovery import ContractDiscovery
 from engine.models import Account, OptionQuote, Session
 from engine.orders import OrderManager, Working
-from engine.ports import Broker, Clock, IdGen, MarketData
+from engine.ports import Broker, Clock, IdGen, MarketData, Signals
 from engine.risk import RiskGate, RiskView, daily_pnl, session_time
 from engine.strategies.iron_condor import IronCondor
 
@@ -59,6 +60,7 @@ class Context:
     broker: Broker
     market_data: MarketData
     ids: IdGen
+    signals: Signals
     parts: Components
     open_journal: Callable[[date], Journal]
     write_report: Callable[[Context], Any]
@@ -75,7 +77,8 @@ class Context:
     account: Account | None = None
     marks: dict[str, OptionQuote] = field(default_factory=dict)
     day_closed: bool = False
-    stop_requested: str | None = None
+    pending_inputs: list[dict[str, Any]] = field(default_factory=list)
+    resume: dict[str, Any] = field(default_factory=dict)
     outage_since: datetime | None = None
     exit_code: int = 0
     finished: bool = False
@@ -114,7 +117,19 @@ class Context:
         return self.days_left > 1
 
     def start(self) -> None:
+        self.resume = self._resume_point("Initializing")
         self.journal = self.open_journal(self.day)
+
+    def _resume_point(self, state: str) -> dict[str, Any]:
+        """What replay needs to start this journal's run where the live run was when the file was opened."""
+        return {
+            "state": state,
+            "day": self.day.isoformat(),
+            "days_left": self.days_left,
+            "day_closed": self.day_closed,
+            "session_loaded": self.session_loaded,
+            "session": encode(self.session),
+        }
 
     def load_session(self) -> Session | None:
         self.session = self.broker.session(self.day)
@@ -129,6 +144,7 @@ class Context:
 
     def next_day(self, *, consume: bool = True) -> None:
         """Move to the next exchange session: new journal, fresh book and data window."""
+        self.resume = self._resume_point("AwaitingOpen")
         if consume:
             self.days_left -= 1
         if self.journal is not None:
@@ -147,13 +163,25 @@ class Context:
         """The last step of ShuttingDown: the day's report, then the journal is closed."""
         self.end_day()
         if self.journal is not None:
+            self.flush_inputs()
             self.journal.close()
         self.finished = True
 
     def record(self, kind: str, *, sync: bool = True, **fields: Any) -> None:
-        """A non-transition audit record (orders, decisions) in the same hash chain."""
+        """An audit record in the chain, after the port calls it follows from."""
         if self.journal is not None:
+            self.flush_inputs()
             self.journal.append(kind, self.now, sync=sync, **fields)
+
+    def note_input(self, call: dict[str, Any]) -> None:
+        self.pending_inputs.append(call)
+
+    def flush_inputs(self) -> None:
+        """The port calls made so far, as one `input` record (flushed, not fsynced: the OS keeps it on a crash)."""
+        if self.pending_inputs and self.journal is not None:
+            calls = list(self.pending_inputs)
+            self.pending_inputs.clear()
+            self.journal.append("input", self.now, sync=False, calls=calls)
 
     # --- risk inputs ---------------------------------------------------------------------------
     def refresh_account(self) -> Account:
@@ -187,12 +215,7 @@ class Context:
         )
 
     def kill_switch(self) -> str | None:
-        if self.stop_requested == "kill":
-            return "kill switch: signal"
-        path = self.cfg.risk.kill_file
-        if path.exists():
-            return f"kill switch: file {path}"
-        return None
+        return self.signals.kill()
 
     # --- the book ------------------------------------------------------------------------------
     def open_spread_from(self, w: Working) -> Spread:

@@ -60,6 +60,12 @@ class Broker(Protocol):
     def positions(self) -> list[Position]: ...
 
 
+class Signals(Protocol):
+    def kill(self) -> str | None:
+        """Why trading must stop at once (kill file, signal), or None."""
+        ...
+
+
 class IdGen(Protocol):
     def client_order_id(self, day: date, trade_no: int, kind: str, attempt: int) -> str:
         """The id of one order attempt; the same intent always gets the same id, so a retry or restart finds it."""

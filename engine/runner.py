@@ -53,6 +53,7 @@ class Runner:
             if outcome.moved:
                 return outcome
         if not ctx.finished:
+            ctx.flush_inputs()
             ctx.clock.sleep(step.wait if step.wait is not None else self._poll(state))
         return outcome
 

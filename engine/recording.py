@@ -1,0 +1,215 @@
+"""Recording every call through the ports, and answering them again from a journal.
+
+A recorded call is (port, method, args, result or error). During a run the calls of one engine tick
+are buffered and written as one `input` record just before the next record that depends on them (a
+transition or an order) or at the end of the tick, in the same hash chain. On replay the same code
+asks the same questions in the same order; the answers come from those records. A question the
+recording cannot answer (the code now asks something new) is a Divergence, not a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from engine import errors
+from engine.codec import decode_result, encode, encode_result
+
+PORT_METHODS: dict[str, tuple[str, ...]] = {
+    "clock": ("now",),
+    "market_data": ("bars", "chain", "quotes"),
+    "broker": (
+        "account",
+        "session",
+        "next_session",
+        "contracts",
+        "submit_order",
+        "get_order",
+        "order_by_client_id",
+        "open_orders",
+        "cancel_order",
+        "positions",
+    ),
+    "ids": ("client_order_id",),
+    "signals": ("kill",),
+}
+# Called every poll and almost always None: recorded only when they answer something; on replay a
+# call with no recorded answer at that point answers None.
+SPARSE = {("signals", "kill")}
+
+_ERROR_TYPES = {
+    cls.__name__: cls
+    for cls in (
+        errors.ZdteError,
+        errors.DataError,
+        errors.BrokerError,
+        errors.AuthError,
+        errors.OrderRejected,
+        errors.UnsafeEndpointError,
+    )
+}
+
+
+def encode_error(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "transient": getattr(exc, "transient", None),
+        "status": getattr(exc, "status", None),
+    }
+
+
+class RecordedError(Exception):
+    """An error of a type replay cannot rebuild exactly; the engine treats it like any unexpected error."""
+
+
+def decode_error(data: dict[str, Any]) -> BaseException:
+    cls = _ERROR_TYPES.get(data["type"])
+    if cls is None:
+        return RecordedError(f"{data['type']}: {data['message']}")
+    if issubclass(cls, errors.BrokerError):
+        return cls(data["message"], transient=bool(data.get("transient")), status=data.get("status"))
+    return cls(data["message"])
+
+
+Sink = Callable[[dict[str, Any]], None]
+
+
+class Recorded:
+    """A port whose listed methods are recorded on the way through; other attributes pass straight on.
+
+    A result equal to the previous result of the same call (same method and arguments) is written as
+    `"same": true`: a poll that reads unchanged quotes or an unchanged account costs a few bytes.
+    """
+
+    def __init__(self, port: str, inner: Any, sink: Sink) -> None:
+        self._inner = inner
+        for method in PORT_METHODS[port]:
+            setattr(self, method, self._wrap(port, method, getattr(inner, method), sink))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    @staticmethod
+    def _wrap(port: str, method: str, fn: Callable[..., Any], sink: Sink) -> Callable[..., Any]:
+        if (port, method) in SPARSE:
+
+            def sparse(*args: Any) -> Any:
+                result = fn(*args)
+                if result is not None:
+                    sink({"port": port, "method": method, "args": encode(list(args)), "result": result})
+                return result
+
+            return sparse
+
+        last: dict[str, Any] = {}
+
+        def call(*args: Any) -> Any:
+            encoded_args = encode(list(args))
+            entry: dict[str, Any] = {"port": port, "method": method, "args": encoded_args}
+            try:
+                result = fn(*args)
+            except Exception as exc:
+                entry["error"] = encode_error(exc)
+                last.clear()
+                sink(entry)
+                raise
+            encoded = encode_result(port, method, result)
+            if last.get("args") == encoded_args and last.get("result") == encoded:
+                entry["same"] = True
+            else:
+                entry["result"] = encoded
+                last["args"], last["result"] = encoded_args, encoded
+            sink(entry)
+            return result
+
+        return call
+
+
+@dataclass
+class Divergence(BaseException):
+    """The current code did something the recording did not: where, what was recorded, what happened.
+
+    A BaseException, so the engine's own error handling (which turns errors into halts) cannot swallow it.
+    """
+
+    seq: int | None
+    ts: str | None
+    recorded: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"divergence at seq {self.seq} ({self.ts}): recorded {self.recorded}; now {self.actual}"
+
+
+class Tape:
+    """The recorded calls of a journal, played back in order."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self._calls: list[tuple[int, str, dict[str, Any]]] = [
+            (r["seq"], r["ts"], call) for r in records if r.get("kind") == "input" for call in r["calls"]
+        ]
+        self._pos = 0
+        self._last: dict[tuple[str, str], Any] = {}
+        self.last_seq: int | None = None
+        self.last_ts: str | None = None
+
+    @property
+    def remaining(self) -> int:
+        return len(self._calls) - self._pos
+
+    def recent(self, n: int = 5) -> list[dict[str, Any]]:
+        return [c for _, _, c in self._calls[max(0, self._pos - n) : self._pos]]
+
+    def answer(self, port: str, method: str, args: list[Any]) -> Any:
+        encoded = encode(list(args))
+        if (port, method) in SPARSE:
+            nxt = self._calls[self._pos][2] if self._pos < len(self._calls) else None
+            if nxt is None or (nxt["port"], nxt["method"]) != (port, method):
+                return None
+        if self._pos >= len(self._calls):
+            raise Divergence(self.last_seq, self.last_ts, "no further call", f"{port}.{method}{_show(encoded)}")
+        seq, ts, call = self._calls[self._pos]
+        if (call["port"], call["method"], call["args"]) != (port, method, encoded):
+            raise Divergence(
+                seq,
+                ts,
+                f"{call['port']}.{call['method']}{_show(call['args'])}",
+                f"{port}.{method}{_show(encoded)}",
+            )
+        self._pos += 1
+        self.last_seq, self.last_ts = seq, ts
+        if "error" in call:
+            self._last.pop((port, method), None)
+            raise decode_error(call["error"])
+        if call.get("same"):
+            return decode_result(port, method, self._last[(port, method)])
+        self._last[(port, method)] = call["result"]
+        return decode_result(port, method, call["result"])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (c for _, _, c in self._calls)
+
+
+def _show(args: Any) -> str:
+    text = repr(args)
+    return f"({text[1:-1][:160]})" if isinstance(args, list) else text[:160]
+
+
+class Replayed:
+    """A port answered from the tape."""
+
+    def __init__(self, port: str, tape: Tape) -> None:
+        for method in PORT_METHODS[port]:
+            setattr(self, method, self._answer(port, method, tape))
+
+    @staticmethod
+    def _answer(port: str, method: str, tape: Tape) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            return tape.answer(port, method, list(args))
+
+        return call
+
+    def sleep(self, seconds: float) -> None:
+        """Replay does not wait: the next recorded `now` says where time went."""
