@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 
 from engine.config import Config, load_config
 from engine.errors import AuthError, ConfigError, UnsafeEndpointError
 
-COMMANDS = ("run", "diagram", "check", "serve-sim")
+COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal")
 
 
 def _date(text: str) -> date:
@@ -18,6 +18,13 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _hhmm(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (HH:MM): {text!r}") from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,6 +41,18 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("diagram", help="print the state machine as a mermaid diagram")
     chk = sub.add_parser("check", help="the pre-launch checklist: keys, account, calendar, data, limits, logs")
     chk.add_argument("--config", default="config.yaml", type=Path)
+    rep = sub.add_parser("replay", help="a journal's timeline; --verify re-drives the current code from it")
+    rep.add_argument("file", type=Path, help="an audit-YYYYMMDD.jsonl journal")
+    rep.add_argument("--verify", action="store_true", help="re-drive the engine from the recorded inputs and compare")
+    rep.add_argument("--config", type=Path, help="verify with this config instead of the recorded one")
+    rep.add_argument("--from", dest="start", type=_hhmm, help="timeline from HH:MM (market time)")
+    rep.add_argument("--to", dest="end", type=_hhmm, help="timeline until HH:MM")
+    rep.add_argument("--state", help="only moves from or to this state")
+    rep.add_argument("--json", action="store_true", help="the timeline and summary as JSON")
+    jr = sub.add_parser("journal", help="journal tools")
+    jsub = jr.add_subparsers(dest="journal_command", required=True)
+    jv = jsub.add_parser("verify", help="check the hash chain and the seq numbering")
+    jv.add_argument("files", type=Path, nargs="+")
     sim = sub.add_parser("serve-sim", help="serve the simulator behind Alpaca's REST API on 127.0.0.1")
     sim.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
     sim.add_argument("--date", type=_date, default=date(2025, 7, 1), help="session date, YYYY-MM-DD")
@@ -76,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "replay":
+        from engine.replay_cli import replay_command
+
+        return replay_command(args)
+    if args.command == "journal":
+        from engine.replay_cli import journal_verify_command
+
+        return journal_verify_command(args)
     return _run(args)
 
 

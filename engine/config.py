@@ -23,7 +23,7 @@ SECRET_ENV_KEYS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
 
 def _hhmm(value: object) -> object:
     """Times are quoted "HH:MM" strings; YAML reads an unquoted 10:00 as the number 600, which is refused."""
-    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}", value.strip()):
+    if isinstance(value, str) and re.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?", value.strip()):
         return value.strip()
     if isinstance(value, time):
         return value

@@ -21,6 +21,7 @@ from engine.discovery import ContractDiscovery
 from engine.models import Account, OptionQuote, Session
 from engine.orders import OrderManager, Working
 from engine.ports import Broker, Clock, IdGen, MarketData, Signals
+from engine.recording import compress
 from engine.risk import RiskGate, RiskView, daily_pnl, session_time
 from engine.strategies.iron_condor import IronCondor
 
@@ -78,6 +79,7 @@ class Context:
     marks: dict[str, OptionQuote] = field(default_factory=dict)
     day_closed: bool = False
     pending_inputs: list[dict[str, Any]] = field(default_factory=list)
+    _input_memo: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
     resume: dict[str, Any] = field(default_factory=dict)
     outage_since: datetime | None = None
     exit_code: int = 0
@@ -118,6 +120,7 @@ class Context:
 
     def start(self) -> None:
         self.resume = self._resume_point("Initializing")
+        self._input_memo.clear()
         self.journal = self.open_journal(self.day)
 
     def _resume_point(self, state: str) -> dict[str, Any]:
@@ -129,6 +132,7 @@ class Context:
             "day_closed": self.day_closed,
             "session_loaded": self.session_loaded,
             "session": encode(self.session),
+            "account": encode(self.account),
         }
 
     def load_session(self) -> Session | None:
@@ -156,6 +160,7 @@ class Context:
         self.marks.clear()
         self.halt = None
         self.day_closed = False
+        self._input_memo.clear()
         self.journal = self.open_journal(self.day)
         self.load_session()
 
@@ -179,7 +184,7 @@ class Context:
     def flush_inputs(self) -> None:
         """The port calls made so far, as one `input` record (flushed, not fsynced: the OS keeps it on a crash)."""
         if self.pending_inputs and self.journal is not None:
-            calls = list(self.pending_inputs)
+            calls = compress(self.pending_inputs, self._input_memo)
             self.pending_inputs.clear()
             self.journal.append("input", self.now, sync=False, calls=calls)
 

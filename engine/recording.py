@@ -79,8 +79,6 @@ Sink = Callable[[dict[str, Any]], None]
 class Recorded:
     """A port whose listed methods are recorded on the way through; other attributes pass straight on.
 
-    A result equal to the previous result of the same call (same method and arguments) is written as
-    `"same": true`: a poll that reads unchanged quotes or an unchanged account costs a few bytes.
     """
 
     def __init__(self, port: str, inner: Any, sink: Sink) -> None:
@@ -103,24 +101,15 @@ class Recorded:
 
             return sparse
 
-        last: dict[str, Any] = {}
-
         def call(*args: Any) -> Any:
-            encoded_args = encode(list(args))
-            entry: dict[str, Any] = {"port": port, "method": method, "args": encoded_args}
+            entry: dict[str, Any] = {"port": port, "method": method, "args": encode(list(args))}
             try:
                 result = fn(*args)
             except Exception as exc:
                 entry["error"] = encode_error(exc)
-                last.clear()
                 sink(entry)
                 raise
-            encoded = encode_result(port, method, result)
-            if last.get("args") == encoded_args and last.get("result") == encoded:
-                entry["same"] = True
-            else:
-                entry["result"] = encoded
-                last["args"], last["result"] = encoded_args, encoded
+            entry["result"] = encode_result(port, method, result)
             sink(entry)
             return result
 
@@ -141,6 +130,28 @@ class Divergence(BaseException):
 
     def __str__(self) -> str:
         return f"divergence at seq {self.seq} ({self.ts}): recorded {self.recorded}; now {self.actual}"
+
+
+def compress(calls: list[dict[str, Any]], memo: dict[tuple[str, str], tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """Write a result equal to the previous result of the same call (method and arguments) as `"same": true`.
+
+    `memo` belongs to one journal file, so every file can be replayed on its own: a poll that reads
+    unchanged quotes or an unchanged account costs a few bytes.
+    """
+    out = []
+    for call in calls:
+        key = (call["port"], call["method"])
+        if "result" not in call:
+            memo.pop(key, None)
+            out.append(call)
+            continue
+        seen = memo.get(key)
+        if seen is not None and seen[0] == call["args"] and seen[1] == call["result"]:
+            out.append({"port": call["port"], "method": call["method"], "args": call["args"], "same": True})
+        else:
+            memo[key] = (call["args"], call["result"])
+            out.append(call)
+    return out
 
 
 class Tape:

@@ -50,10 +50,8 @@ class Runner:
         outcome = None
         if step.trigger:
             outcome = self.fire(step.trigger, step.reason)
-            if outcome.moved:
-                return outcome
-        if not ctx.finished:
-            ctx.flush_inputs()
+        ctx.flush_inputs()
+        if not ctx.finished and not (outcome and outcome.moved):
             ctx.clock.sleep(step.wait if step.wait is not None else self._poll(state))
         return outcome
 

@@ -1,0 +1,279 @@
+"""Reading a journal back: the session's timeline, and re-driving the current code from its recorded inputs.
+
+`verify` builds the engine exactly as the recorded run was built (config and resume point from the
+header), answers every port call from the recording, and compares what the code does now (transitions
+and orders) with what was recorded. The first difference is reported with its place and the inputs
+just before it; a question the recording cannot answer is a difference too, never a crash.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from engine.audit import Journal, JournalProblem, read_journal
+from engine.codec import decode
+from engine.config import parse_config
+from engine.errors import ConfigError
+from engine.recording import Divergence, Replayed, Tape
+
+OUTPUT_KINDS = ("transition", "refused", "error", "order")
+IGNORED_FIELDS = ("seq", "hash", "prev_hash", "wall_ts")
+
+
+class JournalUnusable(Exception):
+    """The journal cannot be replayed: its lines do not verify (tampered, or not a journal)."""
+
+
+@dataclass
+class Segment:
+    """One run of the engine inside a journal: a header and the records after it (a restart starts another)."""
+
+    header: dict[str, Any]
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        return [r for r in self.records if r.get("kind") in OUTPUT_KINDS]
+
+
+def load(path: Path) -> tuple[list[dict[str, Any]], list[JournalProblem]]:
+    try:
+        return read_journal(path)
+    except OSError as exc:
+        raise JournalUnusable(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def usable_records(path: Path) -> list[dict[str, Any]]:
+    """The records, refusing a journal whose chain is broken; a torn last line (a crash) is tolerated."""
+    records, problems = load(path)
+    fatal = [p for p in problems if "torn last line" not in p.what]
+    if fatal:
+        raise JournalUnusable(f"{path}: the journal does not verify:\n" + "\n".join(f"  {p}" for p in fatal))
+    return records
+
+
+def segments(records: list[dict[str, Any]]) -> list[Segment]:
+    out: list[Segment] = []
+    for r in records:
+        if r.get("kind") == "header":
+            out.append(Segment(r))
+        elif out:
+            out[-1].records.append(r)
+    return out
+
+
+# --- the timeline ---------------------------------------------------------------------------------
+
+
+def _hhmm(ts: str) -> time:
+    return datetime.fromisoformat(ts).time()
+
+
+def timeline(
+    records: list[dict[str, Any]], start: time | None = None, end: time | None = None, state: str | None = None
+) -> list[dict[str, Any]]:
+    rows = []
+    for r in records:
+        if r.get("kind") not in ("transition", "refused", "error"):
+            continue
+        at = _hhmm(r["ts"])
+        if (start and at < start) or (end and at > end):
+            continue
+        if state and state not in (r.get("source"), r.get("dest")):
+            continue
+        snap = r.get("snapshot") or {}
+        rows.append(
+            {
+                "seq": r["seq"],
+                "ts": r["ts"],
+                "kind": r["kind"],
+                "source": r.get("source"),
+                "dest": r.get("dest"),
+                "trigger": r.get("trigger"),
+                "reason": r.get("reason"),
+                "underlying": snap.get("underlying_price"),
+                "daily_pnl": snap.get("daily_pnl"),
+                "realized_pnl": snap.get("realized_pnl"),
+            }
+        )
+    return rows
+
+
+def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    seconds: dict[str, float] = {}
+    moves = [r for r in records if r.get("kind") == "transition"]
+    for a, b in zip(moves, moves[1:], strict=False):
+        dt = (datetime.fromisoformat(b["ts"]) - datetime.fromisoformat(a["ts"])).total_seconds()
+        seconds[a["dest"]] = seconds.get(a["dest"], 0.0) + dt
+    orders = [r for r in records if r.get("kind") == "order"]
+    last = (moves[-1].get("snapshot") or {}) if moves else {}
+    return {
+        "transitions": len(moves),
+        "seconds_in_state": seconds,
+        "orders_submitted": sum(1 for r in orders if r.get("event") == "submit"),
+        "fills": sum(1 for r in orders if r.get("event") == "fill"),
+        "realized_pnl": last.get("realized_pnl"),
+        "daily_pnl": last.get("daily_pnl"),
+        "final_state": moves[-1]["dest"] if moves else None,
+    }
+
+
+def format_timeline(rows: list[dict[str, Any]], summ: dict[str, Any]) -> str:
+    lines = [f"{'seq':>5}  {'time':8}  {'move':34}  {'trigger':12}  {'spot':>8}  {'P&L':>8}  reason"]
+    for r in rows:
+        move = f"{r['source']} -> {r['dest']}" if r["kind"] == "transition" else f"{r['source']} (refused)"
+        spot = "" if r["underlying"] is None else f"{r['underlying']:.2f}"
+        pnl = "" if r["daily_pnl"] is None else f"{r['daily_pnl']:+.2f}"
+        lines.append(
+            f"{r['seq']:>5}  {r['ts'][11:19]:8}  {move:34}  {r['trigger']:12}  {spot:>8}  {pnl:>8}  {r['reason']}"
+        )
+    spent = ", ".join(f"{k} {v / 60:.0f}m" for k, v in summ["seconds_in_state"].items())
+    lines.append("")
+    lines.append(
+        f"{summ['transitions']} transitions, {summ['orders_submitted']} orders submitted, {summ['fills']} fills; "
+        f"realized P&L {summ['realized_pnl']}, day P&L {summ['daily_pnl']}; final state {summ['final_state']}"
+    )
+    lines.append(f"time in state: {spent}")
+    return "\n".join(lines)
+
+
+# --- verification ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Verdict:
+    identical: bool
+    compared: int
+    message: str
+
+
+def _comparable(r: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in r.items() if k not in IGNORED_FIELDS}
+
+
+def _show(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "nothing"
+    if r.get("kind") == "order":
+        return f"order {r.get('event')} {r.get('client_order_id')} {r.get('limit_price', r.get('price', ''))}"
+    return f"{r.get('kind')} {r.get('source')} -> {r.get('dest')} [{r.get('trigger')}] {r.get('reason')}"
+
+
+def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None) -> Verdict:
+    from engine.app import Adapters, build
+    from engine.logs import close_day_files
+    from engine.machine import S
+
+    tape = Tape(seg.records)
+    raw = dict(config_override or seg.header["config"])
+    resume = seg.header.get("resume") or {"state": "Initializing", "day": seg.header["session_date"]}
+    with tempfile.TemporaryDirectory(prefix="zdte-replay-") as tmp:
+        raw["logs_dir"] = tmp
+        raw["session"] = {**raw["session"], "date": resume["day"]}
+        try:
+            cfg = parse_config(raw, "the journal's header")
+        except ConfigError as exc:
+            raise JournalUnusable(f"the recorded config cannot be used: {exc}") from None
+        ports = {name: Replayed(name, tape) for name in ("clock", "market_data", "broker", "ids", "signals")}
+        adapters = Adapters(
+            clock=ports["clock"],
+            broker=ports["broker"],
+            market_data=ports["market_data"],
+            ids=ports["ids"],
+            signals=ports["signals"],
+            recorded=False,
+        )
+        runner = build(cfg, adapters, initial=S(resume["state"]))
+        ctx = runner.ctx
+        written: list[Path] = []
+        open_journal = ctx.open_journal
+
+        def capture(d: date) -> Journal:
+            journal = open_journal(d)
+            written.append(journal.path)
+            return journal
+
+        ctx.open_journal = capture
+        ctx.days_left = resume.get("days_left", cfg.session.days)
+        ctx.day_closed = resume.get("day_closed", False)
+        ctx.session_loaded = resume.get("session_loaded", False)
+        ctx.session = decode(resume.get("session"))
+        ctx.account = decode(resume.get("account"))
+        divergence: Divergence | None = None
+        try:
+            if resume["state"] == "Initializing":
+                runner.run()
+            else:
+                ctx.now = datetime.fromisoformat(seg.header["ts"])
+                ctx.journal = ctx.open_journal(ctx.day)
+                while not ctx.finished:
+                    runner.tick()
+        except Divergence as exc:
+            divergence = exc
+        finally:
+            if ctx.journal is not None:
+                ctx.journal.close()
+            close_day_files()
+        produced = [r for p in written for r in read_journal(p)[0] if r.get("kind") in OUTPUT_KINDS]
+    return _compare(seg, produced, divergence)
+
+
+def _differences(rec: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
+    out = []
+    for key in sorted(set(rec) | set(now)):
+        if key in IGNORED_FIELDS or rec.get(key) == now.get(key):
+            continue
+        a, b = rec.get(key), now.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.append(_differences(a, b, f"{prefix}{key}."))
+        else:
+            out.append(f"{prefix}{key}: recorded {a!r}, now {b!r}")
+    return "; ".join(out)
+
+
+def _inputs_before(seg: Segment, seq: int, n: int = 6) -> list[str]:
+    calls = [c for r in seg.records if r.get("kind") == "input" and r["seq"] < seq for c in r["calls"]]
+    out = []
+    for c in calls[-n:]:
+        answer = "error: " + c["error"]["message"] if "error" in c else ("same as before" if c.get("same") else "")
+        if not answer:
+            text = repr(c.get("result"))
+            answer = text if len(text) <= 90 else text[:87] + "..."
+        out.append(f"    {c['port']}.{c['method']} -> {answer}")
+    return out
+
+
+def _compare(seg: Segment, produced: list[dict[str, Any]], divergence: Divergence | None) -> Verdict:
+    recorded = seg.outputs
+    for i, rec in enumerate(recorded):
+        now = produced[i] if i < len(produced) else None
+        if now is not None and _comparable(now) == _comparable(rec):
+            continue
+        if now is None and divergence is not None:
+            what = f"the code asked something the recording cannot answer: {divergence.actual} " \
+                   f"(recorded next: {divergence.recorded})"
+        else:
+            what = f"the code now did: {_show(now)}"
+            if now is not None and _show(now) == _show(rec):
+                what += f"\n  differing: {_differences(rec, now)}"
+        inputs = "\n".join(_inputs_before(seg, rec["seq"]))
+        return Verdict(
+            False,
+            i,
+            f"first divergence at seq {rec['seq']} ({rec['ts']}):\n  recorded: {_show(rec)}\n  {what}\n"
+            f"  inputs just before it:\n{inputs}",
+        )
+    if len(produced) > len(recorded):
+        extra = produced[len(recorded)]
+        return Verdict(False, len(recorded), f"the code did more than was recorded: {_show(extra)}")
+    if divergence is not None and divergence.recorded != "no further call":
+        return Verdict(False, len(recorded), str(divergence))
+    return Verdict(True, len(recorded), f"identical: {len(recorded)} transitions and order events reproduced")
+
+
+def verify(path: Path, config_override: dict[str, Any] | None = None) -> list[Verdict]:
+    return [verify_segment(seg, config_override) for seg in segments(usable_records(path))]
