@@ -120,12 +120,20 @@ def decode(data: Any) -> Any:
     raise ValueError(f"unexpected recorded object with keys {sorted(data)}")
 
 
-def _quote_row(q: models.OptionQuote) -> list[Any]:
-    return [q.symbol, q.bid, q.ask, q.ts.isoformat(), q.iv, q.delta]
+def _quotes_out(quotes: list[models.OptionQuote]) -> dict[str, Any]:
+    """Quotes of one snapshot share their timestamp: it is written once (`at`), not on every row."""
+    stamps = {q.ts for q in quotes}
+    if len(stamps) == 1:
+        return {"at": stamps.pop().isoformat(), "q": [[q.symbol, q.bid, q.ask, q.iv, q.delta] for q in quotes]}
+    return {"q": [[q.symbol, q.bid, q.ask, q.iv, q.delta, q.ts.isoformat()] for q in quotes]}
 
 
-def _quote_from(row: list[Any]) -> models.OptionQuote:
-    return models.OptionQuote(row[0], row[1], row[2], datetime.fromisoformat(row[3]), row[4], row[5])
+def _quotes_in(data: dict[str, Any]) -> list[models.OptionQuote]:
+    at = datetime.fromisoformat(data["at"]) if "at" in data else None
+    return [
+        models.OptionQuote(row[0], row[1], row[2], at or datetime.fromisoformat(row[5]), row[3], row[4])
+        for row in data["q"]
+    ]
 
 
 # Results recorded on nearly every poll get a positional form chosen by the method that returns them:
@@ -133,13 +141,10 @@ def _quote_from(row: list[Any]) -> models.OptionQuote:
 RESULT_CODECS: dict[tuple[str, str], tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     ("clock", "now"): (lambda t: t.isoformat(), datetime.fromisoformat),
     ("market_data", "quotes"): (
-        lambda qs: [_quote_row(q) for q in qs.values()],
-        lambda rows: {row[0]: _quote_from(row) for row in rows},
+        lambda qs: _quotes_out(list(qs.values())),
+        lambda data: {q.symbol: q for q in _quotes_in(data)},
     ),
-    ("market_data", "chain"): (
-        lambda qs: [_quote_row(q) for q in qs],
-        lambda rows: [_quote_from(row) for row in rows],
-    ),
+    ("market_data", "chain"): (_quotes_out, _quotes_in),
     ("broker", "account"): (
         lambda a: [getattr(a, f) for f in _FIELDS["Account"]],
         lambda row: models.Account(*row),

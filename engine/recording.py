@@ -9,7 +9,7 @@ recording cannot answer (the code now asks something new) is a Divergence, not a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,7 +133,7 @@ class Divergence(BaseException):
 
 
 def compress(calls: list[dict[str, Any]], memo: dict[tuple[str, str], tuple[Any, Any]]) -> list[dict[str, Any]]:
-    """Write a result equal to the previous result of the same call (method and arguments) as `"same": true`.
+    """Write a call equal to the previous call of that method (same arguments, same result) as `"same": true`.
 
     `memo` belongs to one journal file, so every file can be replayed on its own: a poll that reads
     unchanged quotes or an unchanged account costs a few bytes.
@@ -147,7 +147,7 @@ def compress(calls: list[dict[str, Any]], memo: dict[tuple[str, str], tuple[Any,
             continue
         seen = memo.get(key)
         if seen is not None and seen[0] == call["args"] and seen[1] == call["result"]:
-            out.append({"port": call["port"], "method": call["method"], "args": call["args"], "same": True})
+            out.append({"port": call["port"], "method": call["method"], "same": True})
         else:
             memo[key] = (call["args"], call["result"])
             out.append(call)
@@ -158,20 +158,19 @@ class Tape:
     """The recorded calls of a journal, played back in order."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:
-        self._calls: list[tuple[int, str, dict[str, Any]]] = [
-            (r["seq"], r["ts"], call) for r in records if r.get("kind") == "input" for call in r["calls"]
-        ]
+        self._calls: list[tuple[int, str, dict[str, Any]]] = []
+        previous: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in records:
+            for call in r["calls"] if r.get("kind") == "input" else ():
+                key = (call["port"], call["method"])
+                if call.get("same"):
+                    call = {**call, "args": previous[key]["args"], "result": previous[key]["result"]}
+                elif "result" in call:
+                    previous[key] = call
+                self._calls.append((r["seq"], r["ts"], call))
         self._pos = 0
-        self._last: dict[tuple[str, str], Any] = {}
         self.last_seq: int | None = None
         self.last_ts: str | None = None
-
-    @property
-    def remaining(self) -> int:
-        return len(self._calls) - self._pos
-
-    def recent(self, n: int = 5) -> list[dict[str, Any]]:
-        return [c for _, _, c in self._calls[max(0, self._pos - n) : self._pos]]
 
     def answer(self, port: str, method: str, args: list[Any]) -> Any:
         encoded = encode(list(args))
@@ -192,15 +191,8 @@ class Tape:
         self._pos += 1
         self.last_seq, self.last_ts = seq, ts
         if "error" in call:
-            self._last.pop((port, method), None)
             raise decode_error(call["error"])
-        if call.get("same"):
-            return decode_result(port, method, self._last[(port, method)])
-        self._last[(port, method)] = call["result"]
         return decode_result(port, method, call["result"])
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return (c for _, _, c in self._calls)
 
 
 def _show(args: Any) -> str:

@@ -18,6 +18,10 @@ from engine.report import DayStats, build_report, report_path, write_report
 from states import HANDLERS
 
 _TRADING = {S.SCANNING, S.ENTERING, S.MONITORING}
+# Port calls are written in batches: always before the transition or order they lead to and after each
+# move (so a day's calls stay in its own file), otherwise once this many have gathered. A crash can lose
+# only calls that no written decision depended on.
+INPUT_BATCH = 64
 
 
 class Runner:
@@ -50,8 +54,10 @@ class Runner:
         outcome = None
         if step.trigger:
             outcome = self.fire(step.trigger, step.reason)
-        ctx.flush_inputs()
-        if not ctx.finished and not (outcome and outcome.moved):
+        moved = outcome is not None and outcome.moved
+        if moved or len(ctx.pending_inputs) >= INPUT_BATCH:
+            ctx.flush_inputs()
+        if not ctx.finished and not moved:
             ctx.clock.sleep(step.wait if step.wait is not None else self._poll(state))
         return outcome
 

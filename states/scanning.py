@@ -15,6 +15,8 @@ def handle(ctx: Context) -> Step:
     if kill := ctx.kill_switch():
         ctx.halt = Halt(kill, flatten=True, resumable=False)
         return Step("halt", kill)
+    if ctx.now >= ctx.entry_end:
+        return Step(None, "entry window over; flat", wait=(ctx.hard_exit - ctx.now).total_seconds())
     p = ctx.parts
     p.bars.refresh(ctx.now)
     verdict = p.bars.verdict(ctx.now)

@@ -85,8 +85,9 @@ class SimMarket:
         bid_c, ask_c = quote_cents(theo)
         self._bid = _frozen(bid_c / 100.0)
         self._ask = _frozen(ask_c / 100.0)
-        self._iv = _frozen(iv)
-        self._delta = _frozen(delta)
+        # Published to 4 decimals, as quote feeds (Alpaca's among them) publish greeks.
+        self._iv = _frozen(np.round(iv, 4))
+        self._delta = _frozen(np.round(delta, 4))
         self.quotes_priced = int(theo.size)
 
     def _spots_at(self, starts: np.ndarray) -> np.ndarray:
