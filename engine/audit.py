@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from engine.errors import ZdteError
+
 GENESIS = "0" * 64
 
 
@@ -41,6 +43,7 @@ class Journal:
         self.seq = 0
         self.last_hash = GENESIS
         self.recovered_torn_tail: str | None = None
+        self.resumed = False
         if self.path.exists():
             self._resume()
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the session
@@ -59,7 +62,14 @@ class Journal:
             data = data[:cut]
         lines = data.splitlines()
         if lines:
-            last = json.loads(lines[-1])
+            self.resumed = True
+            try:
+                last = json.loads(lines[-1])
+            except ValueError:
+                raise ZdteError(
+                    f"{self.path}: line {len(lines)} is not a valid record, so the journal cannot be continued; "
+                    f"check it with `python run.py journal verify {self.path}` and move it aside"
+                ) from None
             self.seq = int(last["seq"])
             self.last_hash = str(last["hash"])
 

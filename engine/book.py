@@ -40,6 +40,7 @@ class Spread:
     entry_price: float
     entry_time: datetime
     entry_client_order_id: str
+    force_exit: str | None = None
 
     @property
     def closing_legs(self) -> tuple[Leg, ...]:

@@ -39,6 +39,8 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "market_open", "source": S.AWAITING_OPEN,  "dest": S.SCANNING},
     {"trigger": "no_session",  "source": S.AWAITING_OPEN,  "dest": S.SHUTTING_DOWN},
     {"trigger": "signal",      "source": S.SCANNING,       "dest": S.ENTERING},
+    {"trigger": "adopted",     "source": S.SCANNING,       "dest": S.MONITORING},
+    {"trigger": "adopted_entry", "source": S.SCANNING,     "dest": S.ENTERING},
     {"trigger": "filled",      "source": S.ENTERING,       "dest": S.MONITORING},
     {"trigger": "abandoned",   "source": S.ENTERING,       "dest": S.SCANNING},
     {"trigger": "exited",      "source": S.MONITORING,     "dest": S.SCANNING},

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from loguru import logger
+
 from engine.combo import natural, net_mid, round_to_tick
 from engine.config import OrdersConfig
-from engine.errors import OrderRejected
+from engine.errors import BrokerError, DataError, OrderRejected
 from engine.models import Leg, Order, OrderRequest, OrderStatus
 from engine.ports import Broker, IdGen, MarketData
 
@@ -74,6 +76,15 @@ class Working:
         }
 
 
+def progress_of(w: Working) -> Progress:
+    """Where a just-placed order stands, without asking the broker again."""
+    if w.remaining == 0:
+        return Progress.FILLED
+    if w.resubmit_pending or w.order.status.is_open:
+        return Progress.WORKING
+    return Progress.FILLED if w.filled_qty else Progress.DEAD
+
+
 class OrderManager:
     def __init__(
         self, broker: Broker, market_data: MarketData, ids: IdGen, cfg: OrdersConfig, on_event: OrderEvent
@@ -86,14 +97,25 @@ class OrderManager:
         self._next_attempt_no: dict[tuple[date, int, str], int] = {}
         self._in_doubt: set[str] = set()
 
+    def restore(self, day: date, next_attempts: dict[tuple[int, str], int]) -> None:
+        """After a restart: continue every (trade, kind) past the attempts the broker already has."""
+        for (trade_no, kind), nxt in next_attempts.items():
+            key = (day, trade_no, kind)
+            self._next_attempt_no[key] = max(self._next_attempt_no.get(key, 0), nxt)
+
     def place(
         self, kind: str, trade_no: int, day: date, legs: tuple[Leg, ...], qty: int, now: datetime, urgent: bool = False
     ) -> Working:
-        """Send the first attempt: at mid, or at the natural price when `urgent` (a forced flatten)."""
+        """Start working an order: first at mid, or at the natural price when `urgent` (a forced flatten).
+
+        A send that fails transiently leaves the Working in doubt (`resubmit_pending`): the next poll or
+        cancel first asks the broker for that client order id, so the order is neither lost nor doubled.
+        """
         attempt = self._next_attempt_no.get((day, trade_no, kind), 0)
-        order = self._submit(kind, trade_no, day, legs, qty, 0, attempt, urgent)
-        w = Working(kind, trade_no, day, legs, qty, urgent, now, order, now, step=0, attempt=attempt)
-        self._absorb(w, order)
+        cid = self._ids.client_order_id(day, trade_no, kind, attempt)
+        unsent = Order("", cid, OrderStatus.PENDING_NEW, legs, qty, 0, 0.0, None, now)
+        w = Working(kind, trade_no, day, legs, qty, urgent, now, unsent, now, attempt=attempt, resubmit_pending=True)
+        self._send(w, now)
         return w
 
     def poll(self, w: Working, now: datetime) -> Progress:
@@ -103,21 +125,27 @@ class OrderManager:
         final (Alpaca cancels asynchronously): never two attempts live, never a fill left uncounted.
         """
         if w.resubmit_pending:
-            return self._next_attempt(w, now)
+            if not (w.kind == "entry" and self._timed_out(w, now)):
+                return self._send(w, now)
+            if not self._find(w):
+                w.dead_reason = f"not filled within {self.cfg.entry_timeout_s:.0f}s (the last send never arrived)"
+                return Progress.FILLED if w.filled_qty else Progress.DEAD
         order = self._refresh(w)
         if w.remaining == 0:
             return Progress.FILLED
         if order.status.is_open:
             if w.after_cancel is None:
-                timed_out = (now - w.started_at).total_seconds() >= self.cfg.entry_timeout_s
                 walk_due = (now - w.placed_at).total_seconds() >= self.cfg.walk_interval_s
-                if w.kind == "entry" and timed_out:
+                if w.kind == "entry" and self._timed_out(w, now):
                     self._request_cancel(w, "give_up", f"not filled within {self.cfg.entry_timeout_s:.0f}s")
                 elif walk_due and not (w.kind == "entry" and w.step >= self.cfg.max_walk_ticks):
                     self._request_cancel(w, "walk", "walk")
             if w.order.status.is_open:
                 return Progress.WORKING
         return self._after_final(w, now)
+
+    def _timed_out(self, w: Working, now: datetime) -> bool:
+        return (now - w.started_at).total_seconds() >= self.cfg.entry_timeout_s
 
     def _after_final(self, w: Working, now: datetime) -> Progress:
         """The live attempt is over (filled, cancelled, expired or rejected): decide what comes next."""
@@ -132,12 +160,27 @@ class OrderManager:
         return Progress.FILLED if w.filled_qty else Progress.DEAD
 
     def cancel(self, w: Working, why: str) -> bool:
-        """Cancel the live attempt; True once it is final (fills read back), False while the cancel is pending."""
-        if w.resubmit_pending:
+        """Cancel the live attempt; True once it is final (fills read back), False while the cancel is pending.
+        An attempt in doubt is looked up first: if the broker has it, it is cancelled like any other."""
+        if w.resubmit_pending and not self._find(w):
             return True
         if self._refresh(w).status.is_open:
             self._request_cancel(w, "stop", why)
         return not w.order.status.is_open
+
+    def _find(self, w: Working) -> bool:
+        """Resolve an attempt in doubt: True (and adopted) if the broker has it, False if it never arrived."""
+        cid = w.order.client_order_id
+        found = self._broker.order_by_client_id(cid)
+        self._in_doubt.discard(cid)
+        w.resubmit_pending = False
+        if found is None:
+            return False
+        self._check_same(found, w.legs, cid)
+        self._next_attempt_no[(w.day, w.trade_no, w.kind)] = w.attempt + 1
+        self._on_event("adopt", {"client_order_id": cid, "order_id": found.id, "status": found.status})
+        self._absorb(w, found)
+        return True
 
     def _request_cancel(self, w: Working, then: str, why: str) -> None:
         w.after_cancel = then
@@ -149,15 +192,38 @@ class OrderManager:
         self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": w.order.status})
 
     def _next_attempt(self, w: Working, now: datetime) -> Progress:
-        """Send the next, one tick more aggressive, attempt. If sending fails, `resubmit_pending` makes the next
-        poll try again with the same client order id (looked up first), never a fresh one."""
+        """Send the next attempt, one tick more aggressive, under the next client order id."""
+        w.step += 1
+        w.attempt = self._next_attempt_no.get((w.day, w.trade_no, w.kind), w.attempt + 1)
+        cid = self._ids.client_order_id(w.day, w.trade_no, w.kind, w.attempt)
+        w.order = Order("", cid, OrderStatus.PENDING_NEW, w.legs, w.remaining, 0, 0.0, None, now)
         w.resubmit_pending = True
-        attempt = self._next_attempt_no.get((w.day, w.trade_no, w.kind), w.attempt + 1)
-        order = self._submit(w.kind, w.trade_no, w.day, w.legs, w.remaining, w.step + 1, attempt, w.urgent)
-        w.step, w.attempt, w.resubmit_pending = w.step + 1, attempt, False
+        return self._send(w, now)
+
+    def _send(self, w: Working, now: datetime) -> Progress:
+        """Send the attempt `w.attempt` at `w.step`. On a transient failure it stays in doubt (WORKING); a
+        rejection ends it (DEAD, or FILLED for what already filled)."""
+        try:
+            order = self._submit(w.kind, w.trade_no, w.day, w.legs, w.remaining, w.step, w.attempt, w.urgent)
+        except OrderRejected as exc:
+            w.resubmit_pending = False
+            w.order = replace(w.order, status=OrderStatus.REJECTED)
+            w.dead_reason = f"rejected: {exc}"
+            return Progress.FILLED if w.filled_qty else Progress.DEAD
+        except (BrokerError, DataError) as exc:
+            if isinstance(exc, BrokerError) and not exc.transient:
+                raise
+            logger.warning(f"{w.order.client_order_id}: send failed ({exc}); it is looked up before any resend")
+            return Progress.WORKING
+        w.resubmit_pending = False
         w.seen_qty, w.seen_cost, w.placed_at = 0, 0.0, now
         self._absorb(w, order)
         return Progress.FILLED if w.remaining == 0 else Progress.WORKING
+
+    @staticmethod
+    def _check_same(found: Order, legs: tuple[Leg, ...], cid: str) -> None:
+        if found.legs and {leg.symbol for leg in found.legs} != {leg.symbol for leg in legs}:
+            raise BrokerError(f"order {cid} at the broker has other legs than this engine sent: refusing to adopt it")
 
     def _price(self, legs: tuple[Leg, ...], step: int, exit_: bool, urgent: bool) -> tuple[float, float, float]:
         """Mid (rounded to the passive side) or, when urgent, the natural price; plus `step` ticks, capped at
@@ -187,6 +253,7 @@ class OrderManager:
         if cid in self._in_doubt:
             existing = self._broker.order_by_client_id(cid)
             if existing is not None:
+                self._check_same(existing, legs, cid)
                 self._in_doubt.discard(cid)
                 self._next_attempt_no[key] = attempt + 1
                 self._on_event("adopt", {"client_order_id": cid, "order_id": existing.id, "status": existing.status})

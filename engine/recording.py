@@ -28,6 +28,7 @@ PORT_METHODS: dict[str, tuple[str, ...]] = {
         "get_order",
         "order_by_client_id",
         "open_orders",
+        "orders_since",
         "cancel_order",
         "positions",
     ),

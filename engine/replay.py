@@ -19,6 +19,7 @@ from engine.codec import decode
 from engine.config import parse_config
 from engine.errors import ConfigError
 from engine.recording import Divergence, Replayed, Tape
+from engine.report import stats_from_records
 
 OUTPUT_KINDS = ("transition", "refused", "error", "order")
 IGNORED_FIELDS = ("seq", "hash", "prev_hash", "wall_ts")
@@ -104,18 +105,14 @@ def timeline(
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-    seconds: dict[str, float] = {}
+    stats = stats_from_records(records)
     moves = [r for r in records if r.get("kind") == "transition"]
-    for a, b in zip(moves, moves[1:], strict=False):
-        dt = (datetime.fromisoformat(b["ts"]) - datetime.fromisoformat(a["ts"])).total_seconds()
-        seconds[a["dest"]] = seconds.get(a["dest"], 0.0) + dt
-    orders = [r for r in records if r.get("kind") == "order"]
     last = (moves[-1].get("snapshot") or {}) if moves else {}
     return {
-        "transitions": len(moves),
-        "seconds_in_state": seconds,
-        "orders_submitted": sum(1 for r in orders if r.get("event") == "submit"),
-        "fills": sum(1 for r in orders if r.get("event") == "fill"),
+        "transitions": stats.transitions,
+        "seconds_in_state": dict(stats.state_seconds),
+        "orders_submitted": stats.orders_submitted,
+        "fills": stats.fills,
         "realized_pnl": last.get("realized_pnl"),
         "daily_pnl": last.get("daily_pnl"),
         "final_state": moves[-1]["dest"] if moves else None,

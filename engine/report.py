@@ -21,6 +21,20 @@ class DayStats:
     state_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
+def stats_from_records(records: list[dict[str, Any]]) -> DayStats:
+    """The day's counters rebuilt from its journal: after a restart the report still covers the whole day."""
+    stats = DayStats()
+    moves = [r for r in records if r.get("kind") == "transition"]
+    for a, b in zip(moves, moves[1:], strict=False):
+        spent = (datetime.fromisoformat(b["ts"]) - datetime.fromisoformat(a["ts"])).total_seconds()
+        stats.state_seconds[a["dest"]] += spent
+    stats.transitions = len(moves)
+    stats.refused = sum(1 for r in records if r.get("kind") == "refused")
+    stats.orders_submitted = sum(1 for r in records if r.get("kind") == "order" and r.get("event") == "submit")
+    stats.fills = sum(1 for r in records if r.get("kind") == "order" and r.get("event") == "fill")
+    return stats
+
+
 def report_path(logs_dir: Path, day: date) -> Path:
     return Path(logs_dir) / f"report-{day:%Y%m%d}.json"
 

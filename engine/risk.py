@@ -82,6 +82,8 @@ class RiskGate:
         self, spread: Spread, quotes: dict[str, OptionQuote], now: datetime, hard_exit: datetime
     ) -> str | None:
         """Why this spread must be closed now (None: keep it)."""
+        if spread.force_exit:
+            return spread.force_exit
         if now >= hard_exit:
             return f"time exit at {hard_exit:%H:%M} ET"
         pnl = spread.pnl(quotes)

@@ -11,10 +11,11 @@ from datetime import datetime
 
 from loguru import logger
 
+from engine.audit import read_journal
 from engine.context import STAY, Context, Halt, Step
 from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
 from engine.machine import EngineMachine, Outcome, S
-from engine.report import DayStats, build_report, report_path, write_report
+from engine.report import DayStats, build_report, report_path, stats_from_records, write_report
 from states import HANDLERS
 
 _TRADING = {S.SCANNING, S.ENTERING, S.MONITORING}
@@ -41,6 +42,8 @@ class Runner:
         ctx.now = ctx.clock.now()
         self._state_since = ctx.now
         ctx.start()
+        if ctx.journal is not None and ctx.journal.resumed:
+            self.stats = stats_from_records(read_journal(ctx.journal.path)[0])
         while not ctx.finished:
             self.tick()
         return ctx.exit_code

@@ -15,6 +15,8 @@ def handle(ctx: Context) -> Step:
             ctx.next_day(consume=False)
             return STAY
         return Step("no_session", f"{ctx.day} is not a trading session (weekend or holiday)")
+    if (ctx.book.open or ctx.working) and ctx.session.open <= ctx.now < ctx.session.close:
+        return Step("market_open", f"session {ctx.day} open with positions or orders taken over at start-up")
     if ctx.now >= ctx.hard_exit:
         return Step("session_end", f"session {ctx.day} already past its hard exit {ctx.hard_exit:%H:%M} ET")
     if ctx.now < ctx.entry_start:

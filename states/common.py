@@ -11,7 +11,7 @@ from engine.book import ClosedTrade, Spread
 from engine.context import Context
 from engine.models import Right
 from engine.occ import parse_occ
-from engine.orders import Progress, Working
+from engine.orders import Progress, Working, progress_of
 
 
 def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: bool = False) -> ClosedTrade | None:
@@ -28,7 +28,7 @@ def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: boo
                 break
         else:
             return None
-        progress = Progress.FILLED if w.remaining == 0 else Progress.WORKING
+        progress = progress_of(w)
     else:
         progress = ctx.parts.orders.poll(w, ctx.now)
     if progress is Progress.WORKING:
@@ -76,13 +76,14 @@ def cancel_entry(ctx: Context, why: str) -> bool:
     return drop_working(ctx, why, kinds=("entry",))
 
 
-def settle_after_close(ctx: Context) -> None:
+def settle_after_close(ctx: Context) -> bool:
     """After the close nothing can be traded: spreads the broker no longer holds were liquidated or settled.
 
     Their exit is valued at intrinsic against the last known spot (marked as an estimate in the reason);
-    the day's true P&L is still the account's equity change.
+    the day's true P&L is still the account's equity change. False while a cancel is still pending.
     """
-    drop_working(ctx, "session closed")
+    if not drop_working(ctx, "session closed"):
+        return False
     ctx.parts.bars.refresh(ctx.now)
     held = {p.symbol for p in ctx.broker.positions()}
     spot = ctx.parts.bars.spot
@@ -97,3 +98,4 @@ def settle_after_close(ctx: Context) -> None:
                 intrinsic = max(spot - c.strike, 0.0) if c.right is Right.CALL else max(c.strike - spot, 0.0)
                 value += intrinsic if leg.side == "buy" else -intrinsic
         ctx.close_spread(spread, value, "settled by the broker at the close (estimated at intrinsic)")
+    return True

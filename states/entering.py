@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from engine.context import STAY, Context, Halt, Step
-from engine.errors import OrderRejected
-from engine.orders import Progress
+from engine.orders import Progress, progress_of
 
 
 def handle(ctx: Context) -> Step:
@@ -14,23 +13,17 @@ def handle(ctx: Context) -> Step:
     if ctx.working is None:
         plan = ctx.plan
         assert plan is not None, "Entering without a plan"
-        try:
-            ctx.working = ctx.parts.orders.place(
-                "entry", ctx.book.trades_today + 1, ctx.day, plan.legs, plan.qty, ctx.now
-            )
-        except OrderRejected as exc:
-            ctx.plan = None
-            return Step("abandoned", f"entry rejected: {exc}")
-        progress = Progress.FILLED if ctx.working.remaining == 0 else Progress.WORKING
+        ctx.working = ctx.parts.orders.place("entry", ctx.book.trades_today + 1, ctx.day, plan.legs, plan.qty, ctx.now)
+        progress = progress_of(ctx.working)
     else:
         progress = ctx.parts.orders.poll(ctx.working, ctx.now)
     w = ctx.working
     if progress is Progress.FILLED:
         spread = ctx.open_spread_from(w)
         ctx.working = None
-        return Step("filled", f"trade {spread.trade_no} filled {spread.qty}x at {spread.entry_price:+.2f} "
-                              f"({w.order.client_order_id})")
+        fill = f"{spread.qty}x at {spread.entry_price:+.2f} ({w.order.client_order_id})"
+        return Step("filled", f"trade {spread.trade_no} filled {fill}")
     if progress is Progress.DEAD:
         ctx.working, ctx.plan = None, None
-        return Step("abandoned", w.dead_reason)
+        return Step("abandoned", f"entry {w.dead_reason}")
     return STAY

@@ -13,7 +13,8 @@ def handle(ctx: Context) -> Step:
     if not cancel_entry(ctx, f"halted: {halt.reason}"):
         return STAY
     if ctx.now >= ctx.session.close:
-        settle_after_close(ctx)
+        if not settle_after_close(ctx):
+            return STAY
         return Step("session_end", f"session closed while halted ({halt.reason})")
     if ctx.book.open:
         ctx.marks = ctx.market_data.quotes([leg.symbol for s in ctx.book.open for leg in s.legs])

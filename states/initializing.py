@@ -1,8 +1,14 @@
-"""Initializing: the account must be reachable, paper, and allowed to trade spreads before anything else."""
+"""Initializing: a reachable paper account allowed to trade spreads, then reconciliation with the broker."""
 
 from __future__ import annotations
 
+from contextlib import suppress
+
+from loguru import logger
+
 from engine.context import Context, Step
+from engine.errors import OrderRejected
+from engine.reconcile import day_start, reconcile
 
 
 def handle(ctx: Context) -> Step:
@@ -17,5 +23,29 @@ def handle(ctx: Context) -> Step:
     if refusal:
         ctx.exit_code = 2
         return Step("fail", refusal)
-    return Step("ready", f"paper account {account.account_id}, options level {account.options_level}, "
-                         f"equity {account.equity:.2f}")
+    summary = adopt_from_broker(ctx)
+    return Step(
+        "ready",
+        f"paper account {account.account_id}, options level {account.options_level}, equity {account.equity:.2f}; "
+        f"{summary}",
+    )
+
+
+def adopt_from_broker(ctx: Context) -> str:
+    """Take back what the broker holds from an earlier run of this engine today; the decision is journaled."""
+    orders = ctx.broker.orders_since(day_start(ctx.day))
+    rec = reconcile(ctx.day, ctx.cfg.orders.client_order_id_prefix, orders, ctx.broker.positions(), ctx.now)
+    for order in rec.extra_working:
+        with suppress(OrderRejected):
+            ctx.broker.cancel_order(order.id)
+    ctx.book.open = rec.adopted + rec.broken
+    ctx.book.closed = rec.closed
+    ctx.book.trades_today = rec.trades_today
+    ctx.working, ctx.plan = rec.working, rec.working_plan
+    ctx.parts.orders.restore(ctx.day, rec.attempts)
+    ctx.record("reconcile", **rec.record())
+    for p in rec.foreign:
+        logger.warning(f"position {p.symbol} x{p.qty} was not opened by this engine: left alone")
+    for s in rec.broken:
+        logger.error(f"trade {s.trade_no}: {s.force_exit}; closing what is left as one order")
+    return rec.summary

@@ -12,7 +12,8 @@ def handle(ctx: Context) -> Step:
         return Step("halt", kill)
     assert ctx.session is not None
     if ctx.now >= ctx.session.close:
-        settle_after_close(ctx)
+        if not settle_after_close(ctx):
+            return STAY
         return Step("session_end", "session closed; positions left were settled by the broker")
     ctx.marks = ctx.market_data.quotes([leg.symbol for s in ctx.book.open for leg in s.legs])
     ctx.refresh_account()

@@ -10,6 +10,10 @@ from engine.strategies.iron_condor import Skip
 
 
 def handle(ctx: Context) -> Step:
+    if ctx.book.open:
+        return Step("adopted", f"{len(ctx.book.open)} open condor(s) taken over from the broker")
+    if ctx.working is not None and ctx.working.kind == "entry":
+        return Step("adopted_entry", f"working entry {ctx.working.order.client_order_id} taken over from the broker")
     if ctx.now >= ctx.hard_exit:
         return Step("session_end", f"hard exit {ctx.hard_exit:%H:%M} ET reached, flat")
     if kill := ctx.kill_switch():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, time
 from pathlib import Path
 
@@ -166,3 +168,63 @@ def test_environment_wins_over_dotenv_and_missing_keys_are_absent(no_secret_env,
 def test_no_secrets_anywhere_gives_an_empty_mapping(no_secret_env, tmp_path):
     no_secret_env.setenv("ALPACA_SECRET_KEY", "")
     assert load_secrets(tmp_path / "absent.env") == {}
+
+
+# --- regression: YAML's own readings of times, dates and booleans never slip through --------------------------
+
+
+def test_an_unquoted_time_is_refused_with_a_hint_to_quote_it(tmp_path):
+    path = _write(tmp_path, "strategy:\n  entry_start: 10:00\n")  # YAML 1.1 reads 10:00 as 600 (sexagesimal)
+    assert yaml.safe_load(path.read_text())["strategy"]["entry_start"] == 600
+    message = _error(path)
+    assert "strategy.entry_start" in message and str(path) in message
+    assert "quoted" in message and "600" in message
+
+
+@pytest.mark.parametrize("key", ["strategy.entry_end", "risk.hard_exit"])
+def test_every_unquoted_time_key_is_refused(tmp_path, key):
+    section, name = key.split(".")
+    message = _error(_write(tmp_path, f"{section}:\n  {name}: 15:00\n"))
+    assert key in message and "quoted" in message
+
+
+def test_a_quoted_time_is_read_as_hours_and_minutes(tmp_path):
+    cfg = load_config(_write(tmp_path, 'strategy:\n  entry_start: "10:05"\n  entry_end: "14:00"\nrisk:\n'
+                                       '  hard_exit: "15:10"\n'))
+    assert cfg.strategy.entry_start == time(10, 5)
+    assert cfg.strategy.entry_end == time(14, 0)
+    assert cfg.risk.hard_exit == time(15, 10)
+
+
+def test_an_impossible_session_date_is_a_config_error_naming_the_key(tmp_path):
+    path = _write(tmp_path, "session:\n  date: 2025-13-01\n")
+    message = _error(path)  # not a ValueError from the YAML parser
+    assert "session.date" in message and str(path) in message
+
+
+def test_a_boolean_where_a_number_belongs_is_refused(tmp_path):
+    path = _write(tmp_path, "strategy:\n  contracts: true\n")
+    message = _error(path)
+    assert "strategy.contracts" in message and str(path) in message
+
+
+@pytest.mark.parametrize(
+    "text,key",
+    [
+        ("session:\n  date: 2025-07-01\nstrategy:\n  entry_start: 10:00\n", "strategy.entry_start"),
+        ("session:\n  date: 2025-13-01\n", "session.date"),
+        ("session:\n  date: 2025-07-01\nstrategy:\n  contracts: true\n", "strategy.contracts"),
+    ],
+    ids=["unquoted-time", "impossible-date", "bool-contracts"],
+)
+def test_the_cli_exits_2_naming_the_key(repo_root, tmp_path, text, key):
+    """Everything else in the file is valid: without the check, the day would run."""
+    path = _write(tmp_path, text + f"risk:\n  kill_file: {tmp_path / 'KILL'}\n")
+    out = subprocess.run(
+        [sys.executable, "run.py", "--config", str(path), "--logs-dir", str(tmp_path / "logs")],
+        cwd=repo_root, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert out.returncode == 2, out.stderr
+    assert key in out.stderr and str(path) in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "logs").exists()

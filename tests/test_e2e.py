@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import io
 import json
+import sys
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 from loguru import logger
 
+import engine.logs
 from engine.app import build
 from engine.calendar import ExchangeCalendar
 from engine.config import Config, parse_config
@@ -216,3 +219,35 @@ def test_real_minute_bars_every_session_ends_flat_verified_and_within_the_loss_l
         assert change >= -cfg.risk.max_daily_loss, f"{day}: lost {change:.2f}"
         traded += report["trade_count"]
     assert traded > 0
+
+
+def test_an_in_process_run_needs_no_logging_set_up_first(tmp_path, default_raw_config):
+    """Regression: build(cfg).run() without engine.logs.setup_logging. The day files' formats ask for extra[mkt],
+    which only the engine's patcher fills in; without it loguru swallowed a KeyError per line (printed to stderr)
+    and the day files stayed empty. Start from loguru as a fresh import leaves it: one stderr sink, no patcher."""
+    logs = tmp_path / "logs"
+    cfg = config(default_raw_config, logs)
+    saved_stderr, saved_market_now = sys.stderr, engine.logs._market_now
+    sys.stderr = errors = io.StringIO()  # where loguru reports a failing sink
+    logger.remove()
+    logger.configure(patcher=None, extra={})
+    engine.logs._market_now = None
+    try:
+        runner = build(cfg)
+        code = runner.run()
+    finally:
+        close_day_files()
+        sys.stderr, engine.logs._market_now = saved_stderr, saved_market_now
+        logger.remove()
+        logger.configure(patcher=None, extra={})
+        logger.add(sys.stderr)
+    assert code == 0 and runner.ctx.finished
+    assert "Logging error" not in errors.getvalue() and "KeyError" not in errors.getvalue()
+    day = f"{cfg.session.date:%Y%m%d}"
+    engine_log = (logs / f"engine-{day}.log").read_text(encoding="utf-8").splitlines()
+    assert any("| mkt - |" in line and "Initializing -> AwaitingOpen [ready]" in line for line in engine_log)
+    assert any("-> ShuttingDown [session_end]" in line for line in engine_log)
+    trades_log = (logs / f"trades-{day}.log").read_text(encoding="utf-8").splitlines()
+    submits = [line for line in trades_log if line.startswith("- | submit client_order_id=zdte-")]
+    assert submits and any("closed trade 1" in line for line in trades_log)
+    assert len(submits) == runner.ctx.reports[-1][1]["orders_submitted"]

@@ -10,10 +10,10 @@ import pytest
 
 from engine.combo import reverse
 from engine.config import OrdersConfig
-from engine.errors import OrderRejected
+from engine.errors import BrokerError, OrderRejected
 from engine.ids import DeterministicIds
 from engine.models import Intent, Leg, OptionQuote, Order, OrderRequest, OrderStatus, Side
-from engine.orders import OrderManager, Progress
+from engine.orders import OrderManager, Progress, progress_of
 from engine.ports import Broker, MarketData
 
 NY = ZoneInfo("America/New_York")
@@ -338,3 +338,248 @@ def test_an_immediate_fill_on_placement_is_recorded(broker, md, events, venue, m
     submit = next(d for e, d in events if e == "submit")
     assert submit["purpose"] == "entry" and submit["limit_price"] == pytest.approx(ENTRY_FIRST)
     assert submit["mid"] == pytest.approx(-0.785) and submit["natural"] == pytest.approx(ENTRY_NATURAL)
+
+
+# --- regression: a send that failed is in doubt, so its id is looked up before anything is sent again -------
+
+
+def lookup_in(venue: Venue):
+    return lambda cid: next((o for o in venue.orders.values() if o.client_order_id == cid), None)
+
+
+def accepted_then_timeout(venue: Venue):
+    """The broker takes the order, but the answer never arrives: the engine only sees a transient error."""
+
+    def submit(request: OrderRequest) -> Order:
+        venue.submit(request)
+        raise BrokerError("timeout", transient=True)
+
+    return submit
+
+
+def lost_in_transit(request: OrderRequest) -> Order:
+    raise BrokerError("timeout", transient=True)
+
+
+def test_a_placement_that_timed_out_is_looked_up_and_adopted_not_sent_twice(broker, md, events, venue):
+    broker.order_by_client_id.side_effect = lookup_in(venue)
+    broker.submit_order.side_effect = accepted_then_timeout(venue)
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 2, T0)
+    assert w.resubmit_pending and progress_of(w) is Progress.WORKING  # in doubt, not lost, not raised
+    broker.order_by_client_id.assert_not_called()  # nothing was in doubt before the first send
+    broker.submit_order.side_effect = venue.submit
+
+    assert om.poll(w, at(5)) is Progress.WORKING
+
+    broker.order_by_client_id.assert_called_once_with("zdte-20250701-01o-00")
+    assert broker.submit_order.call_count == 1
+    assert ids(broker) == ["zdte-20250701-01o-00"]
+    assert w.order.id == "oid-1" and w.order.client_order_id == "zdte-20250701-01o-00"
+    assert len(venue.orders) == 1
+    assert ("adopt", {"client_order_id": "zdte-20250701-01o-00", "order_id": "oid-1", "status": OrderStatus.NEW}) in (
+        events
+    )
+    # the adopted order is worked like any other: the walk goes on with the next id, one tick higher
+    assert om.poll(w, at(15)) is Progress.WORKING
+    assert ids(broker) == ["zdte-20250701-01o-00", "zdte-20250701-01o-01"]
+    assert limits(broker) == pytest.approx([ENTRY_FIRST, ENTRY_FIRST + 0.01])
+    assert venue.orders["oid-1"].status is OrderStatus.CANCELED
+
+
+def test_a_placement_the_broker_never_got_is_sent_again_with_the_same_id(broker, md, events, venue):
+    broker.order_by_client_id.side_effect = lookup_in(venue)
+    broker.submit_order.side_effect = lost_in_transit
+    om = manager(broker, md, events)
+    w = om.place("exit", 2, DAY, EXIT_LEGS, 1, T0)
+    assert w.resubmit_pending
+    broker.submit_order.side_effect = venue.submit
+
+    assert om.poll(w, at(5)) is Progress.WORKING
+
+    broker.order_by_client_id.assert_called_once_with("zdte-20250701-02c-00")
+    assert ids(broker) == ["zdte-20250701-02c-00", "zdte-20250701-02c-00"]
+    assert limits(broker) == pytest.approx([EXIT_FIRST, EXIT_FIRST])
+    assert w.order.client_order_id == "zdte-20250701-02c-00" and w.order.id == "oid-1"
+    # once the broker has it, the id is no longer in doubt: the next walk step neither looks up nor reuses it
+    assert om.poll(w, at(15)) is Progress.WORKING
+    assert broker.order_by_client_id.call_count == 1
+    assert ids(broker)[-1] == "zdte-20250701-02c-01"
+
+
+def test_a_walk_step_that_timed_out_is_looked_up_on_the_next_poll(broker, md, events, venue):
+    broker.order_by_client_id.side_effect = lookup_in(venue)
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
+    broker.submit_order.side_effect = accepted_then_timeout(venue)
+    assert om.poll(w, at(10)) is Progress.WORKING  # cancels 01o-00 (confirmed), then the send of 01o-01 times out
+    assert w.resubmit_pending
+    broker.submit_order.side_effect = venue.submit
+
+    assert om.poll(w, at(15)) is Progress.WORKING
+
+    broker.order_by_client_id.assert_called_once_with("zdte-20250701-01o-01")
+    assert broker.submit_order.call_count == 2
+    assert ids(broker) == ["zdte-20250701-01o-00", "zdte-20250701-01o-01"]
+    assert w.order.id == "oid-2" and w.order.client_order_id == "zdte-20250701-01o-01"
+    assert (w.step, w.attempt) == (1, 1)
+    venue.fill("oid-2", 1, -0.78)
+    assert om.poll(w, at(16)) is Progress.FILLED
+    assert w.avg_price == pytest.approx(-0.78)
+
+
+def test_a_walk_step_the_broker_never_got_is_resent_with_the_same_id_and_price(broker, md, events, venue):
+    broker.order_by_client_id.side_effect = lookup_in(venue)
+    om = manager(broker, md, events)
+    w = om.place("exit", 1, DAY, EXIT_LEGS, 1, T0)
+    broker.submit_order.side_effect = lost_in_transit
+    assert om.poll(w, at(10)) is Progress.WORKING
+    broker.submit_order.side_effect = venue.submit
+
+    assert om.poll(w, at(12)) is Progress.WORKING
+
+    broker.order_by_client_id.assert_called_once_with("zdte-20250701-01c-01")
+    assert ids(broker) == ["zdte-20250701-01c-00", "zdte-20250701-01c-01", "zdte-20250701-01c-01"]
+    assert limits(broker) == pytest.approx([EXIT_FIRST, EXIT_FIRST + 0.01, EXIT_FIRST + 0.01])
+    assert w.order.client_order_id == "zdte-20250701-01c-01" and w.step == 1
+    assert [o.status.is_open for o in venue.orders.values()] == [False, True]
+
+
+# --- regression: a cancel is only over once the broker says so ---------------------------------------------
+
+
+def pending_cancel(venue: Venue):
+    return lambda oid: venue.set_status(oid, OrderStatus.PENDING_CANCEL)
+
+
+def test_no_next_attempt_while_the_walk_cancel_is_pending_then_a_late_fill_is_counted(broker, md, events, venue):
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 2, T0)
+    venue.cancel_effect = pending_cancel(venue)
+
+    assert om.poll(w, at(10)) is Progress.WORKING
+    assert om.poll(w, at(20)) is Progress.WORKING
+    assert om.poll(w, at(30)) is Progress.WORKING
+
+    assert broker.submit_order.call_count == 1
+    assert broker.cancel_order.call_count == 1  # asked once; the later polls only read the order back
+    assert venue.orders["oid-1"].status is OrderStatus.PENDING_CANCEL
+    venue.fill("oid-1", 2, -0.79)  # it filled before the cancel took effect
+
+    assert om.poll(w, at(35)) is Progress.FILLED
+
+    assert broker.submit_order.call_count == 1
+    assert w.filled_qty == 2 and w.avg_price == pytest.approx(-0.79)
+    assert [e for e, _ in events].count("fill") == 1
+
+
+def test_once_the_pending_cancel_is_final_the_rest_goes_out_one_tick_more_aggressive(broker, md, events, venue):
+    om = manager(broker, md, events)
+    w = om.place("exit", 1, DAY, EXIT_LEGS, 3, T0)
+    venue.cancel_effect = pending_cancel(venue)
+    assert om.poll(w, at(10)) is Progress.WORKING
+    venue.fill("oid-1", 1, 0.78)  # a partial fill while the cancel is pending
+    assert om.poll(w, at(14)) is Progress.WORKING
+    assert (w.filled_qty, broker.submit_order.call_count) == (1, 1)
+    venue.set_status("oid-1", OrderStatus.CANCELED)
+
+    assert om.poll(w, at(18)) is Progress.WORKING
+
+    second = broker.submit_order.call_args.args[0]
+    assert second.client_order_id == "zdte-20250701-01c-01"
+    assert second.qty == 2 and second.limit_price == pytest.approx(EXIT_FIRST + 0.01)
+    assert venue.live_at_submit == [[], []]
+    assert (w.step, w.placed_at) == (1, at(18))  # the next walk step is timed from this attempt
+    venue.cancel_effect = None
+    assert om.poll(w, at(27)) is Progress.WORKING and broker.submit_order.call_count == 2
+    assert om.poll(w, at(28)) is Progress.WORKING
+    assert limits(broker) == pytest.approx([EXIT_FIRST, EXIT_FIRST + 0.01, EXIT_FIRST + 0.02])
+
+
+def test_an_entry_timeout_with_a_pending_cancel_is_not_dead_until_the_cancel_is_final(broker, md, events, venue):
+    om = manager(broker, md, events, max_walk_ticks=0, entry_timeout_s=30)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
+    venue.cancel_effect = pending_cancel(venue)
+
+    assert om.poll(w, at(30)) is Progress.WORKING
+    assert om.poll(w, at(40)) is Progress.WORKING
+    venue.set_status("oid-1", OrderStatus.CANCELED)
+    assert om.poll(w, at(45)) is Progress.DEAD
+
+    assert broker.submit_order.call_count == 1 and broker.cancel_order.call_count == 1
+    assert "30" in w.dead_reason
+
+
+def test_cancel_is_false_while_pending_and_true_once_final(broker, md, events, venue):
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 2, T0)
+    venue.cancel_effect = pending_cancel(venue)
+
+    assert om.cancel(w, "shutting down") is False
+    broker.cancel_order.assert_called_once_with("oid-1")
+    assert om.cancel(w, "shutting down") is False
+    venue.set_status("oid-1", OrderStatus.CANCELED)
+    assert om.cancel(w, "shutting down") is True
+    assert broker.submit_order.call_count == 1 and w.filled_qty == 0
+
+
+def test_cancel_that_ends_in_a_fill_is_true_with_the_fill_counted(broker, md, events, venue):
+    om = manager(broker, md, events)
+    w = om.place("exit", 1, DAY, EXIT_LEGS, 2, T0)
+    venue.cancel_effect = pending_cancel(venue)
+    assert om.cancel(w, "session closed") is False
+    venue.fill("oid-1", 2, 0.80)
+
+    assert om.cancel(w, "session closed") is True
+
+    assert w.filled_qty == 2 and w.avg_price == pytest.approx(0.80)
+    broker.cancel_order.assert_called_once_with("oid-1")  # no second cancel for an order read back as final
+    assert broker.submit_order.call_count == 1
+
+
+# --- regression: urgent orders start at the natural price, whatever max_walk_ticks is -------------------------
+
+WIDE = {
+    LP: OptionQuote(LP, 0.05, 0.25, T0),  # mid 0.15
+    SP: OptionQuote(SP, 0.40, 0.70, T0),  # mid 0.55
+    SC: OptionQuote(SC, 0.35, 0.65, T0),  # mid 0.50
+    LC: OptionQuote(LC, 0.04, 0.20, T0),  # mid 0.12
+}
+# Entry: mid 0.15 - 0.55 - 0.50 + 0.12 = -0.78; natural (buy at asks, sell at bids) 0.25 - 0.40 - 0.35 + 0.20 = -0.30.
+# Exit: mid +0.78; natural 0.70 + 0.65 - 0.05 - 0.04 = +1.26. Mid and natural are 48 ticks apart.
+
+
+@pytest.fixture
+def wide_md(mocker):
+    m = mocker.Mock(spec=MarketData)
+    m.quotes.side_effect = lambda symbols: {s: WIDE[s] for s in symbols}
+    return m
+
+
+def test_urgent_orders_are_priced_at_natural_even_when_it_is_more_than_max_walk_ticks_away(broker, wide_md, events):
+    om = manager(broker, wide_md, events, max_walk_ticks=3)
+    om.place("exit", 1, DAY, EXIT_LEGS, 1, T0, urgent=True)
+    om.place("entry", 2, DAY, ENTRY_LEGS, 1, T0, urgent=True)
+    om.place("exit", 3, DAY, EXIT_LEGS, 1, T0)  # not urgent: the mid, as always
+    assert limits(broker) == pytest.approx([1.26, -0.30, 0.78])
+    submits = [d for e, d in events if e == "submit"]
+    assert [d["natural"] for d in submits] == pytest.approx([1.26, -0.30, 1.26])
+    assert [d["step"] for d in submits] == [0, 0, 0]
+
+
+def test_an_urgent_exit_walks_one_tick_per_step_up_to_natural_plus_exit_extra_ticks(broker, wide_md, events, venue):
+    om = manager(broker, wide_md, events, max_walk_ticks=3, exit_extra_ticks=5)
+    w = om.place("exit", 1, DAY, EXIT_LEGS, 1, T0, urgent=True)
+    for k in range(1, 9):
+        assert om.poll(w, at(10 * k)) is Progress.WORKING
+    assert limits(broker) == pytest.approx([1.26, 1.27, 1.28, 1.29, 1.30, 1.31, 1.31, 1.31, 1.31])
+    assert ids(broker) == [f"zdte-20250701-01c-{k:02d}" for k in range(9)]
+    assert venue.live_at_submit == [[]] * 9
+
+
+def test_an_urgent_entry_stays_at_natural(broker, wide_md, events):
+    om = manager(broker, wide_md, events, max_walk_ticks=3)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0, urgent=True)
+    for k in range(1, 6):
+        assert om.poll(w, at(10 * k)) is Progress.WORKING
+    assert limits(broker) == pytest.approx([-0.30] * 4)  # the walk still stops after max_walk_ticks steps

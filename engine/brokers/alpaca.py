@@ -313,6 +313,11 @@ class AlpacaBroker:
         req = GetOrdersRequest(status=QueryOrderStatus.OPEN, nested=True, limit=500)
         return [_order(o) for o in self._retry.call("GET /v2/orders", lambda: self._tc.get_orders(req))]
 
+    def orders_since(self, since: datetime) -> list[Order]:
+        """Today's orders of every status (Alpaca returns at most 500 per call: enough for one engine's day)."""
+        req = GetOrdersRequest(status=QueryOrderStatus.ALL, after=since, nested=True, limit=500, direction="asc")
+        return [_order(o) for o in self._retry.call("GET /v2/orders?status=all", lambda: self._tc.get_orders(req))]
+
     def cancel_order(self, order_id: str) -> None:
         self._retry.call(f"DELETE /v2/orders/{order_id}", lambda: self._tc.cancel_order_by_id(order_id))
 

@@ -40,6 +40,9 @@ class SimBroker:
     def open_orders(self) -> list[Order]:
         return self.venue.open_orders()
 
+    def orders_since(self, since: datetime) -> list[Order]:
+        return self.venue.orders_since(since)
+
     def cancel_order(self, order_id: str) -> None:
         self.venue.cancel_order(order_id)
 

@@ -129,6 +129,9 @@ class SimVenue:
     def all_orders(self) -> list[Order]:
         return self.exchange.all_orders(self._now())
 
+    def orders_since(self, since: datetime) -> list[Order]:
+        return [o for o in self.all_orders() if o.submitted_at > since]
+
     def cancel_order(self, order_id: str) -> None:
         self.exchange.cancel(order_id, self._now())
 

@@ -67,6 +67,7 @@ def world(tmp_path: Path, mocker) -> World:
     broker.get_order.side_effect = lambda oid: w.orders[oid]
     broker.order_by_client_id.side_effect = w.by_client_id
     broker.open_orders.side_effect = lambda: [o for o in w.orders.values() if o.status.is_open]
+    broker.orders_since.side_effect = lambda since: [o for o in w.orders.values() if o.submitted_at > since]
     broker.cancel_order.side_effect = w.cancel
     broker.positions.side_effect = lambda: list(w.held)
     market_data.bars.side_effect = w.bars

@@ -6,6 +6,7 @@ The fake market is deliberately small and explicit:
 - an out-of-the-money option is worth 3.0 * exp(-distance / 3) * `price_scale` (+ intrinsic), quoted +-0.02,
   with |delta| = 0.5 * exp(-distance / 4), so a 0.15-delta short condor is 590/595/605/610;
 - orders fill at once at their limit (`fill = "fill"`), rest as `new` (`"rest"`) or are rejected (`"reject"`).
+- cancels take effect at once, or (`cancel_pends = True`) leave the order `pending_cancel` until `confirm_cancels`.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ class World:
     spot: float = SPOT
     price_scale: float = 1.0
     fill: str = "fill"
+    cancel_pends: bool = False
     bars_until: datetime | None = None
     held: list[Position] = field(default_factory=list)
     orders: dict[str, Order] = field(default_factory=dict)
@@ -250,7 +252,14 @@ class World:
     def cancel(self, order_id: str) -> None:
         o = self.orders[order_id]
         if o.status.is_open:
-            self.orders[order_id] = _replace(o, status=OrderStatus.CANCELED)
+            status = OrderStatus.PENDING_CANCEL if self.cancel_pends else OrderStatus.CANCELED
+            self.orders[order_id] = _replace(o, status=status)
+
+    def confirm_cancels(self) -> None:
+        """Every pending cancel takes effect (an order that filled meanwhile stays filled)."""
+        for oid, o in self.orders.items():
+            if o.status is OrderStatus.PENDING_CANCEL:
+                self.orders[oid] = _replace(o, status=OrderStatus.CANCELED)
 
     def by_client_id(self, cid: str) -> Order | None:
         return next((o for o in self.orders.values() if o.client_order_id == cid), None)

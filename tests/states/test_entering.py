@@ -148,3 +148,45 @@ def test_trigger_not_valid_in_entering_is_refused_and_audited(world: World):
     world.assert_refused(runner, "exited")
 
     world.broker.submit_order.assert_not_called()
+
+
+def test_an_entry_timeout_waits_for_the_pending_cancel_before_abandoning(world: World):
+    world.fill = "rest"
+    runner = entering(world)
+    runner.tick()
+    world.cancel_pends = True
+    world.clock.set(et(DAY, 10, 33))
+
+    runner.tick()
+    runner.tick()
+
+    assert runner.state is S.ENTERING and runner.ctx.working is not None and runner.ctx.plan is not None
+    world.broker.cancel_order.assert_called_once_with("ord-1")
+    assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
+    world.confirm_cancels()
+
+    runner.tick()
+
+    assert runner.state is S.SCANNING
+    world.assert_moved("abandoned", S.ENTERING, S.SCANNING, "not filled within 180s")
+    assert runner.ctx.working is None and runner.ctx.plan is None and runner.ctx.book.open == []
+    assert world.broker.submit_order.call_count == 1
+
+
+def test_an_entry_that_fills_during_its_pending_timeout_cancel_is_a_trade(world: World):
+    world.fill = "rest"
+    runner = entering(world, qty=2)
+    runner.tick()
+    world.cancel_pends = True
+    world.clock.set(et(DAY, 10, 33))
+    runner.tick()
+    assert runner.state is S.ENTERING
+    world.fill_resting()
+    world.confirm_cancels()
+
+    runner.tick()
+
+    assert runner.state is S.MONITORING
+    world.assert_moved("filled", S.ENTERING, S.MONITORING, "trade 1 filled 2x at -0.92", "zdte-20250701-01o-00")
+    assert [(s.qty, s.entry_price) for s in runner.ctx.book.open] == [(2, -0.92)]
+    assert world.broker.submit_order.call_count == 1

@@ -7,6 +7,7 @@ from statekit import DAY, EXIT_LEGS, World, paper_account
 from engine.calendar import et
 from engine.context import Halt
 from engine.machine import S
+from engine.models import OrderStatus
 
 OUTAGE = Halt("data outage: last SPY bar is 1800s old", flatten=False, resumable=True)
 LOSS_LIMIT = Halt("daily loss limit: P&L -600.00 <= -500.00", flatten=True, resumable=False)
@@ -163,3 +164,59 @@ def test_trigger_not_valid_in_halted_is_refused_and_audited(world: World):
     world.assert_refused(runner, "signal")
 
     assert runner.ctx.halt is not None and runner.ctx.halt.reason == LOSS_LIMIT.reason
+
+
+def halted_with_a_resting_entry(world: World, halt: Halt, qty: int = 1):
+    """Entering had an entry resting at the broker when the halt came; the broker cancels asynchronously."""
+    world.fill = "rest"
+    runner = world.runner(S.ENTERING)
+    runner.ctx.plan = world.plan(qty)
+    runner.tick()
+    runner.ctx.halt = Halt(halt.reason, halt.flatten, halt.resumable)
+    runner.fire("halt", halt.reason)
+    assert runner.state is S.HALTED
+    world.cancel_pends = True
+    return runner
+
+
+def test_does_not_resume_while_the_working_entrys_cancel_is_pending(world: World):
+    runner = halted_with_a_resting_entry(world, OUTAGE)
+    transitions = len([r for r in world.records() if r["kind"] == "transition"])
+
+    for _ in range(3):
+        assert runner.tick() is None
+        assert runner.state is S.HALTED and runner.ctx.working is not None
+
+    assert [r for r in world.records() if r["kind"] == "transition"][transitions:] == []
+    assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
+    world.confirm_cancels()
+
+    runner.tick()
+
+    assert runner.state is S.SCANNING
+    world.assert_moved("resume", S.HALTED, S.SCANNING, "cleared", "data outage")
+    assert runner.ctx.working is None and runner.ctx.plan is None and runner.ctx.book.open == []
+    assert world.broker.submit_order.call_count == 1
+
+
+def test_an_entry_that_fills_during_its_pending_cancel_is_flattened_once_the_cancel_is_final(world: World):
+    runner = halted_with_a_resting_entry(world, LOSS_LIMIT, qty=2)
+    runner.tick()
+    runner.tick()
+    assert runner.state is S.HALTED and runner.ctx.working.kind == "entry"
+    assert world.broker.submit_order.call_count == 1 and runner.ctx.book.open == []
+    world.fill_resting()  # the entry filled before the cancel took effect
+    world.confirm_cancels()
+    world.fill = "fill"
+
+    runner.tick()
+
+    entry, exit_ = world.submitted()
+    assert entry.client_order_id == "zdte-20250701-01o-00"
+    assert (exit_.client_order_id, exit_.legs, exit_.qty) == ("zdte-20250701-01c-00", EXIT_LEGS, 2)
+    assert exit_.limit_price == 1.00  # urgent, at natural: shorts bought at their asks, wings sold at their bids,
+    #                                   0.59 + 0.59 - 0.09 - 0.09 (the mid would be 0.92)
+    assert runner.ctx.book.open == [] and runner.ctx.working is None
+    [trade] = runner.ctx.book.closed
+    assert (trade.spread.qty, trade.spread.entry_price) == (2, -0.92)
+    assert trade.exit_reason == f"flatten: {LOSS_LIMIT.reason}"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from statekit import DAY, EXIT_LEGS, World, paper_account
+from statekit import DAY, ENTRY_LEGS, EXIT_LEGS, NEXT_DAY, World, occ, paper_account
 
+from engine.book import CondorPlan
 from engine.calendar import et
+from engine.combo import natural, net_mid
 from engine.machine import S
-from engine.models import OrderRequest
+from engine.models import Leg, OrderRequest, OrderStatus
+from engine.occ import parse_occ
 
 
 def monitoring(world: World):
@@ -188,3 +191,46 @@ def test_trigger_not_valid_in_monitoring_is_refused_and_audited(world: World):
 
     assert len(runner.ctx.book.open) == 1
     world.broker.submit_order.assert_not_called()
+
+
+def test_an_exit_still_working_at_the_close_is_dropped_and_day_two_starts_with_a_fresh_entry(world: World):
+    world.configure({"session": {"days": 2}})
+    world.fill, world.price_scale = "rest", 0.3
+    world.at(15, 0)
+    runner = monitoring(world)
+    runner.tick()  # the profit target fires; the exit rests at the broker
+    assert runner.state is S.MONITORING and runner.ctx.working.kind == "exit"
+    assert world.submitted()[0].client_order_id == "zdte-20250701-01c-00"
+    world.held = []  # the broker settles the expired legs after the close
+    world.clock.set(et(DAY, 16, 0))
+
+    runner.tick()
+
+    assert runner.state is S.AWAITING_OPEN
+    world.assert_moved("session_end", S.MONITORING, S.AWAITING_OPEN, "session closed")
+    assert runner.ctx.working is None
+    world.broker.cancel_order.assert_called_once_with("ord-1")
+    assert world.orders["ord-1"].status is OrderStatus.CANCELED
+    assert runner.ctx.book.open == [] and "settled by the broker" in runner.ctx.book.closed[0].exit_reason
+
+    world.clock.set(et(NEXT_DAY, 10, 30))
+    runner.tick()
+    assert runner.state is S.SCANNING and runner.ctx.day == NEXT_DAY and runner.ctx.working is None
+    world.price_scale = 1.0
+    contracts = [(parse_occ(leg.symbol), leg) for leg in ENTRY_LEGS]
+    legs = tuple(Leg(occ(c.right, c.strike, NEXT_DAY), leg.side, leg.intent) for c, leg in contracts)
+    quotes = world.quote_map([leg.symbol for leg in legs])
+    runner.ctx.plan = CondorPlan("short", legs, (590.0, 595.0, 605.0, 610.0), 5.0, 1, net_mid(legs, quotes),
+                                 natural(legs, quotes))
+    runner.fire("signal", "day-two plan")
+    world.fill = "fill"
+
+    runner.tick()
+
+    assert runner.state is S.MONITORING
+    first, second = world.submitted()
+    assert first.client_order_id == "zdte-20250701-01c-00"
+    assert second.client_order_id == "zdte-20250702-01o-00"
+    assert second.legs == legs and second.qty == 1 and second.limit_price == -0.92
+    world.broker.cancel_order.assert_called_once()  # day 1's exit was never touched again
+    world.assert_moved("filled", S.ENTERING, S.MONITORING, "trade 1 filled 1x", "zdte-20250702-01o-00", day=NEXT_DAY)

@@ -11,6 +11,7 @@ from engine.app import build
 from engine.audit import journal_path, read_journal
 from engine.config import parse_config
 from engine.machine import S
+from engine.models import OrderStatus
 
 
 def shut_down_from(world: World, source: S):
@@ -112,7 +113,8 @@ def test_writes_the_report_and_closes_the_journal(world: World):
     assert data["transitions"] == 1
     with pytest.raises(ValueError, match="closed file"):
         ctx.journal.append("late", ctx.now)
-    assert world.records()[-1]["trigger"] == "shutdown"
+    # the last record is the shutdown transition, followed at most by the port calls it was made from
+    assert [r for r in world.records() if r["kind"] != "input"][-1]["trigger"] == "shutdown"
 
 
 def test_cleanup_error_still_finishes_with_exit_code_1(world: World):
@@ -157,3 +159,59 @@ def test_a_whole_simulated_day_runs_to_shutting_down_with_a_verified_journal(tmp
     assert entries[0]["client_order_id"] == "zdte-20250701-01o-00"
     assert (tmp_path / "logs" / "report-20250701.json").exists()
     assert runner.ctx.book.open == []
+
+
+def test_keep_setting_books_the_filled_part_of_a_resting_exit_and_reports_the_rest_open(world: World):
+    world.configure({"risk": {"close_positions_on_shutdown": False}})
+    world.fill, world.price_scale = "rest", 0.3
+    runner = world.runner(S.MONITORING)
+    world.open_condor(runner, entry_price=-0.92, qty=2)
+    runner.tick()  # the profit target fires: one exit order for both contracts, resting at 0.28
+    [request] = world.submitted()
+    assert (request.client_order_id, request.qty, request.limit_price) == ("zdte-20250701-01c-00", 2, 0.28)
+    world.fill_resting(qty=1)
+    runner.fire("shutdown", "SIGTERM")
+
+    runner.tick()
+
+    assert runner.ctx.finished and runner.ctx.working is None
+    world.broker.cancel_order.assert_called_once_with("ord-1")
+    assert world.broker.submit_order.call_count == 1
+    data = report(world)
+    [trade] = data["trades"]
+    assert (trade["trade_no"], trade["qty"], trade["exit_price"]) == (1, 1, 0.28)
+    assert trade["pnl"] == pytest.approx(64.0) and "profit target" in trade["exit_reason"]
+    [left] = data["open_at_end"]
+    assert (left["trade_no"], left["qty"], left["entry_price"]) == (1, 1, -0.92)
+    assert data["realized_pnl"] == pytest.approx(64.0)
+
+
+@pytest.mark.parametrize("outcome", ["canceled", "filled"])
+def test_stays_while_the_working_entrys_cancel_is_pending_then_finishes(world: World, outcome):
+    world.configure({"risk": {"close_positions_on_shutdown": False}})
+    world.fill = "rest"
+    runner = world.runner(S.ENTERING)
+    runner.ctx.plan = world.plan(qty=2)
+    runner.tick()
+    world.cancel_pends = True
+    runner.fire("shutdown", "SIGTERM")
+
+    for _ in range(3):
+        runner.tick()
+        assert runner.state is S.SHUTTING_DOWN and not runner.ctx.finished
+        assert runner.ctx.working is not None and not world.report_file().exists()
+    assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
+    if outcome == "filled":
+        world.fill_resting()  # it filled before the cancel took effect
+    world.confirm_cancels()
+
+    runner.tick()
+
+    assert runner.ctx.finished and runner.ctx.working is None
+    assert world.broker.submit_order.call_count == 1
+    left = report(world)["open_at_end"]
+    if outcome == "filled":
+        assert [(s["trade_no"], s["qty"], s["entry_price"]) for s in left] == [(1, 2, -0.92)]
+        assert runner.ctx.book.trades_today == 1
+    else:
+        assert left == [] and runner.ctx.book.open == []
