@@ -28,7 +28,7 @@ from engine.ports import Broker, Clock, IdGen, MarketData, Signals
 from engine.recording import Recorded
 from engine.risk import RiskGate
 from engine.runner import Runner
-from engine.signals import KillSwitch
+from engine.signals import ProcessSignals
 from engine.strategies.iron_condor import IronCondor
 
 SIM_START = time(9, 0)
@@ -116,12 +116,13 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         adapters = sim_adapters(cfg, day)
     sim = cfg.broker == "sim"
     pending: list[dict[str, Any]] = []
+    signals = adapters.signals or ProcessSignals(cfg.risk.kill_file)
     ports: dict[str, Any] = {
         "clock": adapters.clock,
         "market_data": adapters.market_data,
         "broker": adapters.broker,
         "ids": adapters.ids or DeterministicIds(cfg.orders.client_order_id_prefix),
-        "signals": adapters.signals or KillSwitch(cfg.risk.kill_file),
+        "signals": signals,
     }
     if cfg.journal.record_inputs and adapters.recorded:
         ports = {name: Recorded(name, port, pending.append) for name, port in ports.items()}
@@ -157,7 +158,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
     runner = Runner(ctx, initial)
     parts.orders = OrderManager(ports["broker"], ports["market_data"], ports["ids"], cfg.orders, runner.on_order_event)
     runner.venue = adapters.venue
-    runner.kill_switch = adapters.signals or ports["signals"]
+    runner.signals = signals
     return runner
 
 

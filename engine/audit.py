@@ -19,6 +19,7 @@ from typing import Any
 from engine.errors import ZdteError
 
 GENESIS = "0" * 64
+ABORT_EXIT_CODE = 130
 
 
 def canonical(record: dict[str, Any]) -> str:
@@ -44,6 +45,8 @@ class Journal:
         self.last_hash = GENESIS
         self.recovered_torn_tail: str | None = None
         self.resumed = False
+        self._busy = False
+        self._abort: tuple[datetime, str] | None = None
         if self.path.exists():
             self._resume()
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the session
@@ -78,6 +81,7 @@ class Journal:
         reserved = {"seq", "ts", "kind", "prev_hash", "hash", "wall_ts"} & fields.keys()
         if reserved:
             raise ValueError(f"audit fields {sorted(reserved)} are reserved")
+        self._busy = True
         self.seq += 1
         record: dict[str, Any] = {"seq": self.seq, "ts": ts.isoformat(), "kind": kind, **fields}
         if self._wall is not None:
@@ -90,7 +94,23 @@ class Journal:
         if sync:
             os.fsync(self._fh.fileno())
         self.last_hash = record["hash"]
+        self._busy = False
+        if self._abort is not None:
+            self._write_abort_and_exit(*self._abort)
         return record
+
+    def abort(self, ts: datetime, reason: str) -> None:
+        """From a signal handler: one last record, then the process ends (after the record being written)."""
+        if self._busy:
+            self._abort = (ts, reason)
+        else:
+            self._write_abort_and_exit(ts, reason)
+
+    def _write_abort_and_exit(self, ts: datetime, reason: str) -> None:
+        self._abort = None
+        self.append("abort", ts, reason=reason)
+        self.close()
+        os._exit(ABORT_EXIT_CODE)
 
     def close(self) -> None:
         if not self._fh.closed:

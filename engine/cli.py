@@ -122,6 +122,18 @@ def _check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _install_signals(runner) -> None:
+    from engine.signals import install
+
+    ctx = runner.ctx
+
+    def abort(reason: str) -> None:
+        if ctx.journal is not None and ctx.now is not None:
+            ctx.journal.abort(ctx.now, reason)
+
+    install(runner.signals, getattr(ctx.clock, "wake", lambda: None), abort)
+
+
 def _run(args: argparse.Namespace) -> int:
     from engine.app import build
     from engine.logs import close_day_files, setup_logging
@@ -140,6 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     except (AuthError, UnsafeEndpointError) as exc:
         sys.stderr.write(f"refused: {exc}\n")
         return 2
+    _install_signals(runner)
     try:
         code = runner.run()
     except Exception as exc:  # noqa: BLE001 - the last line of defence reports and exits 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time as _time
+import threading
 from datetime import UTC, datetime, timedelta
 
 
@@ -28,11 +28,22 @@ class SimClock:
 
 
 class WallClock:
-    """Real time, for paper trading against Alpaca; the only place the engine may read the wall clock."""
+    """Real time, for paper trading against Alpaca; the only place the engine may read the wall clock.
+
+    A sleep can be cut short by `wake()` (a signal handler calls it), so a stop request is acted on at
+    once even in the middle of an hour-long wait for the open.
+    """
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
 
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
-            _time.sleep(seconds)
+            self._wake.wait(seconds)
+            self._wake.clear()
+
+    def wake(self) -> None:
+        self._wake.set()

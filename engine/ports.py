@@ -66,7 +66,11 @@ class Broker(Protocol):
 
 class Signals(Protocol):
     def kill(self) -> str | None:
-        """Why trading must stop at once (kill file, signal), or None."""
+        """Why trading must stop at once and flatten (kill file, SIGUSR1), or None."""
+        ...
+
+    def stop(self) -> str | None:
+        """Why the engine must shut down (SIGINT, SIGTERM), or None."""
         ...
 
 

@@ -33,11 +33,11 @@ PORT_METHODS: dict[str, tuple[str, ...]] = {
         "positions",
     ),
     "ids": ("client_order_id",),
-    "signals": ("kill",),
+    "signals": ("kill", "stop"),
 }
 # Called every poll and almost always None: recorded only when they answer something; on replay a
 # call with no recorded answer at that point answers None.
-SPARSE = {("signals", "kill")}
+SPARSE = {("signals", "kill"), ("signals", "stop")}
 
 _ERROR_TYPES = {
     cls.__name__: cls

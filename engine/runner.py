@@ -53,7 +53,8 @@ class Runner:
         ctx = self.ctx
         ctx.now = ctx.clock.now()
         state = self.state
-        step = self._handle(state)
+        stop = ctx.signals.stop() if state is not S.SHUTTING_DOWN else None
+        step = Step("shutdown", stop) if stop else self._handle(state)
         outcome = None
         if step.trigger:
             outcome = self.fire(step.trigger, step.reason)
