@@ -15,6 +15,7 @@ def handle(ctx: Context) -> Step:
         if not settle_after_close(ctx):
             return STAY
         return Step("session_end", "session closed; positions left were settled by the broker")
+    ctx.parts.bars.refresh(ctx.now)
     ctx.marks = ctx.market_data.quotes([leg.symbol for s in ctx.book.open for leg in s.legs])
     ctx.refresh_account()
     if ctx.parts.risk.loss_limit_hit(ctx.daily_pnl):
