@@ -6,6 +6,7 @@ from loguru import logger
 
 from engine.context import STAY, Context, Halt, Step
 from engine.data import DataHealth
+from engine.pricing import years_to_expiry
 from engine.strategies.iron_condor import Skip
 
 
@@ -46,7 +47,9 @@ def handle(ctx: Context) -> Step:
         return _wait(f"no contracts expiring {ctx.day} near {spot:.2f}")
     lo, hi = min(c.strike for c in contracts.values()), max(c.strike for c in contracts.values())
     quotes = {q.symbol: q for q in ctx.market_data.chain(ctx.cfg.underlying, ctx.day, lo, hi)}
-    plan = p.strategy.propose(spot, contracts, quotes)
+    assert ctx.session is not None
+    years_left = float(years_to_expiry((ctx.session.close - ctx.now).total_seconds()))
+    plan = p.strategy.propose(spot, contracts, quotes, years_left)
     if isinstance(plan, Skip):
         return _wait(plan.reason)
     if failed := p.risk.pre_trade(plan, view):

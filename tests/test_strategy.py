@@ -198,3 +198,17 @@ def test_volatility_filter_bounds_are_inclusive(vol, passes):
         assert out is None
     else:
         assert isinstance(out, Skip) and "volatility" in out.reason
+
+
+def test_missing_greeks_fall_back_to_black_scholes_delta_from_the_quotes_iv():
+    """Alpaca omits greeks on some snapshots: with the time left, the delta comes from the quote's own IV."""
+    contracts, quotes = chain()
+    quotes = {s: OptionQuote(s, q.bid, q.ask, q.ts, 0.16, None) for s, q in quotes.items()}
+    years_left = 5 * 3600 / (252 * 6.5 * 3600)
+    plan = IronCondor(_cfg()).propose(SPOT, contracts, quotes, years_left)
+    assert isinstance(plan, CondorPlan)
+    # with sigma*sqrt(T) = 0.16*sqrt(0.00305) ~ 0.0088, a 15-delta strike lies ~1.04 sd ~ 5.5 points from spot
+    lp, sp, sc, lc = plan.strikes
+    assert 4 <= SPOT - sp <= 7 and 4 <= sc - SPOT <= 7
+    no_iv = {s: OptionQuote(s, q.bid, q.ask, q.ts, None, None) for s, q in quotes.items()}
+    assert isinstance(IronCondor(_cfg()).propose(SPOT, contracts, no_iv, years_left), Skip)

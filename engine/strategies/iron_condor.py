@@ -13,6 +13,7 @@ from engine.combo import natural, net_mid
 from engine.config import StrategyConfig
 from engine.errors import DataError
 from engine.models import Intent, Leg, OptionContract, OptionQuote, Right, Side
+from engine.pricing import black_scholes
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,11 @@ class IronCondor:
         spot: float,
         contracts: dict[str, OptionContract],
         quotes: dict[str, OptionQuote],
+        years_left: float | None = None,
     ) -> CondorPlan | Skip:
+        """`years_left` (trading time to expiry) lets a quote without greeks get its delta from its own IV."""
         by_key = {(c.right, c.strike): c for c in contracts.values() if c.symbol in quotes}
-        shorts = self._short_strikes(spot, by_key, quotes)
+        shorts = self._short_strikes(spot, by_key, quotes, years_left)
         if isinstance(shorts, Skip):
             return shorts
         sp, sc = shorts
@@ -76,7 +79,11 @@ class IronCondor:
         )
 
     def _short_strikes(
-        self, spot: float, by_key: dict[tuple[Right, float], OptionContract], quotes: dict[str, OptionQuote]
+        self,
+        spot: float,
+        by_key: dict[tuple[Right, float], OptionContract],
+        quotes: dict[str, OptionQuote],
+        years_left: float | None,
     ) -> tuple[float, float] | Skip:
         if self.cfg.short_strike_rule == "distance":
             d = self.cfg.short_distance
@@ -90,7 +97,7 @@ class IronCondor:
         for (right, strike), c in by_key.items():
             if (right is Right.PUT and strike >= spot) or (right is Right.CALL and strike <= spot):
                 continue
-            delta = quotes[c.symbol].delta
+            delta = _delta(quotes[c.symbol], spot, strike, right, years_left)
             if delta is None:
                 continue
             gap = abs(abs(delta) - target)
@@ -99,3 +106,13 @@ class IronCondor:
         if Right.PUT not in best or Right.CALL not in best:
             return Skip(f"no out-of-the-money contracts with a delta near {target:g}")
         return best[Right.PUT][1], best[Right.CALL][1]
+
+
+def _delta(q: OptionQuote, spot: float, strike: float, right: Right, years_left: float | None) -> float | None:
+    """The quote's own delta; else Black-Scholes from the quote's IV (Alpaca omits greeks on some snapshots)."""
+    if q.delta is not None:
+        return q.delta
+    if q.iv is None or years_left is None or q.iv <= 0:
+        return None
+    _, delta = black_scholes(spot, strike, years_left, q.iv, 0.0, right is Right.CALL)
+    return float(delta)
