@@ -78,6 +78,7 @@ class Context:
     account: Account | None = None
     marks: dict[str, OptionQuote] = field(default_factory=dict)
     day_closed: bool = False
+    skip_day: bool = False
     pending_inputs: list[dict[str, Any]] = field(default_factory=list)
     _input_memo: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
     resume: dict[str, Any] = field(default_factory=dict)
@@ -130,6 +131,7 @@ class Context:
             "day": self.day.isoformat(),
             "days_left": self.days_left,
             "day_closed": self.day_closed,
+            "skip_day": self.skip_day,
             "session_loaded": self.session_loaded,
             "session": encode(self.session),
             "account": encode(self.account),
@@ -146,11 +148,20 @@ class Context:
             self.day_closed = True
             self.write_report(self)
 
-    def next_day(self, *, consume: bool = True) -> None:
-        """Move to the next exchange session: new journal, fresh book and data window."""
+    @property
+    def at_day_boundary(self) -> bool:
+        return self.day_closed or self.skip_day
+
+    def next_day(self) -> None:
+        """Move to the next exchange session: new journal, fresh book and data window.
+
+        Called between ticks, after the old day's calls are written, so each file holds exactly its day's
+        calls and replays on its own. A skipped non-session day does not count as one of the days.
+        """
         self.resume = self._resume_point("AwaitingOpen")
-        if consume:
+        if not self.skip_day:
             self.days_left -= 1
+        self.flush_inputs()
         if self.journal is not None:
             self.journal.close()
         self.day = self.broker.next_session(self.day).day
@@ -159,7 +170,7 @@ class Context:
         self.parts.bars.reset()
         self.marks.clear()
         self.halt = None
-        self.day_closed = False
+        self.day_closed = self.skip_day = False
         self._input_memo.clear()
         self.journal = self.open_journal(self.day)
         self.load_session()

@@ -43,9 +43,12 @@ class Segment:
 
 def load(path: Path) -> tuple[list[dict[str, Any]], list[JournalProblem]]:
     try:
-        return read_journal(path)
+        records, problems = read_journal(path)
     except OSError as exc:
         raise JournalUnusable(f"{path}: cannot read ({exc.strerror})") from None
+    if not records or records[0].get("kind") != "header":
+        raise JournalUnusable(f"{path}: not a zdte journal (it does not start with a header record)")
+    return records, problems
 
 
 def usable_records(path: Path) -> list[dict[str, Any]]:
@@ -160,7 +163,7 @@ def _show(r: dict[str, Any] | None) -> str:
     return f"{r.get('kind')} {r.get('source')} -> {r.get('dest')} [{r.get('trigger')}] {r.get('reason')}"
 
 
-def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None) -> Verdict:
+def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None, cut_off: bool = False) -> Verdict:
     from engine.app import Adapters, build
     from engine.logs import close_day_files
     from engine.machine import S
@@ -197,6 +200,7 @@ def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None) 
         ctx.open_journal = capture
         ctx.days_left = resume.get("days_left", cfg.session.days)
         ctx.day_closed = resume.get("day_closed", False)
+        ctx.skip_day = resume.get("skip_day", False)
         ctx.session_loaded = resume.get("session_loaded", False)
         ctx.session = decode(resume.get("session"))
         ctx.account = decode(resume.get("account"))
@@ -216,7 +220,14 @@ def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None) 
                 ctx.journal.close()
             close_day_files()
         produced = [r for p in written for r in read_journal(p)[0] if r.get("kind") in OUTPUT_KINDS]
-    return _compare(seg, produced, divergence)
+    return _compare(seg, produced, divergence, cut_off or not _ends_cleanly(seg))
+
+
+def _ends_cleanly(seg: Segment) -> bool:
+    """A run that reached its end (shut down, or handed over to the next day) rather than being cut off."""
+    outputs = [r for r in seg.outputs if r.get("kind") == "transition"]
+    last = outputs[-1] if outputs else {}
+    return last.get("dest") == "ShuttingDown" or last.get("trigger") == "session_end"
 
 
 def _differences(rec: dict[str, Any], now: dict[str, Any], prefix: str = "") -> str:
@@ -244,8 +255,11 @@ def _inputs_before(seg: Segment, seq: int, n: int = 6) -> list[str]:
     return out
 
 
-def _compare(seg: Segment, produced: list[dict[str, Any]], divergence: Divergence | None) -> Verdict:
+def _compare(
+    seg: Segment, produced: list[dict[str, Any]], divergence: Divergence | None, cut_off: bool
+) -> Verdict:
     recorded = seg.outputs
+    ran_out = divergence is not None and divergence.recorded == "no further call"
     for i, rec in enumerate(recorded):
         now = produced[i] if i < len(produced) else None
         if now is not None and _comparable(now) == _comparable(rec):
@@ -265,6 +279,13 @@ def _compare(seg: Segment, produced: list[dict[str, Any]], divergence: Divergenc
             f"  inputs just before it:\n{inputs}",
         )
     if len(produced) > len(recorded):
+        if cut_off and (ran_out or divergence is None):
+            return Verdict(
+                True,
+                len(recorded),
+                f"identical up to where the recording stops (the run was cut off): {len(recorded)} "
+                f"transitions and order events reproduced",
+            )
         extra = produced[len(recorded)]
         return Verdict(False, len(recorded), f"the code did more than was recorded: {_show(extra)}")
     if divergence is not None and divergence.recorded != "no further call":
@@ -273,4 +294,11 @@ def _compare(seg: Segment, produced: list[dict[str, Any]], divergence: Divergenc
 
 
 def verify(path: Path, config_override: dict[str, Any] | None = None) -> list[Verdict]:
-    return [verify_segment(seg, config_override) for seg in segments(usable_records(path))]
+    """One verdict per run in the file; every run but the last was cut off by a restart, and so is the last
+    one when the file ends in a torn line."""
+    records, problems = load(path)
+    torn = any("torn last line" in p.what for p in problems)
+    runs = segments(usable_records(path))
+    return [
+        verify_segment(seg, config_override, cut_off=(i < len(runs) - 1) or torn) for i, seg in enumerate(runs)
+    ]

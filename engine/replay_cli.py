@@ -31,14 +31,23 @@ def journal_verify_command(args: argparse.Namespace) -> int:
     return worst
 
 
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
+
+
 def replay_command(args: argparse.Namespace) -> int:
+    """Exit 0 (timeline shown, or replay identical), 1 (diverged, or the journal is unusable), 2 (bad --config)."""
     try:
-        if args.verify:
-            return _verify(args)
-        records = usable_records(args.file)
+        return _verify(args) if args.verify else _timeline(args)
     except JournalUnusable as exc:
         sys.stderr.write(f"{exc}\n")
         return 1
+    except MALFORMED as exc:
+        sys.stderr.write(f"{args.file}: a record is malformed ({type(exc).__name__}: {exc}); is this a zdte journal?\n")
+        return 1
+
+
+def _timeline(args: argparse.Namespace) -> int:
+    records = usable_records(args.file)
     rows = timeline(records, args.start, args.end, args.state)
     summ = summary(records)
     if args.json:
@@ -59,12 +68,8 @@ def _verify(args: argparse.Namespace) -> int:
             sys.stderr.write(f"config error: {exc}\n")
             return 2
     logger.remove()
-    try:
-        n = len(segments(usable_records(args.file)))
-        verdicts = verify(args.file, override)
-    except JournalUnusable as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
+    n = len(segments(usable_records(args.file)))
+    verdicts = verify(args.file, override)
     for i, v in enumerate(verdicts, start=1):
         label = f"run {i}/{n}: " if n > 1 else ""
         sys.stdout.write(f"{label}{v.message}\n")

@@ -51,8 +51,10 @@ class Runner:
     def tick(self) -> Outcome | None:
         """One handler call; fires its trigger, or sleeps the state's poll interval when it stays."""
         ctx = self.ctx
-        ctx.now = ctx.clock.now()
         state = self.state
+        if state is S.AWAITING_OPEN and ctx.at_day_boundary:
+            ctx.next_day()
+        ctx.now = ctx.clock.now()
         stop = ctx.signals.stop() if state is not S.SHUTTING_DOWN else None
         step = Step("shutdown", stop) if stop else self._handle(state)
         outcome = None

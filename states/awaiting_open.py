@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from engine.context import STAY, Context, Step
+from engine.context import Context, Step
 
 
 def handle(ctx: Context) -> Step:
-    if ctx.day_closed:
-        ctx.next_day()
-    elif not ctx.session_loaded:
+    if not ctx.session_loaded:
         ctx.load_session()
     if ctx.session is None:
         if ctx.more_sessions:
-            ctx.next_day(consume=False)
-            return STAY
+            ctx.skip_day = True
+            return Step(None, f"{ctx.day} is not a trading session; on to the next", wait=0)
         return Step("no_session", f"{ctx.day} is not a trading session (weekend or holiday)")
     if (ctx.book.open or ctx.working) and ctx.session.open <= ctx.now < ctx.session.close:
         return Step("market_open", f"session {ctx.day} open with positions or orders taken over at start-up")
@@ -21,6 +19,7 @@ def handle(ctx: Context) -> Step:
         return Step("session_end", f"session {ctx.day} already past its hard exit {ctx.hard_exit:%H:%M} ET")
     if ctx.now < ctx.entry_start:
         return Step(None, "before the entry window", wait=(ctx.entry_start - ctx.now).total_seconds())
+    ctx.refresh_account()
     return Step(
         "market_open",
         f"session {ctx.day} {ctx.session.open:%H:%M}-{ctx.session.close:%H:%M} ET; entries "

@@ -15,6 +15,7 @@ import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import numpy as np
 import requests
@@ -57,8 +58,12 @@ T = TypeVar("T")
 
 
 def refuse_live(url: str | None) -> None:
-    """Paper only: the live trading host is refused whatever else is configured."""
-    if url and LIVE_TRADING_HOST in url and "paper-api" not in url:
+    """Paper only: the live trading host is refused whatever else is configured. The host is compared, not the
+    text: host names are case-insensitive, and "paper-api" in a path or query must not make the live host pass."""
+    if not url:
+        return
+    host = (urlsplit(url.strip()).hostname or "").rstrip(".")  # urlsplit lower-cases the host
+    if host == LIVE_TRADING_HOST or (not host and LIVE_TRADING_HOST in url.lower()):
         raise UnsafeEndpointError(f"alpaca.trading_url {url} is Alpaca's LIVE trading endpoint: zdte trades paper only")
 
 
@@ -117,6 +122,8 @@ class RetryPolicy:
         return backoff * (0.5 + self._rng.random() / 2)
 
     def _hinted_delay(self, exc: BaseException | None) -> float | None:
+        if isinstance(exc, BrokerError) and isinstance(exc.__cause__, APIError):
+            exc = exc.__cause__  # a nested call's classified error still carries the server's hint
         response = getattr(exc, "response", None) if isinstance(exc, APIError) else None
         if response is None:
             return None
@@ -287,27 +294,32 @@ class AlpacaBroker:
                 return _order(self._tc.submit_order(alpaca_request))
             except APIError as exc:
                 if _status(exc) == 422 and "unique" in _message(exc).lower():
-                    existing = self.order_by_client_id(cid)
+                    existing = self._lookup(cid)
                     if existing is not None:
                         logger.warning(f"order {cid} was already at the broker; adopted, not re-sent")
                         return existing
                 raise
 
-        return self._retry.call(f"POST /v2/orders {cid}", submit, before_retry=lambda: self.order_by_client_id(cid))
+        # one look-up attempt per retry: the loop itself retries a failed look-up (honouring Retry-After), so a
+        # retrying look-up inside it would multiply the requests of a 429 storm
+        return self._retry.call(f"POST /v2/orders {cid}", submit, before_retry=lambda: self._lookup(cid))
 
     def get_order(self, order_id: str) -> Order:
         return _order(self._retry.call(f"GET /v2/orders/{order_id}", lambda: self._tc.get_order_by_id(order_id)))
 
-    def order_by_client_id(self, client_order_id: str) -> Order | None:
-        def lookup() -> Order | None:
-            try:
-                return _order(self._tc.get_order_by_client_id(client_order_id))
-            except APIError as exc:
-                if _status(exc) == 404:
-                    return None
-                raise
+    def _lookup(self, client_order_id: str) -> Order | None:
+        """One GET /v2/orders:by_client_order_id, not retried; None when the broker has no such order."""
+        try:
+            return _order(self._tc.get_order_by_client_id(client_order_id))
+        except APIError as exc:
+            if _status(exc) == 404:
+                return None
+            raise
 
-        return self._retry.call(f"GET /v2/orders:by_client_order_id {client_order_id}", lookup)
+    def order_by_client_id(self, client_order_id: str) -> Order | None:
+        return self._retry.call(
+            f"GET /v2/orders:by_client_order_id {client_order_id}", lambda: self._lookup(client_order_id)
+        )
 
     def open_orders(self) -> list[Order]:
         req = GetOrdersRequest(status=QueryOrderStatus.OPEN, nested=True, limit=500)

@@ -61,6 +61,8 @@ def test_holiday_with_sessions_left_moves_to_the_next_session_without_using_one_
     world.at(10, 30, day=HOLIDAY)
     runner = world.runner(S.AWAITING_OPEN, session=False)
 
+    runner.tick()  # finds no session on the holiday: the move to the next day is made between ticks
+    assert runner.ctx.skip_day and runner.ctx.day == HOLIDAY
     runner.tick()
 
     assert runner.state is S.AWAITING_OPEN

@@ -1,0 +1,320 @@
+"""Recording and playing back port calls: the codec, `compress`, the Tape, and recorded errors.
+
+Everything goes through JSON text on the way, as it does in a journal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine import codec, errors, models
+from engine.calendar import ET
+from engine.codec import decode, decode_result, encode, encode_result
+from engine.models import (
+    Account,
+    Bars,
+    Intent,
+    Leg,
+    OptionContract,
+    OptionQuote,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    Position,
+    Right,
+    Session,
+    Side,
+)
+from engine.recording import SPARSE, Divergence, Recorded, RecordedError, Tape, compress
+
+T0 = datetime(2025, 7, 1, 10, 0, 5, tzinfo=ET)
+DAY = date(2025, 7, 1)
+PUT, CALL = "SPY250701P00592000", "SPY250701C00604000"
+LEGS = (Leg(PUT, Side.SELL, Intent.SELL_TO_OPEN), Leg(CALL, Side.SELL, Intent.SELL_TO_OPEN, 2))
+
+
+def through_json(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def roundtrip(value: Any) -> Any:
+    return decode(through_json(encode(value)))
+
+
+MODELS = {
+    "Account": Account("acct-1", 100_071.5, 100_000.0, 100_071.0, 99_571.0, 3, True, "ACTIVE"),
+    "Leg": Leg(PUT, Side.BUY, Intent.BUY_TO_CLOSE, 1),
+    "OptionContract": OptionContract(CALL, "SPY", DAY, 604.0, Right.CALL),
+    "OptionQuote": OptionQuote(PUT, 0.49, 0.52, T0, 0.1709, -0.1553),
+    "OrderRequest": OrderRequest("zdte-20250701-01o-00", LEGS, 1, -0.76),
+    "Order": Order(
+        "00000000-0000-0000-0000-000000000006",
+        "zdte-20250701-01o-05",
+        OrderStatus.FILLED,
+        LEGS,
+        1,
+        1,
+        -0.71,
+        -0.71,
+        T0,
+        T0 + timedelta(seconds=5),
+        {PUT: 0.52, CALL: 0.39},
+    ),
+    "Position": Position(PUT, -1, 0.52, None, None),
+    "Session": Session(DAY, datetime(2025, 7, 1, 9, 30, tzinfo=ET), datetime(2025, 7, 1, 16, 0, tzinfo=ET)),
+}
+
+
+def bars() -> Bars:
+    f = np.array([597.5, 597.87], dtype=np.float64)
+    return Bars("SPY", np.array([1751376600, 1751376660], dtype=np.int64), f, f + 0.1, f - 0.1, f, f * 0 + 100.0)
+
+
+def test_the_codec_knows_every_model_dataclass() -> None:
+    port_types = {
+        name
+        for name, obj in vars(models).items()
+        if dataclasses.is_dataclass(obj) and obj.__module__ == models.__name__
+    }
+    assert port_types == set(MODELS) | {"Bars"}
+    assert port_types == set(codec._DATACLASSES)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_round_trips_equal(name: str) -> None:
+    value = MODELS[name]
+    back = roundtrip(value)
+    assert type(back) is type(value) and back == value
+    for f in dataclasses.fields(value):  # the right types inside too: enums, tuples, aware datetimes
+        a, b = getattr(value, f.name), getattr(back, f.name)
+        assert type(a) is type(b), f.name
+        if isinstance(a, datetime):
+            assert a.isoformat() == b.isoformat()
+
+
+def test_order_keeps_its_leg_fill_prices_and_leg_tuple() -> None:
+    back = roundtrip(MODELS["Order"])
+    assert back.leg_fill_prices == {PUT: 0.52, CALL: 0.39}
+    assert isinstance(back.legs, tuple) and all(isinstance(leg.side, Side) for leg in back.legs)
+    assert back.status is OrderStatus.FILLED
+
+
+def test_bars_round_trip_with_their_arrays_and_dtypes() -> None:
+    value = bars()
+    back = roundtrip(value)
+    assert isinstance(back, Bars) and back.symbol == "SPY" and len(back) == 2
+    for f in ("ts", "open", "high", "low", "close", "volume"):
+        a, b = getattr(value, f), getattr(back, f)
+        assert isinstance(b, np.ndarray) and b.dtype == a.dtype and np.array_equal(a, b), f
+    empty = roundtrip(Bars.empty("SPY"))
+    assert len(empty) == 0 and empty.ts.dtype == np.int64
+
+
+def test_containers_and_scalars_round_trip() -> None:
+    value = {"a": [1, 2.5, None, True], "t": (DAY, T0), "s": "x", "n": {"deep": (Right.PUT,)}}
+    assert roundtrip(value) == value
+    assert isinstance(roundtrip((1, 2)), tuple) and isinstance(roundtrip([1, 2]), list)
+    assert roundtrip(np.float64(1.25)) == 1.25 and roundtrip(np.int64(3)) == 3
+
+
+@pytest.mark.parametrize(
+    ("port", "method", "value"),
+    [
+        ("clock", "now", T0),
+        ("broker", "account", MODELS["Account"]),
+        ("market_data", "quotes", {PUT: MODELS["OptionQuote"], CALL: OptionQuote(CALL, 0.43, 0.46, T0)}),
+        ("market_data", "chain", [MODELS["OptionQuote"], OptionQuote(CALL, 0.43, 0.46, T0 + timedelta(seconds=1))]),
+        ("market_data", "chain", []),
+    ],
+    ids=["now", "account", "quotes", "chain-mixed-times", "chain-empty"],
+)
+def test_the_positional_result_forms_round_trip(port: str, method: str, value: Any) -> None:
+    assert decode_result(port, method, through_json(encode_result(port, method, value))) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [object(), {1, 2}, Path("x"), Decimal("1.5"), {1: "int key"}, [1, object()], complex(1, 2)],
+    ids=["object", "set", "path", "decimal", "int-keyed-dict", "nested", "complex"],
+)
+def test_encode_refuses_what_it_cannot_rebuild(value: Any) -> None:
+    with pytest.raises(TypeError, match="cannot record"):
+        encode(value)
+
+
+def test_encode_refuses_an_unknown_dataclass() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Stranger:
+        x: int
+
+    with pytest.raises(TypeError, match="Stranger"):
+        encode(Stranger(1))
+
+
+def test_decode_refuses_an_unknown_tag() -> None:
+    with pytest.raises(ValueError, match="unknown recorded type"):
+        decode({"$c": "Stranger", "v": []})
+    with pytest.raises(ValueError):
+        decode({"$what": 1})
+
+
+class FakePort:
+    """A port with the given methods; any other method the recorder wraps fails loudly if it is ever called."""
+
+    def __init__(self, **methods: Any) -> None:
+        self.__dict__.update(methods)
+
+    def __getattr__(self, name: str) -> Any:
+        def unexpected(*args: Any) -> Any:
+            raise AssertionError(f"unexpected call {name}{args}")
+
+        return unexpected
+
+
+# --- compress and the Tape -------------------------------------------------------------------------------
+
+
+def call(port: str, method: str, args: list, result: Any) -> dict[str, Any]:
+    return {"port": port, "method": method, "args": encode(args), "result": encode_result(port, method, result)}
+
+
+def tape_of(*batches: list[dict[str, Any]]) -> Tape:
+    """A Tape over `input` records holding these call batches, as a journal would hold them (JSON, seq 2, 3...)."""
+    records = [{"seq": 1, "kind": "header", "ts": T0.isoformat()}]
+    for i, calls in enumerate(batches, start=2):
+        records.append(through_json({"seq": i, "kind": "input", "ts": T0.isoformat(), "calls": calls}))
+    return Tape(records)
+
+
+def test_compress_writes_same_for_a_repeated_call_and_the_tape_answers_it() -> None:
+    quotes = {PUT: MODELS["OptionQuote"]}
+    other = {CALL: OptionQuote(CALL, 0.43, 0.46, T0)}
+    a = call("market_data", "quotes", [[PUT]], quotes)
+    b = call("market_data", "quotes", [[CALL]], other)
+    same = {"port": "market_data", "method": "quotes", "same": True}
+    memo: dict = {}
+    first = compress([a, dict(a), b, dict(a)], memo)
+    assert first == [a, same, b, a]  # only a repeat of the method's previous call is shortened
+    second = compress([dict(a), dict(b)], memo)  # the memo lasts the whole file, across input records
+    assert second == [same, b]
+    tape = tape_of(first, second)
+    for args, answer in [([PUT], quotes), ([PUT], quotes), ([CALL], other), ([PUT], quotes), ([PUT], quotes)]:
+        assert tape.answer("market_data", "quotes", [args]) == answer
+    assert tape.last_seq == 3  # the "same" of the second record was answered from the first record's value
+    assert tape.answer("market_data", "quotes", [[CALL]]) == other
+
+
+def test_compress_does_not_write_same_across_an_error() -> None:
+    ok = call("broker", "account", [], MODELS["Account"])
+    failed = {"port": "broker", "method": "account", "args": [], "error": {"type": "BrokerError", "message": "x"}}
+    out = compress([ok, failed, dict(ok)], {})
+    assert out == [ok, failed, ok]
+
+
+def test_a_different_call_is_a_divergence_with_both_sides() -> None:
+    tape = tape_of([call("clock", "now", [], T0), call("broker", "positions", [], [])])
+    assert tape.answer("clock", "now", []) == T0
+    with pytest.raises(Divergence) as info:
+        tape.answer("broker", "open_orders", [])
+    d = info.value
+    assert (d.seq, d.ts) == (2, T0.isoformat())
+    assert d.recorded == "broker.positions()" and d.actual == "broker.open_orders()"
+    assert "divergence at seq 2" in str(d)
+    assert not isinstance(d, Exception)  # the engine's `except Exception` cannot turn it into a halt
+    with pytest.raises(Divergence) as info:
+        tape.answer("broker", "positions", ["extra"])  # same method, other arguments
+    assert info.value.actual == "broker.positions('extra')"
+    assert tape.answer("broker", "positions", []) == []  # a refused question does not move the tape
+    with pytest.raises(Divergence) as info:
+        tape.answer("clock", "now", [])
+    assert info.value.recorded == "no further call" and info.value.seq == 2
+
+
+def test_a_tape_from_a_journal_reports_an_unexpected_question(sim_day, helpers) -> None:
+    records = helpers.records_of(sim_day.journal())
+    first = next(r for r in records if r["kind"] == "input")
+    tape = Tape(records)
+    assert tape.answer("clock", "now", []) == datetime.fromisoformat(first["calls"][0]["result"])
+    second = first["calls"][1]
+    with pytest.raises(Divergence) as info:
+        tape.answer("broker", "cancel_order", ["no-such-order"])
+    assert info.value.seq == first["seq"] and info.value.ts == first["ts"]
+    assert info.value.recorded.startswith(f"{second['port']}.{second['method']}(")
+    assert info.value.actual == "broker.cancel_order('no-such-order')"
+
+
+def test_a_sparse_call_answers_none_unless_recorded_next() -> None:
+    assert ("signals", "kill") in SPARSE
+    seen: list[dict] = []
+    answers = iter([None, "kill file logs/KILL appeared"])
+    port = Recorded("signals", FakePort(kill=lambda: next(answers)), seen.append)
+    assert port.kill() is None and seen == []  # nothing to write for the usual answer
+    assert port.kill() == "kill file logs/KILL appeared" and len(seen) == 1
+    tape = tape_of([call("clock", "now", [], T0), through_json(seen[0])])
+    assert tape.answer("signals", "kill", []) is None  # not recorded here: None, and the tape does not move
+    assert tape.answer("clock", "now", []) == T0
+    assert tape.answer("signals", "kill", []) == "kill file logs/KILL appeared"
+
+
+# --- errors recorded from a port are raised again on replay ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        errors.BrokerError("GET /v2/orders: HTTP 429: rate limited", transient=True, status=429),
+        errors.BrokerError("GET /v2/positions: HTTP 500", transient=False, status=500),
+        errors.AuthError("HTTP 401: request is not authorized", status=401),
+        errors.OrderRejected("options orders after 15:15 are refused", status=403),
+        errors.DataError("no bars for SPY"),
+        errors.UnsafeEndpointError("live endpoint"),
+        errors.ZdteError("something of ours"),
+    ],
+    ids=lambda e: type(e).__name__ + ("-transient" if getattr(e, "transient", False) else ""),
+)
+def test_a_recorded_port_error_is_raised_again_with_its_type_and_flags(exc: Exception) -> None:
+    def positions():
+        raise exc
+
+    seen: list[dict] = []
+    port = Recorded("broker", FakePort(positions=positions), seen.append)
+    with pytest.raises(type(exc)) as live:
+        port.positions()
+    assert live.value is exc  # the live caller gets the original error
+    tape = tape_of([through_json(c) for c in seen])
+    with pytest.raises(type(exc)) as replayed:
+        tape.answer("broker", "positions", [])
+    again = replayed.value
+    assert type(again) is type(exc) and str(again) == str(exc)
+    assert getattr(again, "transient", None) == getattr(exc, "transient", None)
+    assert getattr(again, "status", None) == getattr(exc, "status", None)
+
+
+def test_a_foreign_error_is_raised_again_as_a_recorded_error() -> None:
+    def bars(*args):
+        raise KeyError("close")
+
+    seen: list[dict] = []
+    port = Recorded("market_data", FakePort(bars=bars), seen.append)
+    with pytest.raises(KeyError):
+        port.bars("SPY", T0, T0)
+    tape = tape_of([through_json(c) for c in seen])
+    with pytest.raises(RecordedError, match="KeyError"):
+        tape.answer("market_data", "bars", ["SPY", T0, T0])
+
+
+def test_recorded_ports_record_results_encoded_and_pass_other_attributes_on() -> None:
+    slept: list[float] = []
+    seen: list[dict] = []
+    clock = Recorded("clock", FakePort(now=lambda: T0, sleep=slept.append), seen.append)
+    assert clock.now() == T0
+    clock.sleep(5)
+    assert slept == [5] and seen == [{"port": "clock", "method": "now", "args": [], "result": T0.isoformat()}]
