@@ -8,7 +8,7 @@ from datetime import date, time
 from pathlib import Path
 
 from engine.config import Config, load_config
-from engine.errors import AuthError, ConfigError, UnsafeEndpointError
+from engine.errors import AuthError, ConfigError, UnsafeEndpointError, ZdteError
 
 COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal")
 
@@ -152,6 +152,9 @@ def _run(args: argparse.Namespace) -> int:
     except (AuthError, UnsafeEndpointError) as exc:
         sys.stderr.write(f"refused: {exc}\n")
         return 2
+    except ZdteError as exc:
+        sys.stderr.write(f"cannot start: {exc}\n")
+        return 1
     _install_signals(runner)
     try:
         code = runner.run()

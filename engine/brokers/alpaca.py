@@ -462,13 +462,27 @@ class RemoteSimClock:
         self._now = datetime.fromisoformat(r.json()["now"])
 
 
-def is_simulator(base_url: str, headers: dict[str, str], timeout: float) -> bool:
-    """True when the endpoint says it is zdte's serve-sim (it answers /sim/info); Alpaca itself does not."""
-    try:
-        r = requests.get(f"{base_url.rstrip('/')}/sim/info", headers=headers, timeout=timeout)
-        return r.status_code == 200 and r.json().get("simulator") is True
-    except (requests.RequestException, ValueError):
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def is_simulator(base_url: str, timeout: float, attempts: int = 3) -> bool:
+    """True when the endpoint is zdte's serve-sim: a loopback host that answers GET /sim/info (no keys needed).
+
+    Only a loopback endpoint is asked, and one that does not answer at all is an error, not a silent
+    fall-back to the wall clock (which would leave a simulated session waiting in real time).
+    """
+    if (urlsplit(base_url).hostname or "") not in LOOPBACK_HOSTS:
         return False
+    for _ in range(attempts):
+        try:
+            r = requests.get(f"{base_url.rstrip('/')}/sim/info", timeout=timeout)
+        except requests.RequestException:
+            continue
+        try:
+            return r.status_code == 200 and r.json().get("simulator") is True
+        except ValueError:
+            return False
+    raise BrokerError(f"{base_url} does not answer (tried {attempts} times): is serve-sim running?", transient=True)
 
 
 def alpaca_adapters(cfg: AlpacaConfig, keys: dict[str, str], clock: Clock | None, seed: int = 0):
@@ -486,7 +500,7 @@ def alpaca_adapters(cfg: AlpacaConfig, keys: dict[str, str], clock: Clock | None
     options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
     if clock is None:
         headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
-        if cfg.trading_url and is_simulator(cfg.trading_url, headers, cfg.timeout_s):
+        if cfg.trading_url and is_simulator(cfg.trading_url, cfg.timeout_s):
             clock = RemoteSimClock(cfg.trading_url, headers, cfg.timeout_s)
         else:
             clock = WallClock()

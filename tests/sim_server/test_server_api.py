@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import requests
 from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed
 from alpaca.data.historical.stock import StockHistoricalDataClient
@@ -229,9 +230,13 @@ def test_wrong_or_missing_keys_get_alpacas_401(sim) -> None:
             StockBarsRequest(symbol_or_symbols="SPY", timeframe=TimeFrame.Minute)
         )
     assert err.value.status_code == 401
-    for path in ("/v2/account", "/sim/info", "/v2/nowhere"):
+    for path in ("/v2/account", "/v2/nowhere"):
         r = sim.get(path, headers={})
         assert r.status_code == 401 and r.json() == {"code": 40110000, "message": "request is not authorized"}
+    r = requests.post(f"{sim.url}/sim/advance", json={"seconds": 60}, timeout=5)
+    assert r.status_code == 401  # moving time needs the keys
+    info = sim.get("/sim/info", headers={})  # telling a simulator apart does not
+    assert info.status_code == 200 and info.json()["simulator"] is True
 
 
 def test_unknown_paths_and_methods_answer_in_alpacas_error_form(sim) -> None:
