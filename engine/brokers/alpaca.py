@@ -271,7 +271,7 @@ class AlpacaBroker:
                 return out
 
     def submit_order(self, request: OrderRequest) -> Order:
-        alpaca_request = LimitOrderRequest(
+        alpaca_request = _single_leg(request) if len(request.legs) == 1 else LimitOrderRequest(
             qty=request.qty,
             order_class=OrderClass.MLEG,
             time_in_force=TimeInForce.DAY,
@@ -351,7 +351,24 @@ class AlpacaBroker:
         return out
 
 
+def _single_leg(request: OrderRequest) -> LimitOrderRequest:
+    """Alpaca's mleg orders need 2-4 legs; what is left of a broken condor may be one leg, sent as a simple
+    limit order (its price positive, its side saying debit or credit)."""
+    (leg,) = request.legs
+    return LimitOrderRequest(
+        symbol=leg.symbol,
+        qty=request.qty * leg.ratio_qty,
+        side=OrderSide(leg.side.value),
+        position_intent=PositionIntent(leg.intent.value),
+        time_in_force=TimeInForce.DAY,
+        limit_price=abs(request.limit_price),
+        client_order_id=request.client_order_id,
+    )
+
+
 def _order(o: Any) -> Order:
+    if not o.legs and o.symbol:
+        return _simple_order(o)
     legs = tuple(
         Leg(
             symbol=leg.symbol,
@@ -374,6 +391,29 @@ def _order(o: Any) -> Order:
         submitted_at=o.submitted_at,
         filled_at=o.filled_at,
         leg_fill_prices=leg_prices,
+    )
+
+
+def _simple_order(o: Any) -> Order:
+    """A single-leg order in the engine's net-debit terms: a sale's prices become negative."""
+    side = Side(getattr(o.side, "value", o.side))
+    sign = 1.0 if side is Side.BUY else -1.0
+    intent = Intent(getattr(o.position_intent, "value", o.position_intent)) if o.position_intent else (
+        Intent.BUY_TO_CLOSE if side is Side.BUY else Intent.SELL_TO_CLOSE
+    )
+    fill = _f(o.filled_avg_price)
+    return Order(
+        id=str(o.id),
+        client_order_id=o.client_order_id,
+        status=_order_status(o.status),
+        legs=(Leg(o.symbol, side, intent),),
+        qty=int(float(o.qty or 0)),
+        filled_qty=int(float(o.filled_qty or 0)),
+        limit_price=sign * float(o.limit_price or 0.0),
+        filled_avg_price=None if fill is None else sign * fill,
+        submitted_at=o.submitted_at,
+        filled_at=o.filled_at,
+        leg_fill_prices={} if fill is None else {o.symbol: fill},
     )
 
 
