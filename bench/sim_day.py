@@ -2,9 +2,11 @@
 
     python bench/sim_day.py [--days N] [--config config.yaml]
 
-Prints the median seconds per simulated day, option quotes priced per second of engine time,
-transitions per day and the peak RSS. Each day is a fresh engine (new venue, journal, logs), as
-`python run.py --date D` would run it, minus interpreter start-up and imports.
+Each day is a fresh engine (new venue, journal, logs), as `python run.py --date D` would run it, minus
+interpreter start-up and imports. Every day runs twice, with the journal's input recording on (the
+default) and off, interleaved so both see the same machine load. Prints the median seconds per day, the
+option quotes priced per second of engine time, transitions per day, what recording costs, and the peak
+RSS.
 """
 
 from __future__ import annotations
@@ -15,23 +17,39 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.app import build  # noqa: E402
 from engine.calendar import ExchangeCalendar  # noqa: E402
-from engine.config import load_config, parse_config  # noqa: E402
+from engine.config import Config, load_config, parse_config  # noqa: E402
 from engine.logs import close_day_files, setup_logging  # noqa: E402
 
 
-def sessions(first, n):
+def sessions(first: date, n: int) -> list[date]:
     cal = ExchangeCalendar()
     day = first if cal.session(first) else cal.next_session(first).day
     out = [day]
     while len(out) < n:
         out.append(cal.next_session(out[-1]).day)
     return out
+
+
+def run_day(base: Config, day: date, logs: Path, record: bool) -> tuple[float, object]:
+    raw = base.model_dump()
+    raw["session"].update(date=day, days=1)
+    raw["logs_dir"] = logs
+    raw["risk"]["kill_file"] = logs / "KILL"
+    raw["journal"]["record_inputs"] = record
+    cfg = parse_config(raw, "bench")
+    t0 = time.perf_counter()
+    runner = build(cfg)
+    runner.run()
+    spent = time.perf_counter() - t0
+    close_day_files()
+    return spent, runner
 
 
 def main() -> int:
@@ -41,31 +59,27 @@ def main() -> int:
     args = ap.parse_args()
     base = load_config(args.config)
     setup_logging(-1)
-    seconds, quotes, transitions = [], 0, []
+    on, off, quotes, transitions = [], [], 0, []
     with tempfile.TemporaryDirectory() as tmp:
         days = sessions(base.session.date, args.days)
+        run_day(base, days[0], Path(tmp) / "warm-up", True)  # imports and the calendar, outside the figures
         for i, day in enumerate(days, start=1):
-            raw = base.model_dump()
-            raw["session"].update(date=day, days=1)
-            raw["logs_dir"] = Path(tmp) / day.isoformat()
-            raw["risk"]["kill_file"] = Path(tmp) / "KILL"
-            cfg = parse_config(raw, "bench")
-            t0 = time.perf_counter()
-            runner = build(cfg)
-            runner.run()
-            seconds.append(time.perf_counter() - t0)
-            close_day_files()
+            spent, runner = run_day(base, day, Path(tmp) / f"{day}-on", True)
+            on.append(spent)
+            off.append(run_day(base, day, Path(tmp) / f"{day}-off", False)[0])
             market = runner.venue.market()
             quotes += market.quotes_priced if market else 0
             transitions.append(sum(r["transitions"] for _, r in runner.ctx.reports))
             sys.stderr.write(f"\r{i}/{len(days)} days")
         sys.stderr.write("\n")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"days simulated        {len(seconds)} ({days[0]} .. {days[-1]})")
-    print(f"seconds per day       median {statistics.median(seconds):.3f}  "
-          f"(min {min(seconds):.3f}, max {max(seconds):.3f}; first day includes calendar load)")
-    print(f"option quotes priced  {quotes / sum(seconds):,.0f} per second of engine time ({quotes:,} in all)")
+    med_on, med_off = statistics.median(on), statistics.median(off)
+    print(f"days simulated        {len(on)} ({days[0]} .. {days[-1]})")
+    print(f"seconds per day       median {med_on:.3f}  (min {min(on):.3f}, max {max(on):.3f})")
+    print(f"option quotes priced  {quotes / sum(on):,.0f} per second of engine time ({quotes:,} in all)")
     print(f"transitions per day   median {statistics.median(transitions):.0f}")
+    print(f"input recording       median {med_off:.3f} s/day without it: recording costs "
+          f"{(med_on / med_off - 1) * 100:.0f}% of the engine's time")
     print(f"peak RSS              {peak_mb:.0f} MB")
     return 0
 

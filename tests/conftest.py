@@ -1,42 +1,14 @@
 """Shared fixtures of the component, CLI and end-to-end tests.
 
-Helpers are handed out as fixtures (not imported from here): tests/sim and tests/states have conftest modules
-of their own, and `from conftest import ...` would pick whichever was imported last.
+Helpers are handed out as fixtures (not imported from here): each test folder is a package (tests.states,
+tests.sim, ...), so its own conftest and helper modules are imported by their full names.
 """
-# ruff: noqa: E402 - the engine may only be imported once `states` resolves to the engine's package (below)
 
 from __future__ import annotations
 
-import importlib
-import sys
-from pathlib import Path
-
-
-def _import_the_states_package() -> None:
-    """Make `states` the engine's package, not the tests/states directory.
-
-    pytest's default (prepend) import mode puts tests/ on sys.path, and there tests/states is a namespace
-    package named `states` that shadows the editable-installed one, so `from states import HANDLERS`
-    (engine.runner) would fail. Import the real package once with tests/ hidden.
-    """
-    tests_dir = Path(__file__).resolve().parent
-    cached = sys.modules.get("states")
-    if cached is not None and getattr(cached, "__file__", None) is not None:
-        return
-    for name in [m for m in sys.modules if m == "states" or m.startswith("states.")]:
-        del sys.modules[name]
-    saved = sys.path[:]
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != tests_dir]
-    try:
-        importlib.import_module("states")
-    finally:
-        sys.path[:] = saved
-
-
-_import_the_states_package()
-
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 

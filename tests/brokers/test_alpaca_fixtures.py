@@ -161,7 +161,9 @@ def test_get_order_by_id_and_by_client_id(stub, alpaca, fixture_json) -> None:
     order = alpaca.broker.order_by_client_id(simple["client_order_id"])
     assert order is not None and order.id == simple["id"] and order.client_order_id == simple["client_order_id"]
     assert order.status is OrderStatus.ACCEPTED and order.status.is_open
-    assert order.legs == () and (order.qty, order.filled_qty) == (1, 0)
+    # a simple (single-leg) order reads as one leg of that symbol, its side the order's side
+    assert [(leg.symbol, leg.side) for leg in order.legs] == [(simple["symbol"], Side(simple["side"]))]
+    assert (order.qty, order.filled_qty) == (1, 0)
     assert order.filled_avg_price is None and order.filled_at is None
     assert alpaca.broker.order_by_client_id("never-sent") is None  # 404 means: not there, not an error
     assert stub.seen[-1].query == {"client_order_id": "never-sent"}

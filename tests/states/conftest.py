@@ -1,42 +1,15 @@
 """Fixtures of the state tests; the fakes themselves live in statekit.py."""
-# ruff: noqa: E402 - the engine may only be imported once `states` resolves to the engine's package (below)
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
-
-
-def _import_the_states_package() -> None:
-    """Make `states` the engine's package, not this directory.
-
-    Once tests/conftest.py exists, pytest's default (prepend) import mode puts tests/ on sys.path, and there
-    this directory is a namespace package named `states` that shadows the editable-installed one, so
-    `from states import HANDLERS` (engine.runner) fails. Import the real package once with tests/ hidden.
-    """
-    tests_dir = Path(__file__).resolve().parents[1]
-    cached = sys.modules.get("states")
-    if cached is not None and getattr(cached, "__file__", None) is not None:
-        return
-    for name in [m for m in sys.modules if m == "states" or m.startswith("states.")]:
-        del sys.modules[name]
-    saved = sys.path[:]
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != tests_dir]
-    try:
-        importlib.import_module("states")
-    finally:
-        sys.path[:] = saved
-
-
-_import_the_states_package()
 
 import pytest
 from loguru import logger
-from statekit import DAY, World, next_session_of, session_of
 
 from engine.logs import close_day_files
 from engine.ports import Broker, MarketData
+from tests.states.statekit import DAY, World, next_session_of, session_of
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
-from statekit import DAY, HOLIDAY, NEXT_DAY, World
-
 from engine.audit import journal_path
 from engine.calendar import et
 from engine.machine import S
+from tests.states.statekit import DAY, HOLIDAY, NEXT_DAY, World
 
 
 def test_market_open_inside_the_entry_window_loads_the_session(world: World):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from statekit import DAY, ENTRY_LEGS, World
 
 from engine.calendar import et
 from engine.machine import S
 from engine.models import OrderRequest, OrderStatus
+from tests.states.statekit import DAY, ENTRY_LEGS, World
 
 
 def entering(world: World, qty: int = 1):

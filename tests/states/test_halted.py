@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from statekit import DAY, EXIT_LEGS, World, paper_account
-
 from engine.calendar import et
 from engine.context import Halt
 from engine.machine import S
 from engine.models import OrderStatus
+from tests.states.statekit import DAY, EXIT_LEGS, World, paper_account
 
 OUTAGE = Halt("data outage: last SPY bar is 1800s old", flatten=False, resumable=True)
 LOSS_LIMIT = Halt("daily loss limit: P&L -600.00 <= -500.00", flatten=True, resumable=False)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from statekit import DAY, World, paper_account
 
 from engine.app import build
 from engine.config import parse_config
 from engine.errors import AuthError, BrokerError
 from engine.machine import S
+from tests.states.statekit import DAY, World, paper_account
 
 
 def test_ready_for_a_paper_level3_active_account(world: World):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from statekit import DAY, ENTRY_LEGS, EXIT_LEGS, NEXT_DAY, World, occ, paper_account
 
 from engine.book import CondorPlan
 from engine.calendar import et
@@ -11,6 +10,7 @@ from engine.combo import natural, net_mid
 from engine.machine import S
 from engine.models import Leg, OrderRequest, OrderStatus
 from engine.occ import parse_occ
+from tests.states.statekit import DAY, ENTRY_LEGS, EXIT_LEGS, NEXT_DAY, World, occ, paper_account
 
 
 def monitoring(world: World):

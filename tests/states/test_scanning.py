@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from statekit import DAY, ENTRY_LEGS, World, paper_account
 
 from engine.calendar import et
 from engine.errors import BrokerError
 from engine.machine import S
+from tests.states.statekit import DAY, ENTRY_LEGS, World, paper_account
 
 
 def test_signal_with_a_short_condor_that_passes_the_risk_gate(world: World):

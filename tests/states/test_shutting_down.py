@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from statekit import DAY, EXIT_LEGS, World
 
 from engine.app import build
 from engine.audit import journal_path, read_journal
 from engine.config import parse_config
 from engine.machine import S
 from engine.models import OrderStatus
+from tests.states.statekit import DAY, EXIT_LEGS, World
 
 
 def shut_down_from(world: World, source: S):
