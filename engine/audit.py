@@ -52,7 +52,18 @@ class Journal:
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the session
 
     def _resume(self) -> None:
-        """Pick up seq and hash from the last complete line; a torn tail (crash mid-write) is cut off and kept."""
+        """Continue after the last complete line; a torn tail (a crash mid-write) is cut off into FILE.torn.
+
+        A journal that does not verify is not continued: appending would bury the damage under a valid-looking
+        tail. The engine refuses to start and says which line is wrong.
+        """
+        records, problems = read_journal(self.path)
+        broken = [p for p in problems if "torn last line" not in p.what]
+        if broken:
+            raise ZdteError(
+                f"{self.path}: {broken[0]}; the journal does not verify, so it cannot be continued: check it with "
+                f"`python run.py journal verify {self.path}` and move it aside"
+            )
         data = self.path.read_bytes()
         if data and not data.endswith(b"\n"):
             cut = data.rfind(b"\n") + 1
@@ -63,18 +74,10 @@ class Journal:
             with open(self.path, "r+b") as fh:
                 fh.truncate(cut)
             data = data[:cut]
-        lines = data.splitlines()
-        if lines:
+        if records:
             self.resumed = True
-            try:
-                last = json.loads(lines[-1])
-            except ValueError:
-                raise ZdteError(
-                    f"{self.path}: line {len(lines)} is not a valid record, so the journal cannot be continued; "
-                    f"check it with `python run.py journal verify {self.path}` and move it aside"
-                ) from None
-            self.seq = int(last["seq"])
-            self.last_hash = str(last["hash"])
+            self.seq = int(records[-1]["seq"])
+            self.last_hash = str(records[-1]["hash"])
 
     def append(self, kind: str, ts: datetime, *, sync: bool = True, **fields: Any) -> dict[str, Any]:
         """Write one record. `sync` fsyncs it (transitions, orders); other records are flushed only."""

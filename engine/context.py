@@ -262,6 +262,10 @@ class Context:
         )
         return trade
 
+    def hold_working(self, w: Working) -> None:
+        """Keep the order being worked before it is sent, so a failed send can still be found and cancelled."""
+        self.working = w
+
     def spread_of(self, w: Working) -> Spread:
         return next(s for s in self.book.open if s.trade_no == w.trade_no)
 

@@ -3,6 +3,8 @@
 Lines carry the market time (simulated or real) next to the level, because a simulated day runs in a
 second of wall time and only market time tells the story. Standard-library loggers (alpaca-py,
 transitions, urllib3) are routed here too; `transitions` is kept at WARNING (its INFO costs 10x).
+Tracebacks never show local variables (`diagnose=False` on every sink): an HTTP client's locals hold
+the API keys, and keys must never reach a log.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] 
     logger.remove()
     _day_sinks.clear()
     logger.configure(patcher=_patch)
-    logger.add(sys.stderr, level=level, format=CONSOLE_FORMAT, colorize=None)
+    logger.add(sys.stderr, level=level, format=CONSOLE_FORMAT, colorize=None, diagnose=False)
     logging.basicConfig(handlers=[_Intercept()], level=logging.INFO, force=True)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
@@ -60,7 +62,9 @@ def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
     logs_dir.mkdir(parents=True, exist_ok=True)
     mode = "w" if fresh else "a"
     _day_sinks.append(
-        logger.add(logs_dir / f"engine-{day:%Y%m%d}.log", level="DEBUG", format=FILE_FORMAT, mode=mode)
+        logger.add(
+            logs_dir / f"engine-{day:%Y%m%d}.log", level="DEBUG", format=FILE_FORMAT, mode=mode, diagnose=False
+        )
     )
     _day_sinks.append(
         logger.add(
@@ -69,6 +73,7 @@ def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
             format=TRADE_FORMAT,
             filter=lambda r: r["extra"].get("trade", False),
             mode=mode,
+            diagnose=False,
         )
     )
 

@@ -104,17 +104,28 @@ class OrderManager:
             self._next_attempt_no[key] = max(self._next_attempt_no.get(key, 0), nxt)
 
     def place(
-        self, kind: str, trade_no: int, day: date, legs: tuple[Leg, ...], qty: int, now: datetime, urgent: bool = False
+        self,
+        kind: str,
+        trade_no: int,
+        day: date,
+        legs: tuple[Leg, ...],
+        qty: int,
+        now: datetime,
+        hold: Callable[[Working], None] | None = None,
+        urgent: bool = False,
     ) -> Working:
         """Start working an order: first at mid, or at the natural price when `urgent` (a forced flatten).
 
-        A send that fails transiently leaves the Working in doubt (`resubmit_pending`): the next poll or
-        cancel first asks the broker for that client order id, so the order is neither lost nor doubled.
+        The Working is handed to `hold` before anything is sent, so the caller keeps it even when the send
+        raises: a send that fails leaves it in doubt (`resubmit_pending`), and the next poll or cancel first
+        asks the broker for that client order id, so the order is neither lost nor doubled.
         """
         attempt = self._next_attempt_no.get((day, trade_no, kind), 0)
         cid = self._ids.client_order_id(day, trade_no, kind, attempt)
         unsent = Order("", cid, OrderStatus.PENDING_NEW, legs, qty, 0, 0.0, None, now)
         w = Working(kind, trade_no, day, legs, qty, urgent, now, unsent, now, attempt=attempt, resubmit_pending=True)
+        if hold is not None:
+            hold(w)
         self._send(w, now)
         return w
 
@@ -202,7 +213,8 @@ class OrderManager:
 
     def _send(self, w: Working, now: datetime) -> Progress:
         """Send the attempt `w.attempt` at `w.step`. On a transient failure it stays in doubt (WORKING); a
-        rejection ends it (DEAD, or FILLED for what already filled)."""
+        rejection ends it (DEAD, or FILLED for what already filled); any other failure (a malformed answer,
+        say) is raised with the attempt still in doubt, so whoever handles it can look it up and cancel it."""
         try:
             order = self._submit(w.kind, w.trade_no, w.day, w.legs, w.remaining, w.step, w.attempt, w.urgent)
         except OrderRejected as exc:

@@ -22,9 +22,11 @@ def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: boo
             why = why_for(spread)
             if why:
                 logger.info(f"exit trade {spread.trade_no}: {why}")
-                w = ctx.parts.orders.place("exit", spread.trade_no, ctx.day, spread.closing_legs, spread.qty,
-                                           ctx.now, urgent=urgent)
-                w.why, ctx.working = why, w
+                w = ctx.parts.orders.place(
+                    "exit", spread.trade_no, ctx.day, spread.closing_legs, spread.qty, ctx.now,
+                    hold=ctx.hold_working, urgent=urgent,
+                )
+                w.why = why
                 break
         else:
             return None

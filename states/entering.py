@@ -13,8 +13,10 @@ def handle(ctx: Context) -> Step:
     if ctx.working is None:
         plan = ctx.plan
         assert plan is not None, "Entering without a plan"
-        ctx.working = ctx.parts.orders.place("entry", ctx.book.trades_today + 1, ctx.day, plan.legs, plan.qty, ctx.now)
-        progress = progress_of(ctx.working)
+        w = ctx.parts.orders.place(
+            "entry", ctx.book.trades_today + 1, ctx.day, plan.legs, plan.qty, ctx.now, hold=ctx.hold_working
+        )
+        progress = progress_of(w)
     else:
         progress = ctx.parts.orders.poll(ctx.working, ctx.now)
     w = ctx.working

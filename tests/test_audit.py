@@ -65,3 +65,24 @@ def test_reopening_continues_the_chain_and_cuts_a_torn_tail(tmp_path):
     records, problems = read_journal(p)
     assert problems == [] and [r["seq"] for r in records] == [1, 2, 3]
     assert (tmp_path / "a.jsonl.torn").read_text().startswith('{"seq": 3')
+
+
+def test_a_journal_that_does_not_verify_is_not_continued(tmp_path):
+    import pytest
+
+    from engine.errors import ZdteError
+
+    for n, damage in enumerate(('{"seq": 4}', "[1, 2]", '{"seq": "x", "hash": "ab"}')):
+        p = tmp_path / f"a{n}.jsonl"
+        _write(p, 3)
+        with open(p, "a", encoding="utf-8") as fh:
+            fh.write(damage + "\n")
+        before = p.read_bytes()
+        with pytest.raises(ZdteError, match=r"line 4: .*does not verify"):
+            Journal(p)
+        assert p.read_bytes() == before  # nothing changed, nothing lost
+    lines = p.read_text(encoding="utf-8").splitlines()[:3]
+    lines[1] = lines[1].replace('"t1"', '"tX"')  # damage in the middle, valid last line
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ZdteError, match="line 2: hash does not match"):
+        Journal(p)

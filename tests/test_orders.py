@@ -583,3 +583,29 @@ def test_an_urgent_entry_stays_at_natural(broker, wide_md, events):
     for k in range(1, 6):
         assert om.poll(w, at(10 * k)) is Progress.WORKING
     assert limits(broker) == pytest.approx([-0.30] * 4)  # the walk still stops after max_walk_ticks steps
+
+
+def test_a_malformed_answer_to_a_placement_raises_but_the_order_is_held_and_found_for_cancelling(
+    broker, md, events, venue
+):
+    """The broker took the order but its answer could not be read: the caller still holds the Working, and
+    cancelling it looks the id up first, so the order at the broker is found and cancelled, not orphaned."""
+    broker.order_by_client_id.side_effect = lookup_in(venue)
+
+    def accepted_then_garbled(request: OrderRequest) -> Order:
+        venue.submit(request)
+        raise BrokerError("POST /v2/orders: malformed response: JSONDecodeError")
+
+    broker.submit_order.side_effect = accepted_then_garbled
+    om = manager(broker, md, events)
+    held = []
+    with pytest.raises(BrokerError, match="malformed"):
+        om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0, hold=held.append)
+    [w] = held
+    assert w.resubmit_pending and w.order.client_order_id == "zdte-20250701-01o-00"
+
+    assert om.cancel(w, "halted") is True
+
+    broker.order_by_client_id.assert_called_once_with("zdte-20250701-01o-00")
+    assert venue.orders["oid-1"].status is OrderStatus.CANCELED
+    assert broker.submit_order.call_count == 1

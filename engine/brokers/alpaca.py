@@ -190,7 +190,11 @@ def classify(what: str, exc: BaseException) -> BrokerError:
         return BrokerError(f"{what}: timed out ({exc.__class__.__name__})", transient=True)
     if isinstance(exc, requests.ConnectionError):
         return BrokerError(f"{what}: connection failed ({exc.__class__.__name__})", transient=True)
-    if isinstance(exc, (ValidationError, ValueError, KeyError, TypeError)):
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ())) or exc.title
+        return BrokerError(f"{what}: malformed response: {where}: {first.get('msg', str(exc)[:200])}")
+    if isinstance(exc, (ValueError, KeyError, TypeError)):
         first = str(exc).splitlines()[0][:200]
         return BrokerError(f"{what}: malformed response: {type(exc).__name__}: {first}")
     return BrokerError(f"{what}: {type(exc).__name__}: {exc}")
@@ -215,25 +219,21 @@ class AlpacaBroker:
         self._tc = trading
         self._retry = retry
 
+    def _get(self, what: str, fetch: Callable[[], Any], convert: Callable[[Any], T]) -> T:
+        """Fetch and map inside one retried call, so a malformed answer is an error that names the endpoint."""
+        return self._retry.call(what, lambda: convert(fetch()))
+
     def account(self) -> Account:
-        a = self._retry.call("GET /v2/account", self._tc.get_account)
-        level = a.options_trading_level if a.options_trading_level is not None else a.options_approved_level
-        return Account(
-            account_id=str(a.account_number or a.id),
-            equity=float(a.equity),
-            last_equity=float(a.last_equity),
-            cash=float(a.cash),
-            options_buying_power=_f(a.options_buying_power) or 0.0,
-            options_level=int(level or 0),
-            paper=True,
-            status=str(getattr(a.status, "value", a.status)),
-        )
+        return self._get("GET /v2/account", self._tc.get_account, _account)
 
     def _calendar(self, start: date, end: date) -> list[Session]:
-        days = self._retry.call(
-            "GET /v2/calendar", lambda: self._tc.get_calendar(GetCalendarRequest(start=start, end=end))
+        return self._get(
+            "GET /v2/calendar",
+            lambda: self._tc.get_calendar(GetCalendarRequest(start=start, end=end)),
+            lambda days: [
+                Session(day=c.date, open=c.open.replace(tzinfo=ET), close=c.close.replace(tzinfo=ET)) for c in days
+            ],
         )
-        return [Session(day=c.date, open=c.open.replace(tzinfo=ET), close=c.close.replace(tzinfo=ET)) for c in days]
 
     def session(self, day: date) -> Session | None:
         found = [s for s in self._calendar(day, day) if s.day == day]
@@ -305,7 +305,7 @@ class AlpacaBroker:
         return self._retry.call(f"POST /v2/orders {cid}", submit, before_retry=lambda: self._lookup(cid))
 
     def get_order(self, order_id: str) -> Order:
-        return _order(self._retry.call(f"GET /v2/orders/{order_id}", lambda: self._tc.get_order_by_id(order_id)))
+        return self._get(f"GET /v2/orders/{order_id}", lambda: self._tc.get_order_by_id(order_id), _order)
 
     def _lookup(self, client_order_id: str) -> Order | None:
         """One GET /v2/orders:by_client_order_id, not retried; None when the broker has no such order."""
@@ -323,32 +323,54 @@ class AlpacaBroker:
 
     def open_orders(self) -> list[Order]:
         req = GetOrdersRequest(status=QueryOrderStatus.OPEN, nested=True, limit=500)
-        return [_order(o) for o in self._retry.call("GET /v2/orders", lambda: self._tc.get_orders(req))]
+        return self._get("GET /v2/orders", lambda: self._tc.get_orders(req), _orders)
 
     def orders_since(self, since: datetime) -> list[Order]:
         """Today's orders of every status (Alpaca returns at most 500 per call: enough for one engine's day)."""
         req = GetOrdersRequest(status=QueryOrderStatus.ALL, after=since, nested=True, limit=500, direction="asc")
-        return [_order(o) for o in self._retry.call("GET /v2/orders?status=all", lambda: self._tc.get_orders(req))]
+        return self._get("GET /v2/orders?status=all", lambda: self._tc.get_orders(req), _orders)
 
     def cancel_order(self, order_id: str) -> None:
         self._retry.call(f"DELETE /v2/orders/{order_id}", lambda: self._tc.cancel_order_by_id(order_id))
 
     def positions(self) -> list[Position]:
-        out = []
-        for p in self._retry.call("GET /v2/positions", self._tc.get_all_positions):
-            qty = abs(int(float(p.qty)))
-            if p.side == PositionSide.SHORT:
-                qty = -qty
-            out.append(
-                Position(
-                    symbol=p.symbol,
-                    qty=qty,
-                    avg_entry_price=float(p.avg_entry_price),
-                    market_value=_f(p.market_value),
-                    unrealized_pl=_f(p.unrealized_pl),
-                )
-            )
-        return out
+        return self._get("GET /v2/positions", self._tc.get_all_positions, lambda ps: [_position(p) for p in ps])
+
+
+def _account(a: Any) -> Account:
+    level = a.options_trading_level if a.options_trading_level is not None else a.options_approved_level
+    return Account(
+        account_id=str(a.account_number or a.id),
+        equity=float(_need(a.equity, "account", "equity")),
+        last_equity=float(_need(a.last_equity, "account", "last_equity")),
+        cash=float(_need(a.cash, "account", "cash")),
+        options_buying_power=_f(a.options_buying_power) or 0.0,
+        options_level=int(level or 0),
+        paper=True,
+        status=str(getattr(a.status, "value", a.status)),
+    )
+
+
+def _position(p: Any) -> Position:
+    qty = abs(int(float(p.qty)))
+    return Position(
+        symbol=p.symbol,
+        qty=-qty if p.side == PositionSide.SHORT else qty,
+        avg_entry_price=float(p.avg_entry_price),
+        market_value=_f(p.market_value),
+        unrealized_pl=_f(p.unrealized_pl),
+    )
+
+
+def _need(value: Any, what: str, name: str) -> Any:
+    """alpaca-py leaves many fields optional; the engine needs these, and a missing one is never read as zero."""
+    if value is None or value == "":
+        raise ValueError(f"{what} without {name}")
+    return value
+
+
+def _orders(orders: list[Any]) -> list[Order]:
+    return [_order(o) for o in orders]
 
 
 def _single_leg(request: OrderRequest) -> LimitOrderRequest:
@@ -367,8 +389,8 @@ def _single_leg(request: OrderRequest) -> LimitOrderRequest:
 
 
 def _order(o: Any) -> Order:
-    if not o.legs and o.symbol:
-        return _simple_order(o)
+    if not o.legs:
+        return _simple_order(_need(o.symbol and o, "order", "legs or symbol"))
     legs = tuple(
         Leg(
             symbol=leg.symbol,
@@ -384,9 +406,9 @@ def _order(o: Any) -> Order:
         client_order_id=o.client_order_id,
         status=_order_status(o.status),
         legs=legs,
-        qty=int(float(o.qty or 0)),
-        filled_qty=int(float(o.filled_qty or 0)),
-        limit_price=float(o.limit_price or 0.0),
+        qty=int(float(_need(o.qty, "order", "qty"))),
+        filled_qty=int(float(_need(o.filled_qty, "order", "filled_qty"))),
+        limit_price=_f(o.limit_price) or 0.0,
         filled_avg_price=_f(o.filled_avg_price),
         submitted_at=o.submitted_at,
         filled_at=o.filled_at,
@@ -407,9 +429,9 @@ def _simple_order(o: Any) -> Order:
         client_order_id=o.client_order_id,
         status=_order_status(o.status),
         legs=(Leg(o.symbol, side, intent),),
-        qty=int(float(o.qty or 0)),
-        filled_qty=int(float(o.filled_qty or 0)),
-        limit_price=sign * float(o.limit_price or 0.0),
+        qty=int(float(o.qty or 0)),  # a notional (dollar) order of someone else's has no qty
+        filled_qty=int(float(_need(o.filled_qty, "order", "filled_qty"))),
+        limit_price=sign * (_f(o.limit_price) or 0.0),  # a market order has no limit
         filled_avg_price=None if fill is None else sign * fill,
         submitted_at=o.submitted_at,
         filled_at=o.filled_at,

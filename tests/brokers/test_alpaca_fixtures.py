@@ -346,3 +346,20 @@ def test_rate_limit_reset_header_alone_sets_the_wait(stub, alpaca, fixture_json)
     assert alpaca.broker.account().account_id == "010203ABCD"
     assert len(stub.requests_to("/v2/account")) == 2
     assert alpaca.clock.now() == reset  # slept exactly until the reset, on the simulated clock
+
+
+def test_an_order_without_filled_qty_is_a_malformed_answer_never_zero_filled(stub, alpaca, fixture_json) -> None:
+    """Read as 0 filled, a filled entry would be entered again and again; it is an error naming the endpoint."""
+    mleg = fixture_json("trading_order_mleg_docs.json")
+    del mleg["filled_qty"]
+    stub.route(f"GET /v2/orders/{mleg['id']}", (200, mleg))
+    with pytest.raises(BrokerError, match=rf"GET /v2/orders/{mleg['id']}: malformed response: .*filled_qty"):
+        alpaca.broker.get_order(mleg["id"])
+
+
+def test_an_account_without_equity_is_a_malformed_answer_naming_the_endpoint(stub, alpaca, fixture_json) -> None:
+    account = fixture_json("trading_account.json")
+    del account["equity"]
+    stub.route("GET /v2/account", (200, account))
+    with pytest.raises(BrokerError, match="GET /v2/account: malformed response: .*equity"):
+        alpaca.broker.account()
