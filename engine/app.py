@@ -155,10 +155,8 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         pending_inputs=pending,
         **ports,
     )
-    runner = Runner(ctx, initial)
+    runner = Runner(ctx, initial, venue=adapters.venue, signals=signals)
     parts.orders = OrderManager(ports["broker"], ports["market_data"], ports["ids"], cfg.orders, runner.on_order_event)
-    runner.venue = adapters.venue
-    runner.signals = signals
     return runner
 
 

@@ -189,9 +189,6 @@ class Context:
             self.flush_inputs()
             self.journal.append(kind, self.now, sync=sync, **fields)
 
-    def note_input(self, call: dict[str, Any]) -> None:
-        self.pending_inputs.append(call)
-
     def flush_inputs(self) -> None:
         """The port calls made so far, as one `input` record (flushed, not fsynced: the OS keeps it on a crash)."""
         if self.pending_inputs and self.journal is not None:

@@ -8,6 +8,7 @@ halt), anything else in a trading state is a halt that flattens, and at start-up
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from loguru import logger
 
@@ -26,8 +27,11 @@ INPUT_BATCH = 64
 
 
 class Runner:
-    def __init__(self, ctx: Context, initial: S = S.INITIALIZING) -> None:
+    def __init__(self, ctx: Context, initial: S = S.INITIALIZING, venue: Any = None, signals: Any = None) -> None:
+        """`venue` is the simulator (for benchmarks and tests), `signals` the raw ProcessSignals (for handlers)."""
         self.ctx = ctx
+        self.venue = venue
+        self.signals = signals
         self.stats = DayStats()
         self.machine = EngineMachine(self._record, more_sessions=lambda: ctx.more_sessions, initial=initial)
         self._state_since: datetime | None = None
