@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 import numpy as np
+from loguru import logger
 
 from engine.config import DataConfig
 from engine.errors import BrokerError, DataError
@@ -68,6 +69,7 @@ class BarWindow:
         self._ts = np.empty(0, dtype=np.int64)
         self._close = np.empty(0, dtype=float)
         self.last_error: str | None = None
+        self._first_ask: float | None = None
 
     @property
     def spot(self) -> float | None:
@@ -83,6 +85,8 @@ class BarWindow:
     def refresh(self, now: datetime) -> None:
         """Fetch bars completed since the last one; a failure is remembered, the old window is kept."""
         now_s = int(now.timestamp())
+        if self._first_ask is None:
+            self._first_ask = now.timestamp()
         if self.last_bar_ts is not None and now_s < self.last_bar_ts + 120:
             return
         start = (
@@ -95,6 +99,7 @@ class BarWindow:
             validate_bars(bars)
         except (DataError, BrokerError) as exc:
             self.last_error = str(exc)
+            logger.warning(f"bars refused or unavailable: {exc}")
             return
         self.last_error = None
         if len(bars) == 0:
@@ -111,6 +116,9 @@ class BarWindow:
     def verdict(self, now: datetime) -> DataVerdict:
         if self.last_bar_ts is None:
             why = f": {self.last_error}" if self.last_error else ""
+            waited = now.timestamp() - self._first_ask if self._first_ask is not None else 0.0
+            if waited > self.cfg.outage_tolerance_s:
+                return DataVerdict(DataHealth.OUTAGE, f"data outage: no {self.symbol} bar for {waited:.0f}s{why}")
             return DataVerdict(DataHealth.INSUFFICIENT, f"no bars yet for {self.symbol}{why}")
         age = now.timestamp() - (self.last_bar_ts + 60)
         if age > self.cfg.outage_tolerance_s:

@@ -155,6 +155,13 @@ class OrderManager:
                 return Progress.WORKING
         return self._after_final(w, now)
 
+    def make_urgent(self, w: Working) -> None:
+        """A halt that must flatten takes over an exit being walked: its next attempt, due at once, goes at
+        the natural price instead of one more tick from mid."""
+        w.urgent = True
+        w.step = -1
+        w.placed_at = datetime.min.replace(tzinfo=w.placed_at.tzinfo)
+
     def _timed_out(self, w: Working, now: datetime) -> bool:
         return (now - w.started_at).total_seconds() >= self.cfg.entry_timeout_s
 
@@ -194,11 +201,13 @@ class OrderManager:
         return True
 
     def _request_cancel(self, w: Working, then: str, why: str) -> None:
+        """Ask for the cancel; only once the broker took the request is the order waiting on it. A cancel that
+        failed (raised) leaves the Working as it was, so the next poll asks again."""
+        with contextlib.suppress(OrderRejected):
+            self._broker.cancel_order(w.order.id)
         w.after_cancel = then
         if then == "give_up":
             w.dead_reason = why
-        with contextlib.suppress(OrderRejected):
-            self._broker.cancel_order(w.order.id)
         self._refresh(w)
         self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": w.order.status})
 

@@ -109,7 +109,8 @@ def reconcile(
         out.attempts[key] = max(out.attempts.get(key, 0), attempt + 1)
         t = trades.setdefault(trade_no, TradeHistory(trade_no))
         if kind == "entry":
-            t.legs = t.legs or o.legs
+            if not t.entry_qty:
+                t.legs = o.legs  # the attempt that filled, or the latest one: a re-planned entry changes strikes
             if o.filled_qty:
                 t.entry_qty += o.filled_qty
                 t.entry_cost += (o.filled_avg_price or 0.0) * o.filled_qty
@@ -147,7 +148,7 @@ def reconcile(
         out.extra_working = [o for o, _ in extra]
         out.working = Working(
             kind, trade_no, day, order.legs, order.qty, False, order.submitted_at, order, order.submitted_at,
-            step=attempt, attempt=attempt, why="adopted at start-up",
+            attempt=attempt, why="adopted at start-up",
         )
         if kind == "entry":
             out.working_plan = plan_from_legs(order.legs, order.qty, order.limit_price)

@@ -68,7 +68,10 @@ class Runner:
         if moved or len(ctx.pending_inputs) >= INPUT_BATCH:
             ctx.flush_inputs()
         if not ctx.finished and not moved:
-            ctx.clock.sleep(step.wait if step.wait is not None else self._poll(state))
+            try:
+                ctx.clock.sleep(step.wait if step.wait is not None else self._poll(state))
+            except BrokerError as exc:  # a remote (simulator) clock that could not move: the next tick tries again
+                logger.warning(f"the clock could not advance: {exc}")
         return outcome
 
     def fire(self, trigger: str, reason: str) -> Outcome:
@@ -87,14 +90,19 @@ class Runner:
             step = HANDLERS[state](ctx)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a decision, never a crash
             return self._fault(state, exc)
-        if state in _TRADING:
-            ctx.outage_since = None
+        ctx.outage_since = None
         return step
 
     def _fault(self, state: S, exc: BaseException) -> Step:
         ctx = self.ctx
         what = f"{type(exc).__name__}: {exc}"
         transient = isinstance(exc, DataError) or (isinstance(exc, BrokerError) and exc.transient)
+        if state is S.INITIALIZING and transient:
+            ctx.outage_since = ctx.outage_since or ctx.now
+            lasted = (ctx.now - ctx.outage_since).total_seconds()
+            if lasted <= ctx.cfg.risk.broker_outage_tolerance_s:
+                logger.warning(f"start-up: transient failure for {lasted:.0f}s, retrying: {what}")
+                return STAY
         if state is S.INITIALIZING:
             logger.error(f"start-up failed: {what}")
             ctx.exit_code = 2 if isinstance(exc, (AuthError, UnsafeEndpointError)) else 1

@@ -17,6 +17,8 @@ from engine.orders import Progress, Working, progress_of
 def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: bool = False) -> ClosedTrade | None:
     """Advance the exit order by one poll, starting one for the first spread that must close; return what closed."""
     w = ctx.working
+    if w is not None and urgent and w.kind == "exit" and not w.urgent:
+        ctx.parts.orders.make_urgent(w)
     if w is None:
         for spread in ctx.book.open:
             why = why_for(spread)

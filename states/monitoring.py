@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.context import STAY, Context, Halt, Step
+from engine.data import DataHealth
 from states.common import settle_after_close, work_exit
 
 
@@ -16,6 +17,10 @@ def handle(ctx: Context) -> Step:
             return STAY
         return Step("session_end", "session closed; positions left were settled by the broker")
     ctx.parts.bars.refresh(ctx.now)
+    verdict = ctx.parts.bars.verdict(ctx.now)
+    if verdict.health is DataHealth.OUTAGE and ctx.working is None:
+        ctx.halt = Halt(verdict.reason, flatten=False, resumable=True)
+        return Step("halt", f"{verdict.reason}; open condors managed from broker marks")
     ctx.marks = ctx.market_data.quotes([leg.symbol for s in ctx.book.open for leg in s.legs])
     ctx.refresh_account()
     if ctx.parts.risk.loss_limit_hit(ctx.daily_pnl):

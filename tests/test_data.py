@@ -276,3 +276,18 @@ def test_realized_vol_is_zero_for_a_flat_or_too_short_series(mocker):
     assert len(w) == 2 and w.realized_vol() == 0.0
     w.refresh(at(40))
     assert w.realized_vol() == 0.0
+
+
+def test_a_feed_that_never_answers_becomes_an_outage_after_the_tolerance(mocker):
+    """No bar at all since the first ask: insufficient at first, an outage once the tolerance has passed."""
+    md = mocker.create_autospec(MarketData, instance=True)
+    md.bars.side_effect = BrokerError("GET /v2/stocks/bars: HTTP 503", transient=True)
+    cfg = DataConfig(outage_tolerance_s=600.0)
+    window = BarWindow(md, "SPY", cfg)
+    window.refresh(at(30))
+    assert window.verdict(at(30)).health is DataHealth.INSUFFICIENT
+    window.refresh(at(39))
+    assert window.verdict(at(39)).health is DataHealth.INSUFFICIENT
+    window.refresh(at(40.5))
+    verdict = window.verdict(at(40.5))
+    assert verdict.health is DataHealth.OUTAGE and "no SPY bar for 630s" in verdict.reason and "503" in verdict.reason

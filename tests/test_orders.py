@@ -585,6 +585,19 @@ def test_an_urgent_entry_stays_at_natural(broker, wide_md, events):
     assert limits(broker) == pytest.approx([-0.30] * 4)  # the walk still stops after max_walk_ticks steps
 
 
+def test_a_walked_exit_made_urgent_goes_to_natural_at_the_next_poll(broker, wide_md, events, venue):
+    """A halt that must flatten takes over an exit being walked from mid: no waiting out the walk interval,
+    no more one-tick steps; the next attempt goes at the natural price (1.26 in these quotes)."""
+    om = manager(broker, wide_md, events, max_walk_ticks=3, exit_extra_ticks=5)
+    w = om.place("exit", 1, DAY, EXIT_LEGS, 1, T0)
+    assert om.poll(w, at(2)) is Progress.WORKING  # walk not due yet: nothing new
+    assert limits(broker) == pytest.approx([0.78])
+    om.make_urgent(w)
+    assert om.poll(w, at(3)) is Progress.WORKING
+    assert limits(broker) == pytest.approx([0.78, 1.26])
+    assert venue.orders["oid-1"].status is OrderStatus.CANCELED and venue.live_at_submit[-1] == []
+
+
 def test_a_malformed_answer_to_a_placement_raises_but_the_order_is_held_and_found_for_cancelling(
     broker, md, events, venue
 ):
@@ -609,3 +622,20 @@ def test_a_malformed_answer_to_a_placement_raises_but_the_order_is_held_and_foun
     broker.order_by_client_id.assert_called_once_with("zdte-20250701-01o-00")
     assert venue.orders["oid-1"].status is OrderStatus.CANCELED
     assert broker.submit_order.call_count == 1
+
+
+def test_a_cancel_that_failed_is_asked_again_at_the_next_poll(broker, md, events, venue):
+    """The walk's cancel fails (all its retries): the attempt is not left waiting on a cancel nobody sent."""
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
+    broker.cancel_order.side_effect = BrokerError("DELETE /v2/orders/oid-1: HTTP 503", transient=True)
+    with pytest.raises(BrokerError):
+        om.poll(w, at(10))
+    assert w.after_cancel is None and venue.orders["oid-1"].status.is_open
+    broker.cancel_order.side_effect = venue.cancel
+
+    assert om.poll(w, at(15)) is Progress.WORKING
+
+    assert broker.cancel_order.call_count == 2
+    assert venue.orders["oid-1"].status is OrderStatus.CANCELED
+    assert ids(broker) == ["zdte-20250701-01o-00", "zdte-20250701-01o-01"]

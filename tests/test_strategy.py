@@ -127,27 +127,44 @@ def test_long_condor_is_not_held_to_min_credit():
     assert isinstance(IronCondor(_cfg(direction="long", min_credit=5.0)).propose(SPOT, contracts, quotes), CondorPlan)
 
 
-@pytest.mark.parametrize("right,strike,name", [(Right.CALL, 611, "611"), (Right.PUT, 588, "588")])
-def test_missing_wing_contract_is_a_skip_naming_it(right, strike, name):
+# 6 points from 600.3: shorts 594 put / 607 call, wings 589 / 612
+@pytest.mark.parametrize("right,strike,name", [(Right.CALL, 612, "612"), (Right.PUT, 589, "589")])
+def test_missing_wing_contract_is_a_skip_naming_it_for_the_distance_rule(right, strike, name):
     contracts, quotes = chain()
     del contracts[sym(right, strike)]
-    out = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
+    by_distance = IronCondor(_cfg(short_strike_rule="distance", short_distance=6.0))
+    out = by_distance.propose(SPOT, contracts, quotes)
     assert isinstance(out, Skip)
     assert name in out.reason and str(right) in out.reason
 
 
-def test_wing_without_a_quote_is_a_skip_too():
+@pytest.mark.parametrize("right,strike", [(Right.CALL, 611), (Right.PUT, 588)])
+def test_by_delta_a_short_strike_is_only_chosen_where_its_wing_is_listed(right, strike):
+    """The best-delta short (606 call / 593 put) loses its wing: the next-best short with a listed wing is taken."""
+    contracts, quotes = chain()
+    best = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
+    del contracts[sym(right, strike)]
+    plan = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
+    assert isinstance(best, CondorPlan) and isinstance(plan, CondorPlan)
+    assert strike in best.strikes and strike not in plan.strikes
+    lp, sp, sc, lc = plan.strikes
+    assert sp - lp == lc - sc == 5.0
+    assert all(sym(r, k) in contracts for r, k in zip((Right.PUT,) * 2 + (Right.CALL,) * 2, plan.strikes, strict=True))
+
+
+def test_wing_without_a_quote_is_not_traded_on():
     contracts, quotes = chain()
     del quotes[sym(Right.CALL, 611)]
-    out = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
-    assert isinstance(out, Skip) and "611" in out.reason
+    plan = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
+    assert isinstance(plan, CondorPlan) and 611 not in plan.strikes
+    assert all(leg.symbol in quotes for leg in plan.legs)
 
 
-def test_wing_beyond_the_listed_strikes_is_a_skip():
+def test_wings_stay_inside_the_listed_strikes():
     contracts, quotes = chain(lo=590, hi=608)
-    out = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
-    assert isinstance(out, Skip)
-    assert "611" in out.reason and "588" in out.reason
+    plan = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
+    assert isinstance(plan, CondorPlan)
+    assert min(plan.strikes) >= 590 and max(plan.strikes) <= 608
 
 
 @pytest.mark.parametrize(

@@ -516,12 +516,20 @@ class RemoteSimClock:
     def now(self) -> datetime:
         return self._now
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float, attempts: int = 5) -> None:
+        """Advance to an absolute time (`until`), so a retried request cannot move the clock twice."""
         if seconds <= 0:
             return
-        r = self._session.post(f"{self._url}/sim/advance", json={"seconds": seconds})
-        r.raise_for_status()
-        self._now = datetime.fromisoformat(r.json()["now"])
+        until = (self._now + timedelta(seconds=seconds)).isoformat()
+        for _ in range(attempts):
+            try:
+                r = self._session.post(f"{self._url}/sim/advance", json={"until": until})
+                r.raise_for_status()
+                self._now = datetime.fromisoformat(r.json()["now"])
+                return
+            except (requests.RequestException, ValueError, KeyError) as exc:
+                last = exc
+        raise BrokerError(f"POST /sim/advance failed {attempts} times: {type(last).__name__}", transient=True)
 
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -540,10 +548,14 @@ def is_simulator(base_url: str, timeout: float, attempts: int = 3) -> bool:
             r = requests.get(f"{base_url.rstrip('/')}/sim/info", timeout=timeout)
         except requests.RequestException:
             continue
+        if r.status_code == 404:
+            return False  # a loopback proxy in front of Alpaca: real time
         try:
-            return r.status_code == 200 and r.json().get("simulator") is True
+            if r.status_code == 200 and r.json().get("simulator") is True:
+                return True
         except ValueError:
-            return False
+            pass
+        raise BrokerError(f"{base_url}/sim/info answered {r.status_code}: not a zdte simulator, nor a proxy to Alpaca")
     raise BrokerError(f"{base_url} does not answer (tried {attempts} times): is serve-sim running?", transient=True)
 
 

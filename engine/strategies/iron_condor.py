@@ -97,6 +97,9 @@ class IronCondor:
         for (right, strike), c in by_key.items():
             if (right is Right.PUT and strike >= spot) or (right is Right.CALL and strike <= spot):
                 continue
+            wing = strike - self.cfg.wing_width if right is Right.PUT else strike + self.cfg.wing_width
+            if (right, wing) not in by_key:
+                continue
             delta = _delta(quotes[c.symbol], spot, strike, right, years_left)
             if delta is None:
                 continue

@@ -49,9 +49,9 @@ def test_fail_with_a_clear_reason_for_an_unusable_account(world: World, account,
 
 @pytest.mark.parametrize(
     "error",
-    [AuthError("401 unauthorized: check the API keys"), BrokerError("503 upstream", transient=True),
+    [AuthError("401 unauthorized: check the API keys"), BrokerError("400 bad request"),
      ConnectionError("broker unreachable")],
-    ids=["auth", "transient", "network"],
+    ids=["auth", "permanent", "network"],
 )
 def test_exception_at_start_up_becomes_fail_with_the_error_in_the_reason(world: World, error):
     world.broker.account.side_effect = error
@@ -113,3 +113,32 @@ def test_ready_on_the_simulated_broker(tmp_path):
     assert outcome is not None and outcome.moved
     assert runner.state is S.AWAITING_OPEN
     assert outcome.reason.startswith("paper account ") and "options level 3" in outcome.reason
+
+
+def test_a_transient_error_at_start_up_is_retried_until_the_outage_tolerance_then_fails(world: World):
+    """Nothing is at risk before trading: a passing broker error is waited out (broker_outage_tolerance_s)."""
+    world.broker.account.side_effect = BrokerError("503 upstream", transient=True)
+    runner = world.runner(S.INITIALIZING, session=False)
+    tolerance = runner.ctx.cfg.risk.broker_outage_tolerance_s
+
+    runner.tick()
+    assert runner.state is S.INITIALIZING
+    first = runner.ctx.outage_since
+    for _ in range(1000):
+        runner.tick()
+        if runner.state is not S.INITIALIZING:
+            break
+    assert runner.state is S.SHUTTING_DOWN
+    assert (runner.ctx.now - first).total_seconds() > tolerance
+    world.assert_moved("fail", S.INITIALIZING, S.SHUTTING_DOWN, "start-up failed", "503 upstream")
+    assert world.broker.account.call_count > 2
+
+
+def test_a_start_up_that_recovers_from_a_transient_error_goes_ready(world: World):
+    account = world.account
+    world.broker.account.side_effect = [BrokerError("429 slow down", transient=True), account, account]
+    runner = world.runner(S.INITIALIZING, session=False)
+    runner.tick()
+    assert runner.state is S.INITIALIZING
+    runner.tick()
+    assert runner.state is S.AWAITING_OPEN
