@@ -83,6 +83,18 @@ def _encode_dict(v: dict) -> Any:
 _ENCODERS[dict] = _encode_dict
 
 
+_PLAIN = (str, int, float, type(None))
+
+
+def encode_args(args: tuple[Any, ...]) -> list[Any]:
+    """A call's arguments; most are plain (ids, symbols, lists of symbols) and need no walk through `encode`."""
+    for a in args:
+        if type(a) in _PLAIN or (type(a) is list and all(type(x) is str for x in a)):
+            continue
+        return encode(list(args))
+    return [list(a) if type(a) is list else a for a in args]
+
+
 def encode(value: Any) -> Any:
     """A JSON-ready form; dataclasses, enums, dates and numpy arrays carry a type tag."""
     enc = _ENCODERS.get(type(value))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import errors
-from engine.codec import decode_result, encode, encode_result
+from engine.codec import decode_result, encode_args, encode_result
 
 PORT_METHODS: dict[str, tuple[str, ...]] = {
     "clock": ("now",),
@@ -97,13 +97,13 @@ class Recorded:
             def sparse(*args: Any) -> Any:
                 result = fn(*args)
                 if result is not None:
-                    sink({"port": port, "method": method, "args": encode(list(args)), "result": result})
+                    sink({"port": port, "method": method, "args": encode_args(args), "result": result})
                 return result
 
             return sparse
 
         def call(*args: Any) -> Any:
-            entry: dict[str, Any] = {"port": port, "method": method, "args": encode(list(args))}
+            entry: dict[str, Any] = {"port": port, "method": method, "args": encode_args(args)}
             try:
                 result = fn(*args)
             except Exception as exc:
@@ -174,7 +174,7 @@ class Tape:
         self.last_ts: str | None = None
 
     def answer(self, port: str, method: str, args: list[Any]) -> Any:
-        encoded = encode(list(args))
+        encoded = encode_args(tuple(args))
         if (port, method) in SPARSE:
             nxt = self._calls[self._pos][2] if self._pos < len(self._calls) else None
             if nxt is None or (nxt["port"], nxt["method"]) != (port, method):
