@@ -71,14 +71,14 @@ class Reconciliation:
 
     @property
     def summary(self) -> str:
-        parts = [f"{len(self.adopted)} open condor(s) adopted"]
+        parts = [f"{len(self.adopted)} open condor(s) adopted"] if self.adopted else []
         if self.working:
             parts.append(f"working {self.working.kind} order {self.working.order.client_order_id} tracked")
         if self.broken:
             parts.append(f"{len(self.broken)} condor(s) missing a leg, to be closed")
         if self.foreign:
             parts.append(f"{len(self.foreign)} position(s) not ours left alone")
-        return "; ".join(parts)
+        return "; ".join(parts) or "nothing at the broker to take over"
 
 
 def plan_from_legs(legs: tuple[Leg, ...], qty: int, limit: float) -> CondorPlan:
