@@ -255,11 +255,8 @@ def session_days(first: date, n: int) -> list[tuple[date, datetime, datetime]]:
     from engine.calendar import ExchangeCalendar
 
     cal = ExchangeCalendar()
-    s = cal.session(first) or cal.next_session(first)
-    out = [s]
-    while len(out) < n:
-        out.append(cal.next_session(out[-1].day))
-    return [(x.day, x.open, x.close) for x in out]
+    sessions = [cal.session(d) for d in cal.sessions_from(first, n)]
+    return [(s.day, s.open, s.close) for s in sessions if s is not None]
 
 
 def hard_exit_of(day: date, close: datetime, hard_exit: dtime) -> datetime:

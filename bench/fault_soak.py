@@ -205,15 +205,6 @@ class SoakResult:
 # -- set-up --------------------------------------------------------------------------------------------
 
 
-def sessions_from(first: date, n: int) -> list[date]:
-    cal = ExchangeCalendar()
-    day = first if cal.session(first) else cal.next_session(first).day
-    out = [day]
-    while len(out) < n:
-        out.append(cal.next_session(out[-1]).day)
-    return out
-
-
 def engine_config(base: Config, url: str, logs: Path, first: date, days: int, timeout_s: float) -> Config:
     raw = base.model_dump()
     raw["broker"] = "alpaca"
@@ -353,7 +344,7 @@ def soak(
     if clock not in ("http", "direct"):
         raise ValueError(f"clock must be 'http' or 'direct', got {clock!r}")
     base = load_config(config)
-    dates = sessions_from(first or base.session.date or date(2025, 7, 1), days)
+    dates = ExchangeCalendar().sessions_from(first or base.session.date or date(2025, 7, 1), days)
     result = SoakResult(days=days, fault_rate=fault_rate, seed=seed, fault_kinds=tuple(fault_kinds))
     tmp = None
     if logs_dir is None:

@@ -43,15 +43,6 @@ TARGET_PER_MIN = 6.0
 ALPACA_LIMIT_PER_MIN = 200
 
 
-def sessions(first: date, n: int) -> list[date]:
-    cal = ExchangeCalendar()
-    day = first if cal.session(first) else cal.next_session(first).day
-    out = [day]
-    while len(out) < n:
-        out.append(cal.next_session(out[-1]).day)
-    return out
-
-
 def day_config(base: Config, day: date, logs: Path, kill: Path, url: str) -> Config:
     raw = base.model_dump()
     raw.update(broker="alpaca", logs_dir=logs)
@@ -166,7 +157,7 @@ def main() -> int:
     if args.fault_rate:
         logger.remove()
         logger.add(sys.stderr, level="ERROR")  # retries log a warning each: the counts below say it shorter
-    days = sessions(base.session.date, args.days)
+    days = ExchangeCalendar().sessions_from(base.session.date, args.days)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, day in enumerate(days, start=1):

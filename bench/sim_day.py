@@ -28,15 +28,6 @@ from engine.config import Config, load_config, parse_config  # noqa: E402
 from engine.logs import close_day_files, setup_logging  # noqa: E402
 
 
-def sessions(first: date, n: int) -> list[date]:
-    cal = ExchangeCalendar()
-    day = first if cal.session(first) else cal.next_session(first).day
-    out = [day]
-    while len(out) < n:
-        out.append(cal.next_session(out[-1]).day)
-    return out
-
-
 def run_day(base: Config, day: date, logs: Path, record: bool) -> tuple[float, object]:
     raw = base.model_dump()
     raw["session"].update(date=day, days=1)
@@ -61,7 +52,7 @@ def main() -> int:
     setup_logging(-1)
     on, off, quotes, transitions = [], [], 0, []
     with tempfile.TemporaryDirectory() as tmp:
-        days = sessions(base.session.date, args.days)
+        days = ExchangeCalendar().sessions_from(base.session.date, args.days)
         run_day(base, days[0], Path(tmp) / "warm-up", True)  # imports and the calendar, outside the figures
         for i, day in enumerate(days, start=1):
             spent, runner = run_day(base, day, Path(tmp) / f"{day}-on", True)

@@ -32,6 +32,14 @@ class ExchangeCalendar:
             close=cal.session_close(day).to_pydatetime().astimezone(ET),
         )
 
+    def sessions_from(self, first: date, n: int) -> list[date]:
+        """`n` consecutive session dates, starting at `first` or the next session after it."""
+        day = first if self.session(first) else self.next_session(first).day
+        out = [day]
+        while len(out) < n:
+            out.append(self.next_session(out[-1]).day)
+        return out
+
     def next_session(self, after: date) -> Session:
         day = after + timedelta(days=1)
         while (found := self.session(day)) is None:

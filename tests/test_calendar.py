@@ -66,3 +66,13 @@ def test_next_session_skips_weekends_and_holidays(cal, after, expected):
 
 def test_et_builds_an_aware_new_york_wall_time():
     assert et(date(2025, 7, 1), 15, 15) == datetime(2025, 7, 1, 19, 15, tzinfo=ZoneInfo("UTC"))
+
+
+def test_sessions_from_skips_weekends_and_holidays_and_starts_at_the_next_session():
+    from datetime import date
+
+    from engine.calendar import ExchangeCalendar
+
+    cal = ExchangeCalendar()
+    assert cal.sessions_from(date(2025, 7, 3), 3) == [date(2025, 7, 3), date(2025, 7, 7), date(2025, 7, 8)]
+    assert cal.sessions_from(date(2025, 7, 4), 1) == [date(2025, 7, 7)]
