@@ -18,6 +18,7 @@ from engine.codec import encode
 from engine.config import Config
 from engine.data import BarWindow
 from engine.discovery import ContractDiscovery
+from engine.errors import DataError
 from engine.models import Account, OptionQuote, Session
 from engine.orders import OrderManager, Working
 from engine.ports import Broker, Clock, IdGen, MarketData, Signals
@@ -211,7 +212,7 @@ class Context:
         for spread in self.book.open:
             try:
                 total += spread.pnl(self.marks)
-            except Exception:  # noqa: BLE001 - a missing mark makes the figure unknown, not an error
+            except DataError:  # a missing or malformed mark makes the figure unknown, not an error
                 return float("nan")
         return total
 
