@@ -22,6 +22,7 @@ from engine.app import build
 from engine.calendar import ExchangeCalendar
 from engine.config import Config, parse_config
 from engine.logs import close_day_files
+from tests.engine_run import run_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REAL_BARS = REPO_ROOT.parent / "shared" / "data" / "other" / "pratikdkale_rl_trade_execution" / "data" / "SPY_1min.csv"
@@ -35,19 +36,6 @@ def config(raw_default: dict[str, Any], logs: Path, **sections: Any) -> Config:
     for name, values in sections.items():
         raw[name].update(values)
     return parse_config(raw, "e2e config")
-
-
-def run_engine(cfg: Config):
-    """Build and run in-process. The day log files format a `mkt` extra that only the CLI's logging set-up
-    (engine.logs.setup_logging) provides, so a neutral one is set for the run and removed after it."""
-    logger.configure(extra={"mkt": "-"})
-    try:
-        runner = build(cfg)
-        code = runner.run()
-    finally:
-        close_day_files()
-        logger.configure(extra={})
-    return runner, code
 
 
 def records_of(data: bytes) -> list[dict[str, Any]]:

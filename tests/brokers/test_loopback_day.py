@@ -15,27 +15,20 @@ from typing import Any
 
 import pytest
 import yaml
-from loguru import logger
 
-from engine.app import SIM_START, build
+from engine.app import SIM_START
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, parse_config
-from engine.logs import close_day_files
 from engine.sim.server import SimServer
 from engine.sim.venue import SimVenue
+from tests.engine_run import run_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(cfg: Config):
-    logger.configure(extra={"mkt": "-"})  # the day files format extra[mkt]; only the CLI's set-up provides it
-    try:
-        runner = build(cfg)
-        code = runner.run()
-    finally:
-        close_day_files()
-        logger.configure(extra={})
+    runner, code = run_engine(cfg)
     journal = cfg.logs_dir / f"audit-{cfg.session.date:%Y%m%d}.jsonl"
     records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
     return runner, code, records

@@ -25,18 +25,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from loguru import logger
 
-from engine.app import SIM_START, Adapters, build
+from engine.app import SIM_START, Adapters
 from engine.audit import read_journal
 from engine.brokers.sim import SimBroker, SimMarketData
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, parse_config
-from engine.logs import close_day_files
 from engine.models import Bars, OptionQuote, Session
 from engine.sim.market import SimMarket
 from engine.sim.venue import SimVenue
+from tests.engine_run import run_engine
 
 DAY = date(2025, 7, 1)
 MINUTES = 390
@@ -243,13 +242,7 @@ def run_session(
     clock = SimClock(datetime.combine(DAY, SIM_START, tzinfo=ET))
     venue = PathVenue(cfg.sim, clock, shaped_closes() if closes is None else closes)
     data = FaultyMarketData(SimMarketData(venue), clock, faults)
-    logger.configure(extra={"mkt": "-"})
-    try:
-        runner = build(cfg, adapters=Adapters(clock, SimBroker(venue), data, venue))
-        code = runner.run()
-    finally:
-        close_day_files()
-        logger.configure(extra={})
+    runner, code = run_engine(cfg, Adapters(clock, SimBroker(venue), data, venue))
     records, problems = read_journal(logs / f"audit-{DAY:%Y%m%d}.jsonl")
     assert not problems, problems
     market = venue.market()

@@ -20,16 +20,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from loguru import logger
 
-from engine.app import build
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, SimConfig, parse_config
-from engine.logs import close_day_files
 from engine.runner import Runner
 from engine.sim.server import SimServer
 from engine.sim.venue import SimVenue
+from tests.engine_run import run_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2025, 7, 1)
@@ -46,18 +44,6 @@ def make_config(raw_default: dict[str, Any], logs: Path, **sections: Any) -> Con
         else:
             raw[name] = values
     return parse_config(raw, "replay test config")
-
-
-def run_engine(cfg: Config) -> tuple[Runner, int]:
-    """Build and run in-process; the day files' format needs a `mkt` extra that only the CLI's logging set-up gives."""
-    logger.configure(extra={"mkt": "-"})
-    try:
-        runner = build(cfg)
-        code = runner.run()
-    finally:
-        close_day_files()
-        logger.configure(extra={})
-    return runner, code
 
 
 def journal_lines(path: Path) -> list[bytes]:

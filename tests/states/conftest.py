@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from loguru import logger
 
 from engine.logs import close_day_files
 from engine.ports import Broker, MarketData
@@ -13,12 +12,10 @@ from tests.states.statekit import DAY, World, next_session_of, session_of
 
 
 @pytest.fixture(autouse=True)
-def _market_time_in_logs():
-    """The engine's day log files format a `mkt` extra that only the CLI's logging set-up provides."""
-    logger.configure(extra={"mkt": "-"})
+def _close_day_logs():
+    """A test that stops mid-day leaves the day's log files open: close them."""
     yield
     close_day_files()
-    logger.configure(extra={})
 
 
 @pytest.fixture
