@@ -186,3 +186,6 @@ class Runner:
         path = write_report(report_path(ctx.cfg.logs_dir, ctx.day), report)
         ctx.reports.append((path, report))
         self.stats = DayStats()
+        pnl = "unknown" if total is None else f"{total:+.2f}"
+        left = ctx.days_left - 1 if self.state is S.AWAITING_OPEN else 0
+        logger.info(f"session {ctx.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")
