@@ -3,12 +3,16 @@
 Our own writer rather than a log sink, because a trader must be able to prove afterwards what the
 engine saw and did: each record carries the hash of the one before it, so an edited, deleted or
 inserted line breaks the chain, and a crash leaves at worst one torn last line.
+
+The hash covers the line's own bytes (everything but its closing `,"hash":"…"}` member), so anyone can
+check a journal with sha256 and string slicing, without having to reproduce our JSON formatting. The
+writer is orjson: the journal holds every port call of the day, and the standard library's float
+formatting alone made recording cost half of a simulated day's run time.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,18 +20,30 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from engine.errors import ZdteError
 
 GENESIS = "0" * 64
 ABORT_EXIT_CODE = 130
 
 
-def canonical(record: dict[str, Any]) -> str:
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_HASH_TAIL = len(',"hash":"') + 64 + len('"}')
 
 
-def record_hash(record_without_hash: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(record_without_hash).encode("utf-8")).hexdigest()
+def dumps(value: Any) -> bytes:
+    """A journal's JSON: compact UTF-8; aware datetimes as their isoformat(); NaN and infinities as null.
+
+    A dataclass is refused rather than written as a plain object, which replay could not turn back into it.
+    """
+    return orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def line_hash(line: bytes) -> str | None:
+    """The hash a journal line should carry: SHA-256 of the line without its last member, `,"hash":"…"`."""
+    if len(line) <= _HASH_TAIL or not line.endswith(b'"}'):
+        return None
+    return hashlib.sha256(line[:-_HASH_TAIL] + b"}").hexdigest()
 
 
 def journal_path(logs_dir: Path, day) -> Path:
@@ -49,7 +65,7 @@ class Journal:
         self._abort: tuple[datetime, str] | None = None
         if self.path.exists():
             self._resume()
-        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open for the session
+        self._fh = open(self.path, "ab")  # noqa: SIM115 - held open for the session
 
     def _resume(self) -> None:
         """Continue after the last complete line; a torn tail (a crash mid-write) is cut off into FILE.torn.
@@ -90,9 +106,9 @@ class Journal:
         if self._wall is not None:
             record["wall_ts"] = self._wall().isoformat()
         record["prev_hash"] = self.last_hash
-        body = canonical(record)
-        record["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
-        self._fh.write(f'{body[:-1]},"hash":"{record["hash"]}"}}\n')
+        body = dumps(record)
+        record["hash"] = hashlib.sha256(body).hexdigest()
+        self._fh.write(b'%s,"hash":"%s"}\n' % (body[:-1], record["hash"].encode()))
         self._fh.flush()
         if sync:
             os.fsync(self._fh.fileno())
@@ -144,10 +160,10 @@ def read_journal(path: Path) -> tuple[list[dict[str, Any]], list[JournalProblem]
     for n, raw in enumerate(lines, start=1):
         last = n == len(lines)
         try:
-            rec = json.loads(raw.decode("utf-8"))
+            rec = orjson.loads(raw)
             if not isinstance(rec, dict):
                 raise ValueError("not a JSON object")
-        except (ValueError, UnicodeDecodeError) as exc:
+        except ValueError as exc:
             if last and torn_tail:
                 what = "torn last line (the writer stopped mid-record); earlier lines intact"
                 problems.append(JournalProblem(n, what))
@@ -155,14 +171,13 @@ def read_journal(path: Path) -> tuple[list[dict[str, Any]], list[JournalProblem]
                 problems.append(JournalProblem(n, f"not a valid JSON record ({exc})"))
             prev_hash, expected_seq = None, None
             continue
-        body = {k: v for k, v in rec.items() if k != "hash"}
         seq = rec.get("seq")
         if expected_seq is not None and seq != expected_seq:
             what = f"seq {seq} where {expected_seq} was expected (a line was deleted or inserted)"
             problems.append(JournalProblem(n, what))
         if prev_hash is not None and rec.get("prev_hash") != prev_hash:
             problems.append(JournalProblem(n, "prev_hash does not match the previous record (chain broken)"))
-        if record_hash(body) != rec.get("hash"):
+        if line_hash(raw) != rec.get("hash"):
             problems.append(JournalProblem(n, "hash does not match the record's content (the line was modified)"))
         records.append(rec)
         prev_hash = rec.get("hash")

@@ -3,13 +3,14 @@
 Only the types that cross the ports are known here; anything else is an error, which keeps the
 recording honest (no silent str() of an object replay could not rebuild). Dataclasses are written
 as a tag plus their fields in declaration order (`{"$c": "OptionQuote", "v": [...]}`): recording runs
-on every port call, so the encoder is a type-dispatch table and the form is compact.
+on every port call, so the encoder is a type-dispatch table and the form is compact. JSON has no NaN
+or infinity, and a malformed quote must replay as malformed: those floats are tagged (`{"$f": "nan"}`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -51,6 +52,17 @@ def _dataclass_encoder(name: str) -> Callable[[Any], Any]:
     return enc
 
 
+def _float(v: float) -> Any:
+    return v if v - v == 0 else {"$f": repr(v)}
+
+
+def _array(v: np.ndarray) -> Any:
+    values = v.tolist()
+    if v.dtype.kind == "f" and not np.isfinite(v).all():
+        values = [_float(x) for x in values]
+    return {"$a": v.dtype.str, "v": values}
+
+
 def _enum_encoder(name: str) -> Callable[[Any], Any]:
     def enc(v: Any) -> Any:
         return {"$e": name, "v": v.value}
@@ -62,13 +74,13 @@ _ENCODERS: dict[type, Callable[[Any], Any]] = {
     type(None): _identity,
     bool: _identity,
     int: _identity,
-    float: _identity,
+    float: _float,
     str: _identity,
     datetime: lambda v: {"$dt": v.isoformat()},
     date: lambda v: {"$d": v.isoformat()},
     list: lambda v: [encode(x) for x in v],
     tuple: lambda v: {"$t": [encode(x) for x in v]},
-    np.ndarray: lambda v: {"$a": v.dtype.str, "v": v.tolist()},
+    np.ndarray: _array,
     **{cls: _dataclass_encoder(name) for name, cls in _DATACLASSES.items()},
     **{cls: _enum_encoder(name) for name, cls in _ENUMS.items()},
 }
@@ -83,16 +95,20 @@ def _encode_dict(v: dict) -> Any:
 _ENCODERS[dict] = _encode_dict
 
 
-_PLAIN = (str, int, float, type(None))
-
-
 def encode_args(args: tuple[Any, ...]) -> list[Any]:
-    """A call's arguments; most are plain (ids, symbols, lists of symbols) and need no walk through `encode`."""
+    """A call's arguments, the common kinds (ids, symbols, lists of symbols, times) without a walk through `encode`."""
+    out: list[Any] = []
     for a in args:
-        if type(a) in _PLAIN or (type(a) is list and all(type(x) is str for x in a)):
-            continue
-        return encode(list(args))
-    return [list(a) if type(a) is list else a for a in args]
+        kind = type(a)
+        if kind is str or kind is int or a is None:
+            out.append(a)
+        elif kind is datetime:
+            out.append({"$dt": a.isoformat()})
+        elif kind is list and all(type(x) is str for x in a):
+            out.append(list(a))
+        else:
+            out.append(encode(a))
+    return out
 
 
 def encode(value: Any) -> Any:
@@ -101,7 +117,7 @@ def encode(value: Any) -> Any:
     if enc is not None:
         return enc(value)
     if isinstance(value, np.generic):
-        return value.item()
+        return encode(value.item())
     raise TypeError(f"cannot record a {type(value).__name__} crossing a port")
 
 
@@ -123,8 +139,10 @@ def decode(data: Any) -> Any:
         return date.fromisoformat(data["$d"])
     if "$e" in data:
         return _ENUMS[data["$e"]](data["v"])
+    if "$f" in data:
+        return float(data["$f"])
     if "$a" in data:
-        return np.asarray(data["v"], dtype=np.dtype(data["$a"]))
+        return np.asarray([decode(v) for v in data["v"]], dtype=np.dtype(data["$a"]))
     if "$t" in data:
         return tuple(decode(v) for v in data["$t"])
     if "$m" in data:
@@ -132,43 +150,151 @@ def decode(data: Any) -> Any:
     raise ValueError(f"unexpected recorded object with keys {sorted(data)}")
 
 
-def _quotes_out(quotes: list[models.OptionQuote]) -> dict[str, Any]:
-    """Quotes of one snapshot share their timestamp: it is written once (`at`), not on every row."""
-    stamps = {q.ts for q in quotes}
-    if len(stamps) == 1:
-        return {"at": stamps.pop().isoformat(), "q": [[q.symbol, q.bid, q.ask, q.iv, q.delta] for q in quotes]}
-    return {"q": [[q.symbol, q.bid, q.ask, q.iv, q.delta, q.ts.isoformat()] for q in quotes]}
+def _finite(numbers: Iterable[Any]) -> bool:
+    """One sum instead of a test per number: NaN or an infinity anywhere makes it non-finite. A finite sum
+    that overflows only sends the row down the exact, slower path; so does a value that is not a number."""
+    try:
+        total = sum(numbers, 0.0)
+    except TypeError:
+        return False
+    return total - total == 0
+
+
+def _quote_rows(quotes: tuple[models.OptionQuote, ...]) -> list[list[Any]]:
+    rows = [[q.symbol, q.bid, q.ask, q.iv, q.delta] for q in quotes]
+    try:
+        if _finite([q.bid + q.ask + (q.iv or 0.0) + (q.delta or 0.0) for q in quotes]):  # NaN is truthy: kept
+            return rows
+    except TypeError:
+        pass
+    return [[encode(v) for v in row] for row in rows]
+
+
+def _quotes_out(quotes: tuple[models.OptionQuote, ...]) -> dict[str, Any]:
+    """Quotes of one snapshot share their timestamp: it is written once (`at`), not on every row.
+
+    Times stay datetimes here: the journal's writer spells them as isoformat() does, in a fraction of the time.
+    """
+    rows = _quote_rows(quotes)
+    at = quotes[0].ts if quotes else None
+    if all(q.ts == at and q.ts.tzinfo is at.tzinfo for q in quotes):
+        return {"at": at, "q": rows}
+    return {"q": [[*row, q.ts] for q, row in zip(quotes, rows, strict=True)]}
 
 
 def _quotes_in(data: dict[str, Any]) -> list[models.OptionQuote]:
-    at = datetime.fromisoformat(data["at"]) if "at" in data else None
+    at = datetime.fromisoformat(data["at"]) if data.get("at") else None
+    out = []
+    for row in data["q"]:
+        symbol, bid, ask, iv, delta = (decode(v) for v in row[:5])
+        out.append(models.OptionQuote(symbol, bid, ask, at or datetime.fromisoformat(row[5]), iv, delta))
+    return out
+
+
+def _account_out(a: models.Account) -> list[Any]:
+    row = [getattr(a, f) for f in _FIELDS["Account"]]
+    return row if _finite(row[1:5]) else [encode(v) for v in row]
+
+
+_BARS_DTYPES = tuple(np.dtype(t) for t in ("<i8", "<f8", "<f8", "<f8", "<f8", "<f8"))
+
+
+def _bars_out(b: models.Bars) -> Any:
+    """Bars of the usual dtypes as `[symbol, ts, open, high, low, close, volume]` lists; others tagged."""
+    i8, f8 = _BARS_DTYPES[:2]
+    if b.ts.dtype != i8 or not (b.open.dtype == b.high.dtype == b.low.dtype == b.close.dtype == b.volume.dtype == f8):
+        return encode(b)
+    prices = [b.open.tolist(), b.high.tolist(), b.low.tolist(), b.close.tolist(), b.volume.tolist()]
+    return [b.symbol, b.ts.tolist(), *prices] if _finite(map(sum, prices)) else encode(b)
+
+
+def _bars_in(data: Any) -> models.Bars:
+    if not isinstance(data, list):
+        return decode(data)
+    symbol, *lists = data
+    return models.Bars(symbol, *(np.asarray(v, dtype=dt) for v, dt in zip(lists, _BARS_DTYPES, strict=True)))
+
+
+def _order_out(o: models.Order) -> Any:
+    """An order as `[id, client id, status, [[symbol, side, intent, ratio], ...], qty, filled qty, limit, avg
+    fill, submitted, filled, leg fill prices]`; one with a NaN or infinite price goes the tagged way."""
+    prices = [o.limit_price, o.filled_avg_price or 0.0, *o.leg_fill_prices.values()]
+    if not _finite(prices):
+        return encode(o)
     return [
-        models.OptionQuote(row[0], row[1], row[2], at or datetime.fromisoformat(row[5]), row[3], row[4])
-        for row in data["q"]
+        o.id,
+        o.client_order_id,
+        o.status.value,
+        [[leg.symbol, leg.side.value, leg.intent.value, leg.ratio_qty] for leg in o.legs],
+        o.qty,
+        o.filled_qty,
+        o.limit_price,
+        o.filled_avg_price,
+        o.submitted_at,
+        o.filled_at,
+        dict(o.leg_fill_prices),
     ]
 
 
+def _order_in(data: Any) -> models.Order:
+    if not isinstance(data, list):
+        return decode(data)
+    oid, cid, status, legs, qty, filled, limit, avg, submitted, filled_at, leg_prices = data
+    return models.Order(
+        oid,
+        cid,
+        models.OrderStatus(status),
+        tuple(models.Leg(sym, models.Side(side), models.Intent(intent), ratio) for sym, side, intent, ratio in legs),
+        qty,
+        filled,
+        limit,
+        avg,
+        datetime.fromisoformat(submitted),
+        datetime.fromisoformat(filled_at) if filled_at else None,
+        leg_prices,
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ResultCodec:
+    """How one method's answers are recorded, split by when the work happens.
+
+    `capture` runs on every call, so it is cheap and returns something nothing can change afterwards: the
+    answer itself when it is immutable, its JSON form otherwise. `write` turns a capture into the journal's
+    form at flush time, and only for an answer that differs from the method's previous one (a repeat is
+    written as `"same"`). `read` rebuilds the answer on replay.
+    """
+
+    capture: Callable[[Any], Any]
+    write: Callable[[Any], Any]
+    read: Callable[[Any], Any]
+
+
+GENERIC = ResultCodec(encode, _identity, decode)
 # Results recorded on nearly every poll get a positional form chosen by the method that returns them:
 # no type tags, a third of the size, several times faster to write. Everything else is generic.
-RESULT_CODECS: dict[tuple[str, str], tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    ("clock", "now"): (lambda t: t.isoformat(), datetime.fromisoformat),
-    ("market_data", "quotes"): (
-        lambda qs: _quotes_out(list(qs.values())),
-        lambda data: {q.symbol: q for q in _quotes_in(data)},
+RESULT_CODECS: dict[tuple[str, str], ResultCodec] = {
+    # the journal's writer spells an aware datetime exactly as isoformat() does
+    ("clock", "now"): ResultCodec(_identity, _identity, datetime.fromisoformat),
+    ("market_data", "quotes"): ResultCodec(
+        lambda qs: tuple(qs.values()), _quotes_out, lambda data: {q.symbol: q for q in _quotes_in(data)}
     ),
-    ("market_data", "chain"): (_quotes_out, _quotes_in),
-    ("broker", "account"): (
-        lambda a: [getattr(a, f) for f in _FIELDS["Account"]],
-        lambda row: models.Account(*row),
-    ),
+    ("market_data", "chain"): ResultCodec(tuple, _quotes_out, _quotes_in),
+    ("market_data", "bars"): ResultCodec(_bars_out, _identity, _bars_in),
+    ("broker", "account"): ResultCodec(_identity, _account_out, lambda row: models.Account(*map(decode, row))),
+    ("broker", "get_order"): ResultCodec(_order_out, _identity, _order_in),
+    ("broker", "submit_order"): ResultCodec(_order_out, _identity, _order_in),
 }
 
 
+def result_codec(port: str, method: str) -> ResultCodec:
+    return RESULT_CODECS.get((port, method), GENERIC)
+
+
 def encode_result(port: str, method: str, value: Any) -> Any:
-    codec = RESULT_CODECS.get((port, method))
-    return codec[0](value) if codec else encode(value)
+    codec = result_codec(port, method)
+    return codec.write(codec.capture(value))
 
 
 def decode_result(port: str, method: str, data: Any) -> Any:
-    codec = RESULT_CODECS.get((port, method))
-    return codec[1](data) if codec else decode(data)
+    return result_codec(port, method).read(data)

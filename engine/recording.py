@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine import errors
-from engine.codec import decode_result, encode_args, encode_result
+from engine.codec import decode_result, encode_args, result_codec
 
 PORT_METHODS: dict[str, tuple[str, ...]] = {
     "clock": ("now",),
@@ -74,44 +74,44 @@ def decode_error(data: dict[str, Any]) -> BaseException:
     return cls(data["message"])
 
 
-Sink = Callable[[dict[str, Any]], None]
+# A call as the recorder hands it over: ((port, method), encoded args, captured answer, encoded error or None).
+# A plain tuple, because one is made on every port call; `compress` turns a batch into the journal's rows.
+Captured = tuple[tuple[str, str], list[Any], Any, dict[str, Any] | None]
+Sink = Callable[[Captured], None]
 
 
 class Recorded:
-    """A port whose listed methods are recorded on the way through; other attributes pass straight on.
-
-    """
+    """A port whose listed methods are recorded on the way through; other attributes pass straight on."""
 
     def __init__(self, port: str, inner: Any, sink: Sink) -> None:
         self._inner = inner
         for method in PORT_METHODS[port]:
-            setattr(self, method, self._wrap(port, method, getattr(inner, method), sink))
+            setattr(self, method, self._wrap((port, method), getattr(inner, method), sink))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     @staticmethod
-    def _wrap(port: str, method: str, fn: Callable[..., Any], sink: Sink) -> Callable[..., Any]:
-        if (port, method) in SPARSE:
+    def _wrap(key: tuple[str, str], fn: Callable[..., Any], sink: Sink) -> Callable[..., Any]:
+        if key in SPARSE:
 
             def sparse(*args: Any) -> Any:
                 result = fn(*args)
                 if result is not None:
-                    sink({"port": port, "method": method, "args": encode_args(args), "result": result})
+                    sink((key, encode_args(args), result, None))
                 return result
 
             return sparse
+        capture = result_codec(*key).capture
 
         def call(*args: Any) -> Any:
-            entry: dict[str, Any] = {"port": port, "method": method, "args": encode_args(args)}
+            encoded = encode_args(args) if args else []
             try:
                 result = fn(*args)
             except Exception as exc:
-                entry["error"] = encode_error(exc)
-                sink(entry)
+                sink((key, encoded, None, encode_error(exc)))
                 raise
-            entry["result"] = encode_result(port, method, result)
-            sink(entry)
+            sink((key, encoded, capture(result), None))
             return result
 
         return call
@@ -133,26 +133,30 @@ class Divergence(BaseException):
         return f"divergence at seq {self.seq} ({self.ts}): recorded {self.recorded}; now {self.actual}"
 
 
-def compress(calls: list[dict[str, Any]], memo: dict[tuple[str, str], tuple[Any, Any]]) -> list[dict[str, Any]]:
-    """Write a call equal to the previous call of that method (same arguments, same result) as `"same": true`.
+def compress(calls: list[Captured], memo: dict[tuple[str, str], tuple[Any, Any]]) -> list[dict[str, Any]]:
+    """The journal's rows for captured calls. A call equal to the previous call of that method (same arguments,
+    same answer) is written as `"same": true`; only a changed answer is converted to its journal form.
 
     `memo` belongs to one journal file, so every file can be replayed on its own: a poll that reads
     unchanged quotes or an unchanged account costs a few bytes.
     """
     out = []
-    for call in calls:
-        key = (call["port"], call["method"])
-        if "result" not in call:
+    writers = _WRITERS
+    for key, args, result, error in calls:
+        if error is not None:
             memo.pop(key, None)
-            out.append(call)
+            out.append({"port": key[0], "method": key[1], "args": args, "error": error})
             continue
         seen = memo.get(key)
-        if seen is not None and seen[0] == call["args"] and seen[1] == call["result"]:
-            out.append({"port": call["port"], "method": call["method"], "same": True})
+        if seen is not None and seen[1] == result and seen[0] == args:
+            out.append({"port": key[0], "method": key[1], "same": True})
         else:
-            memo[key] = (call["args"], call["result"])
-            out.append(call)
+            memo[key] = (args, result)
+            out.append({"port": key[0], "method": key[1], "args": args, "result": writers[key](result)})
     return out
+
+
+_WRITERS = {(port, m): result_codec(port, m).write for port, methods in PORT_METHODS.items() for m in methods}
 
 
 class Tape:

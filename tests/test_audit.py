@@ -18,16 +18,25 @@ def test_chain_follows_the_published_rule(tmp_path):
     p = tmp_path / "a.jsonl"
     _write(p)
     prev = GENESIS
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), start=1):
+    for i, line in enumerate(p.read_bytes().splitlines(), start=1):
         rec = json.loads(line)
-        body = {k: v for k, v in rec.items() if k != "hash"}
-        digest = hashlib.sha256(
-            json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        ).hexdigest()
-        assert rec["seq"] == i and rec["prev_hash"] == prev and rec["hash"] == digest
+        body, tail = line.rsplit(b',"hash":', 1)
+        assert tail == f'"{rec["hash"]}"}}'.encode()  # the hash is the line's last member
+        assert rec["seq"] == i and rec["prev_hash"] == prev and rec["hash"] == hashlib.sha256(body + b"}").hexdigest()
         assert rec["ts"] == "2025-07-01T14:00:00+00:00"
         prev = rec["hash"]
     assert read_journal(p)[1] == []
+
+
+def test_a_change_that_leaves_the_json_equal_is_still_a_modification(tmp_path):
+    """The hash covers the bytes, not a re-serialisation: spacing or key order changed by hand is reported."""
+    p = tmp_path / "a.jsonl"
+    _write(p)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2].replace('"kind":"transition"', '"kind": "transition"')
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    problems = read_journal(p)[1]
+    assert [(x.line, "modified" in x.what) for x in problems] == [(3, True)]
 
 
 def test_modified_line_is_reported_with_its_number(tmp_path):

@@ -42,14 +42,14 @@ def records_of(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.decode("utf-8").splitlines()]
 
 
-def chain_problems(records: list[dict[str, Any]]) -> list[str]:
-    """The published rule: hash = sha256 of the canonical JSON of the record without `hash`; prev_hash links;
-    seq counts 1, 2, 3, ... without a gap."""
+def chain_problems(data: bytes) -> list[str]:
+    """The published rule: each line is the record's JSON with `"hash":"<sha256 of that JSON>"` as its last
+    member; prev_hash links; seq counts 1, 2, 3, ... without a gap."""
     problems, prev = [], "0" * 64
-    for n, rec in enumerate(records, start=1):
-        body = {k: v for k, v in rec.items() if k != "hash"}
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != rec["hash"]:
+    for n, line in enumerate(data.splitlines(), start=1):
+        rec = json.loads(line)
+        body, tail = line.rsplit(b',"hash":', 1)
+        if tail != f'"{hashlib.sha256(body + b"}").hexdigest()}"}}'.encode():
             problems.append(f"record {n}: hash does not match its content")
         if rec["prev_hash"] != prev:
             problems.append(f"record {n}: prev_hash does not link to record {n - 1}")
@@ -109,7 +109,7 @@ def test_default_day_journal_hash_chain_verifies_and_seq_has_no_gap(default_day)
     records = default_day["records"]
     assert records[0]["kind"] == "header" and records[0]["prev_hash"] == "0" * 64
     assert records[0]["session_date"] == default_day["cfg"].session.date.isoformat()
-    assert chain_problems(records) == []
+    assert chain_problems(default_day["bytes"]) == []
 
 
 def test_default_day_ends_flat_at_the_engine_and_at_the_exchange(default_day):
@@ -166,7 +166,7 @@ def test_three_days_over_a_weekend_write_one_journal_per_session(tmp_path, defau
     ]
     for path in logs.glob("audit-*.jsonl"):
         records = records_of(path.read_bytes())
-        assert chain_problems(records) == []
+        assert chain_problems(path.read_bytes()) == []
         assert records[0]["session_date"].replace("-", "") == path.stem.removeprefix("audit-")
     assert [r["session_date"] for _, r in runner.ctx.reports] == ["2025-07-11", "2025-07-14", "2025-07-15"]
     assert all(r["open_at_end"] == [] for _, r in runner.ctx.reports)
@@ -196,8 +196,9 @@ def test_real_minute_bars_every_session_ends_flat_verified_and_within_the_loss_l
         )
         runner, code = run_engine(cfg)
         assert code == 0, day
-        records = records_of((logs / f"audit-{day:%Y%m%d}.jsonl").read_bytes())
-        assert chain_problems(records) == [], day
+        data = (logs / f"audit-{day:%Y%m%d}.jsonl").read_bytes()
+        records = records_of(data)
+        assert chain_problems(data) == [], day
         assert [r["dest"] for r in records if r["kind"] == "transition"][-1] == "ShuttingDown", day
         _, report = runner.ctx.reports[-1]
         assert report["open_at_end"] == [], day

@@ -33,6 +33,7 @@ from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, parse_config
 from engine.models import Bars, OptionQuote, Session
+from engine.replay import verify
 from engine.sim.market import SimMarket
 from engine.sim.venue import SimVenue
 from tests.engine_run import run_engine
@@ -474,6 +475,17 @@ def test_malformed_marks_of_an_open_condor_halt_without_guessing_then_exit_on_go
     exits = run.orders("fill", "exit")
     assert exits and ts(exits[0]) >= fault.end
     assert run.transitions[-1]["trigger"] == "session_end"
+
+
+@pytest.mark.parametrize(("kind", "start", "end"), [("nan", (9, 47), (10, 10)), ("nan_quote", (9, 55), (10, 5))])
+def test_a_day_with_nan_in_its_data_replays_identically(base_raw, logs, kind, start, end):
+    """JSON has no NaN: the recording tags it, so replay hands the engine the same malformed value it refused
+    live (written as null, the value would come back as a missing field and the day would replay differently)."""
+    run = run_session(base_raw, logs, [Fault(kind, at(*start), at(*end))])
+    assert run.data.served, "no malformed value was served"
+    assert '{"$f":"nan"}' in (logs / f"audit-{DAY:%Y%m%d}.jsonl").read_text(encoding="utf-8")
+    [verdict] = verify(logs / f"audit-{DAY:%Y%m%d}.jsonl")
+    assert verdict.identical, verdict.message
 
 
 def test_faulty_market_data_wrapper_is_transparent_outside_its_windows(base_raw, logs):

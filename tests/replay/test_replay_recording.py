@@ -1,23 +1,25 @@
 """Recording and playing back port calls: the codec, `compress`, the Tape, and recorded errors.
 
-Everything goes through JSON text on the way, as it does in a journal.
+Everything goes through JSON text on the way, written and read as a journal writes and reads it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from datetime import date, datetime, timedelta
+import math
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
 from engine import codec, errors, models
+from engine.audit import dumps
 from engine.calendar import ET
-from engine.codec import decode, decode_result, encode, encode_result
+from engine.codec import decode, decode_result, encode, encode_result, result_codec
 from engine.models import (
     Account,
     Bars,
@@ -33,7 +35,7 @@ from engine.models import (
     Session,
     Side,
 )
-from engine.recording import SPARSE, Divergence, Recorded, RecordedError, Tape, compress
+from engine.recording import SPARSE, Captured, Divergence, Recorded, RecordedError, Tape, compress
 
 T0 = datetime(2025, 7, 1, 10, 0, 5, tzinfo=ET)
 DAY = date(2025, 7, 1)
@@ -42,7 +44,7 @@ LEGS = (Leg(PUT, Side.SELL, Intent.SELL_TO_OPEN), Leg(CALL, Side.SELL, Intent.SE
 
 
 def through_json(value: Any) -> Any:
-    return json.loads(json.dumps(value))
+    return orjson.loads(dumps(value))
 
 
 def roundtrip(value: Any) -> Any:
@@ -140,6 +142,79 @@ def test_the_positional_result_forms_round_trip(port: str, method: str, value: A
     assert decode_result(port, method, through_json(encode_result(port, method, value))) == value
 
 
+NAN, INF = math.nan, math.inf
+
+
+def same_floats(a: Any, b: Any) -> bool:
+    """Equal, counting NaN equal to NaN (which `==` does not)."""
+    return np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float), equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("bid", "ask", "iv"), [(NAN, 0.11, 0.2), (0.1, INF, None), (-INF, 0.11, NAN)], ids=["nan", "inf", "minus-inf"]
+)
+@pytest.mark.parametrize("method", ["quotes", "chain"])
+def test_quotes_with_nan_or_infinity_come_back_exactly(method: str, bid: float, ask: float, iv: float | None) -> None:
+    bad = OptionQuote(PUT, bid, ask, T0, iv, -0.15)
+    good = OptionQuote(CALL, 0.43, 0.46, T0, 0.16, 0.14)
+    value: Any = {PUT: bad, CALL: good} if method == "quotes" else [bad, good]
+    back = decode_result("market_data", method, through_json(encode_result("market_data", method, value)))
+    quotes = list(back.values()) if method == "quotes" else back
+    assert quotes[1] == good and (quotes[0].symbol, quotes[0].ts, quotes[0].delta) == (PUT, T0, -0.15)
+    assert same_floats([quotes[0].bid, quotes[0].ask], [bid, ask])
+    assert quotes[0].iv is None if iv is None else same_floats(quotes[0].iv, iv)
+
+
+def test_an_account_and_bars_with_nan_come_back_exactly() -> None:
+    account = dataclasses.replace(MODELS["Account"], equity=NAN)
+    back = decode_result("broker", "account", through_json(encode_result("broker", "account", account)))
+    assert math.isnan(back.equity) and dataclasses.replace(back, equity=0.0) == dataclasses.replace(account, equity=0.0)
+    b = bars()
+    b.close[-1], b.high[0] = NAN, INF
+    back = decode_result("market_data", "bars", through_json(encode_result("market_data", "bars", b)))
+    for f in ("ts", "open", "high", "low", "close", "volume"):
+        assert getattr(back, f).dtype == getattr(b, f).dtype and same_floats(getattr(back, f), getattr(b, f)), f
+
+
+def test_generic_values_with_nan_come_back_exactly() -> None:
+    order = dataclasses.replace(MODELS["Order"], limit_price=NAN, leg_fill_prices={PUT: INF})
+    back = roundtrip(order)
+    assert math.isnan(back.limit_price) and back.leg_fill_prices == {PUT: INF}
+    arr = roundtrip(np.array([1.5, NAN, -INF]))
+    assert arr.dtype == np.float64 and same_floats(arr, [1.5, NAN, -INF])
+
+
+@pytest.mark.parametrize(
+    "t",
+    [T0, T0.replace(microsecond=1234), datetime(2025, 1, 2, 15, 0, tzinfo=ET), datetime(2025, 7, 1, 14, tzinfo=UTC)],
+    ids=["edt", "microseconds", "est", "utc"],
+)
+def test_the_journal_writes_a_clock_reading_as_its_isoformat(t: datetime) -> None:
+    """`now` is captured as the datetime itself and left to the journal's writer, which must spell it exactly so."""
+    assert through_json(encode_result("clock", "now", t)) == t.isoformat()
+    assert decode_result("clock", "now", t.isoformat()) == t
+
+
+def test_the_journal_writer_refuses_a_dataclass_it_was_not_given_encoded() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable: Account"):
+        dumps({"calls": [MODELS["Account"]]})
+
+
+@pytest.mark.parametrize("method", ["quotes", "chain"])
+def test_an_answer_changed_by_its_caller_afterwards_is_recorded_as_it_was_given(method: str) -> None:
+    """Answers are converted when the batch is written, not when the call returns: the capture must not share
+    the caller's dict or list."""
+    quote = MODELS["OptionQuote"]
+    seen: list[Captured] = []
+    answer = (lambda *_: {PUT: quote}) if method == "quotes" else (lambda *_: [quote])
+    port = Recorded("market_data", FakePort(**{method: answer}), seen.append)
+    got = port.quotes([PUT]) if method == "quotes" else port.chain("SPY", DAY, 590.0, 600.0)
+    got.clear()
+    [written] = compress(seen, {})
+    back = decode_result("market_data", method, through_json(written["result"]))
+    assert back == ({PUT: quote} if method == "quotes" else [quote])
+
+
 @pytest.mark.parametrize(
     "value",
     [object(), {1, 2}, Path("x"), Decimal("1.5"), {1: "int key"}, [1, object()], complex(1, 2)],
@@ -182,7 +257,13 @@ class FakePort:
 # --- compress and the Tape -------------------------------------------------------------------------------
 
 
+def captured(port: str, method: str, args: list, result: Any) -> Captured:
+    """A call as the recorder hands it over: the answer captured, not yet in its journal form."""
+    return (port, method), encode(args), result_codec(port, method).capture(result), None
+
+
 def call(port: str, method: str, args: list, result: Any) -> dict[str, Any]:
+    """A call in its journal form."""
     return {"port": port, "method": method, "args": encode(args), "result": encode_result(port, method, result)}
 
 
@@ -197,14 +278,15 @@ def tape_of(*batches: list[dict[str, Any]]) -> Tape:
 def test_compress_writes_same_for_a_repeated_call_and_the_tape_answers_it() -> None:
     quotes = {PUT: MODELS["OptionQuote"]}
     other = {CALL: OptionQuote(CALL, 0.43, 0.46, T0)}
-    a = call("market_data", "quotes", [[PUT]], quotes)
-    b = call("market_data", "quotes", [[CALL]], other)
+    a = captured("market_data", "quotes", [[PUT]], quotes)
+    b = captured("market_data", "quotes", [[CALL]], other)
+    a_out, b_out = call("market_data", "quotes", [[PUT]], quotes), call("market_data", "quotes", [[CALL]], other)
     same = {"port": "market_data", "method": "quotes", "same": True}
     memo: dict = {}
-    first = compress([a, dict(a), b, dict(a)], memo)
-    assert first == [a, same, b, a]  # only a repeat of the method's previous call is shortened
-    second = compress([dict(a), dict(b)], memo)  # the memo lasts the whole file, across input records
-    assert second == [same, b]
+    first = compress([a, a, b, a], memo)
+    assert first == [a_out, same, b_out, a_out]  # only a repeat of the method's previous call is shortened
+    second = compress([a, b], memo)  # the memo lasts the whole file, across input records
+    assert second == [same, b_out]
     tape = tape_of(first, second)
     for args, answer in [([PUT], quotes), ([PUT], quotes), ([CALL], other), ([PUT], quotes), ([PUT], quotes)]:
         assert tape.answer("market_data", "quotes", [args]) == answer
@@ -213,10 +295,12 @@ def test_compress_writes_same_for_a_repeated_call_and_the_tape_answers_it() -> N
 
 
 def test_compress_does_not_write_same_across_an_error() -> None:
-    ok = call("broker", "account", [], MODELS["Account"])
-    failed = {"port": "broker", "method": "account", "args": [], "error": {"type": "BrokerError", "message": "x"}}
-    out = compress([ok, failed, dict(ok)], {})
-    assert out == [ok, failed, ok]
+    ok = captured("broker", "account", [], MODELS["Account"])
+    ok_out = call("broker", "account", [], MODELS["Account"])
+    error = {"type": "BrokerError", "message": "x"}
+    failed = {"port": "broker", "method": "account", "args": [], "error": error}
+    out = compress([ok, (("broker", "account"), [], None, error), ok], {})
+    assert out == [ok_out, failed, ok_out]
 
 
 def test_a_different_call_is_a_divergence_with_both_sides() -> None:
@@ -253,12 +337,12 @@ def test_a_tape_from_a_journal_reports_an_unexpected_question(sim_day, helpers) 
 
 def test_a_sparse_call_answers_none_unless_recorded_next() -> None:
     assert ("signals", "kill") in SPARSE
-    seen: list[dict] = []
+    seen: list[Captured] = []
     answers = iter([None, "kill file logs/KILL appeared"])
     port = Recorded("signals", FakePort(kill=lambda: next(answers)), seen.append)
     assert port.kill() is None and seen == []  # nothing to write for the usual answer
     assert port.kill() == "kill file logs/KILL appeared" and len(seen) == 1
-    tape = tape_of([call("clock", "now", [], T0), through_json(seen[0])])
+    tape = tape_of([call("clock", "now", [], T0), *compress(seen, {})])
     assert tape.answer("signals", "kill", []) is None  # not recorded here: None, and the tape does not move
     assert tape.answer("clock", "now", []) == T0
     assert tape.answer("signals", "kill", []) == "kill file logs/KILL appeared"
@@ -284,12 +368,12 @@ def test_a_recorded_port_error_is_raised_again_with_its_type_and_flags(exc: Exce
     def positions():
         raise exc
 
-    seen: list[dict] = []
+    seen: list[Captured] = []
     port = Recorded("broker", FakePort(positions=positions), seen.append)
     with pytest.raises(type(exc)) as live:
         port.positions()
     assert live.value is exc  # the live caller gets the original error
-    tape = tape_of([through_json(c) for c in seen])
+    tape = tape_of(compress(seen, {}))
     with pytest.raises(type(exc)) as replayed:
         tape.answer("broker", "positions", [])
     again = replayed.value
@@ -302,19 +386,19 @@ def test_a_foreign_error_is_raised_again_as_a_recorded_error() -> None:
     def bars(*args):
         raise KeyError("close")
 
-    seen: list[dict] = []
+    seen: list[Captured] = []
     port = Recorded("market_data", FakePort(bars=bars), seen.append)
     with pytest.raises(KeyError):
         port.bars("SPY", T0, T0)
-    tape = tape_of([through_json(c) for c in seen])
+    tape = tape_of(compress(seen, {}))
     with pytest.raises(RecordedError, match="KeyError"):
         tape.answer("market_data", "bars", ["SPY", T0, T0])
 
 
 def test_recorded_ports_record_results_encoded_and_pass_other_attributes_on() -> None:
     slept: list[float] = []
-    seen: list[dict] = []
+    seen: list[Captured] = []
     clock = Recorded("clock", FakePort(now=lambda: T0, sleep=slept.append), seen.append)
     assert clock.now() == T0
     clock.sleep(5)
-    assert slept == [5] and seen == [{"port": "clock", "method": "now", "args": [], "result": T0.isoformat()}]
+    assert slept == [5] and seen == [(("clock", "now"), [], T0, None)]
