@@ -95,6 +95,7 @@ from engine.ids import parse_client_order_id  # noqa: E402
 from engine.logs import close_day_files  # noqa: E402
 from engine.models import OrderStatus, Right  # noqa: E402
 from engine.occ import parse_occ  # noqa: E402
+from engine.recording import recorded_calls  # noqa: E402
 from engine.sim.server import AFTER_FAULTS, FAULT_KINDS, SimServer  # noqa: E402
 from engine.sim.venue import SimVenue  # noqa: E402
 
@@ -575,19 +576,12 @@ def _analyse(result: SoakResult, server: SimServer, watch: Watch, cfg: Config, l
     # what the engine meant to send, booked and did, from its journals
     booked: dict[str, int] = defaultdict(int)
     for records in _journals(logs):
-        previous: dict[tuple[str, str], dict[str, Any]] = {}
+        for _, _, call in recorded_calls(records):
+            if call["method"] == "submit_order":
+                result.intended.add(call["args"][0]["v"][0])
         for r in records:
             kind = r.get("kind")
-            if kind == "input":
-                for call in r.get("calls", []):
-                    key = (call["port"], call["method"])
-                    if call.get("same"):
-                        call = {**call, "args": previous[key]["args"]}
-                    elif "result" in call:
-                        previous[key] = call
-                    if key == ("broker", "submit_order"):
-                        result.intended.add(call["args"][0]["v"][0])
-            elif kind == "order":
+            if kind == "order":
                 cid = r.get("client_order_id")
                 if r.get("event") in ("submit", "adopt") and cid:
                     result.intended.add(cid)

@@ -56,7 +56,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         days = ExchangeCalendar().sessions_from(base.session.date, args.days)
         run_day(base, days[0], Path(tmp) / "warm-up", True)  # imports and the calendar, outside the figures
-        gc.freeze()
+        gc.freeze()  # as `python run.py` does before it runs
         for i, day in enumerate(days, start=1):
             spent, runner = run_day(base, day, Path(tmp) / f"{day}-on", True)
             on.append(spent)

@@ -25,7 +25,7 @@ from engine.logs import open_day_files
 from engine.machine import TRANSITIONS, S
 from engine.orders import OrderManager
 from engine.ports import Broker, Clock, IdGen, MarketData, Signals
-from engine.recording import Recorded
+from engine.recording import Recorded, Recorder
 from engine.risk import RiskGate
 from engine.runner import Runner
 from engine.signals import ProcessSignals
@@ -115,7 +115,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
     if adapters is None:
         adapters = sim_adapters(cfg, day)
     sim = cfg.broker == "sim"
-    pending: list[dict[str, Any]] = []
+    recorder = Recorder()
     signals = adapters.signals or ProcessSignals(cfg.risk.kill_file)
     ports: dict[str, Any] = {
         "clock": adapters.clock,
@@ -125,7 +125,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         "signals": signals,
     }
     if cfg.journal.record_inputs and adapters.recorded:
-        ports = {name: Recorded(name, port, pending.append) for name, port in ports.items()}
+        ports = {name: Recorded(name, port, recorder) for name, port in ports.items()}
 
     def open_journal(d: date) -> Journal:
         open_day_files(cfg.logs_dir, d, fresh=sim)
@@ -152,7 +152,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         write_report=lambda _ctx: None,
         days_left=cfg.session.days,
         day=day,
-        pending_inputs=pending,
+        recorder=recorder,
         **ports,
     )
     runner = Runner(ctx, initial, venue=adapters.venue, signals=signals)

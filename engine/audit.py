@@ -39,6 +39,11 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_SERIALIZE_NUMPY)
 
 
+def json_form(value: Any) -> Any:
+    """`value` as it reads back from a journal."""
+    return orjson.loads(dumps(value))
+
+
 def line_hash(line: bytes) -> str | None:
     """The hash a journal line should carry: SHA-256 of the line without its last member, `,"hash":"…"`."""
     if len(line) <= _HASH_TAIL or not line.endswith(b'"}'):

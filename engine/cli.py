@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from datetime import date, time
 from pathlib import Path
@@ -156,12 +157,16 @@ def _run(args: argparse.Namespace) -> int:
         sys.stderr.write(f"cannot start: {exc}\n")
         return 1
     _install_signals(runner)
+    # Everything loaded so far (pandas, the calendar, alpaca-py) lives as long as the run: keep it out of the
+    # garbage collector's full passes, which otherwise walk it all every few thousand allocations.
+    gc.freeze()
     try:
         code = runner.run()
     except Exception as exc:  # noqa: BLE001 - the last line of defence reports and exits 1
         sys.stderr.write(f"fatal: {type(exc).__name__}: {exc}\n")
         return 1
     finally:
+        gc.unfreeze()
         close_day_files()
     sys.stdout.write(human_summary(runner) + "\n")
     return code

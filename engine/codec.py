@@ -10,7 +10,7 @@ or infinity, and a malformed quote must replay as malformed: those floats are ta
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -96,14 +96,18 @@ _ENCODERS[dict] = _encode_dict
 
 
 def encode_args(args: tuple[Any, ...]) -> list[Any]:
-    """A call's arguments, the common kinds (ids, symbols, lists of symbols, times) without a walk through `encode`."""
+    """A call's arguments, the common kinds (ids, symbols, lists of symbols, times) without a walk through `encode`.
+
+    A time is left to the journal's writer inside its tag, which spells it as isoformat() does, so compare
+    recorded arguments with `json_form(encode_args(...))`.
+    """
     out: list[Any] = []
     for a in args:
         kind = type(a)
         if kind is str or kind is int or a is None:
             out.append(a)
         elif kind is datetime:
-            out.append({"$dt": a.isoformat()})
+            out.append({"$dt": a})
         elif kind is list and all(type(x) is str for x in a):
             out.append(list(a))
         else:
@@ -160,24 +164,20 @@ def _finite(numbers: Iterable[Any]) -> bool:
     return total - total == 0
 
 
-def _quote_rows(quotes: tuple[models.OptionQuote, ...]) -> list[list[Any]]:
-    rows = [[q.symbol, q.bid, q.ask, q.iv, q.delta] for q in quotes]
-    try:
-        if _finite([q.bid + q.ask + (q.iv or 0.0) + (q.delta or 0.0) for q in quotes]):  # NaN is truthy: kept
-            return rows
-    except TypeError:
-        pass
-    return [[encode(v) for v in row] for row in rows]
-
-
-def _quotes_out(quotes: tuple[models.OptionQuote, ...]) -> dict[str, Any]:
+def _quotes_out(quotes: Sequence[models.OptionQuote]) -> dict[str, Any]:
     """Quotes of one snapshot share their timestamp: it is written once (`at`), not on every row.
 
     Times stay datetimes here: the journal's writer spells them as isoformat() does, in a fraction of the time.
     """
-    rows = _quote_rows(quotes)
+    rows = [[q.symbol, q.bid, q.ask, q.iv, q.delta] for q in quotes]
+    try:
+        finite = _finite([q.bid + q.ask + (q.iv or 0.0) + (q.delta or 0.0) for q in quotes])  # NaN is truthy
+    except TypeError:
+        finite = False
+    if not finite:
+        rows = [[encode(v) for v in row] for row in rows]
     at = quotes[0].ts if quotes else None
-    if all(q.ts == at and q.ts.tzinfo is at.tzinfo for q in quotes):
+    if all(q.ts is at for q in quotes) or all(q.ts == at and q.ts.tzinfo is at.tzinfo for q in quotes):
         return {"at": at, "q": rows}
     return {"q": [[*row, q.ts] for q, row in zip(quotes, rows, strict=True)]}
 
@@ -192,7 +192,7 @@ def _quotes_in(data: dict[str, Any]) -> list[models.OptionQuote]:
 
 
 def _account_out(a: models.Account) -> list[Any]:
-    row = [getattr(a, f) for f in _FIELDS["Account"]]
+    row = [a.account_id, a.equity, a.last_equity, a.cash, a.options_buying_power, a.options_level, a.paper, a.status]
     return row if _finite(row[1:5]) else [encode(v) for v in row]
 
 
@@ -257,33 +257,28 @@ def _order_in(data: Any) -> models.Order:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ResultCodec:
-    """How one method's answers are recorded, split by when the work happens.
+    """How one method's answers are recorded: `write` gives the journal's form as the call returns (a value
+    the caller cannot change afterwards, so it is also what a repeat is compared with); `read` rebuilds the
+    answer on replay."""
 
-    `capture` runs on every call, so it is cheap and returns something nothing can change afterwards: the
-    answer itself when it is immutable, its JSON form otherwise. `write` turns a capture into the journal's
-    form at flush time, and only for an answer that differs from the method's previous one (a repeat is
-    written as `"same"`). `read` rebuilds the answer on replay.
-    """
-
-    capture: Callable[[Any], Any]
     write: Callable[[Any], Any]
     read: Callable[[Any], Any]
 
 
-GENERIC = ResultCodec(encode, _identity, decode)
+GENERIC = ResultCodec(encode, decode)
 # Results recorded on nearly every poll get a positional form chosen by the method that returns them:
 # no type tags, a third of the size, several times faster to write. Everything else is generic.
 RESULT_CODECS: dict[tuple[str, str], ResultCodec] = {
-    # the journal's writer spells an aware datetime exactly as isoformat() does
-    ("clock", "now"): ResultCodec(_identity, _identity, datetime.fromisoformat),
+    # a datetime is immutable, and the journal's writer spells an aware one exactly as isoformat() does
+    ("clock", "now"): ResultCodec(_identity, datetime.fromisoformat),
     ("market_data", "quotes"): ResultCodec(
-        lambda qs: tuple(qs.values()), _quotes_out, lambda data: {q.symbol: q for q in _quotes_in(data)}
+        lambda qs: _quotes_out(list(qs.values())), lambda data: {q.symbol: q for q in _quotes_in(data)}
     ),
-    ("market_data", "chain"): ResultCodec(tuple, _quotes_out, _quotes_in),
-    ("market_data", "bars"): ResultCodec(_bars_out, _identity, _bars_in),
-    ("broker", "account"): ResultCodec(_identity, _account_out, lambda row: models.Account(*map(decode, row))),
-    ("broker", "get_order"): ResultCodec(_order_out, _identity, _order_in),
-    ("broker", "submit_order"): ResultCodec(_order_out, _identity, _order_in),
+    ("market_data", "chain"): ResultCodec(_quotes_out, _quotes_in),
+    ("market_data", "bars"): ResultCodec(_bars_out, _bars_in),
+    ("broker", "account"): ResultCodec(_account_out, lambda row: models.Account(*map(decode, row))),
+    ("broker", "get_order"): ResultCodec(_order_out, _order_in),
+    ("broker", "submit_order"): ResultCodec(_order_out, _order_in),
 }
 
 
@@ -292,8 +287,7 @@ def result_codec(port: str, method: str) -> ResultCodec:
 
 
 def encode_result(port: str, method: str, value: Any) -> Any:
-    codec = result_codec(port, method)
-    return codec.write(codec.capture(value))
+    return result_codec(port, method).write(value)
 
 
 def decode_result(port: str, method: str, data: Any) -> Any:

@@ -22,7 +22,7 @@ from engine.errors import DataError
 from engine.models import Account, OptionQuote, Session
 from engine.orders import OrderManager, Working
 from engine.ports import Broker, Clock, IdGen, MarketData, Signals
-from engine.recording import compress
+from engine.recording import Recorder
 from engine.risk import RiskGate, RiskView, daily_pnl, session_time
 from engine.strategies.iron_condor import IronCondor
 
@@ -80,8 +80,7 @@ class Context:
     marks: dict[str, OptionQuote] = field(default_factory=dict)
     day_closed: bool = False
     skip_day: bool = False
-    pending_inputs: list[dict[str, Any]] = field(default_factory=list)
-    _input_memo: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
+    recorder: Recorder = field(default_factory=Recorder)
     resume: dict[str, Any] = field(default_factory=dict)
     outage_since: datetime | None = None
     exit_code: int = 0
@@ -122,7 +121,6 @@ class Context:
 
     def start(self) -> None:
         self.resume = self._resume_point("Initializing")
-        self._input_memo.clear()
         self.journal = self.open_journal(self.day)
 
     def _resume_point(self, state: str) -> dict[str, Any]:
@@ -162,7 +160,7 @@ class Context:
         self.resume = self._resume_point("AwaitingOpen")
         if not self.skip_day:
             self.days_left -= 1
-        self.flush_inputs()
+        self.flush_inputs(last_of_file=True)
         if self.journal is not None:
             self.journal.close()
         self.day = self.broker.next_session(self.day).day
@@ -172,7 +170,6 @@ class Context:
         self.marks.clear()
         self.halt = None
         self.day_closed = self.skip_day = False
-        self._input_memo.clear()
         self.journal = self.open_journal(self.day)
         self.load_session()
 
@@ -180,7 +177,7 @@ class Context:
         """The last step of ShuttingDown: the day's report, then the journal is closed."""
         self.end_day()
         if self.journal is not None:
-            self.flush_inputs()
+            self.flush_inputs(last_of_file=True)
             self.journal.close()
         self.finished = True
 
@@ -190,11 +187,9 @@ class Context:
             self.flush_inputs()
             self.journal.append(kind, self.now, sync=sync, **fields)
 
-    def flush_inputs(self) -> None:
+    def flush_inputs(self, last_of_file: bool = False) -> None:
         """The port calls made so far, as one `input` record (flushed, not fsynced: the OS keeps it on a crash)."""
-        if self.pending_inputs and self.journal is not None:
-            calls = compress(self.pending_inputs, self._input_memo)
-            self.pending_inputs.clear()
+        if self.journal is not None and (calls := self.recorder.take(last_of_file)):
             self.journal.append("input", self.now, sync=False, calls=calls)
 
     # --- risk inputs ---------------------------------------------------------------------------

@@ -1,20 +1,22 @@
 """Recording every call through the ports, and answering them again from a journal.
 
-A recorded call is (port, method, args, result or error). During a run the calls of one engine tick
-are buffered and written as one `input` record just before the next record that depends on them (a
-transition or an order) or at the end of the tick, in the same hash chain. On replay the same code
+A recorded call is (port, method, args, result or error). During a run the calls are buffered and
+written as one `input` record just before the next record that follows from them (a transition or an
+order), or once a batch has gathered, in the same hash chain. On replay the same code
 asks the same questions in the same order; the answers come from those records. A question the
 recording cannot answer (the code now asks something new) is a Divergence, not a crash.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from engine import errors
-from engine.codec import decode_result, encode_args, result_codec
+from engine.audit import json_form
+from engine.codec import decode_result, encode, encode_args, result_codec
 
 PORT_METHODS: dict[str, tuple[str, ...]] = {
     "clock": ("now",),
@@ -35,6 +37,9 @@ PORT_METHODS: dict[str, tuple[str, ...]] = {
     "ids": ("client_order_id",),
     "signals": ("kill", "stop"),
 }
+# A journal row names the method only: each method name belongs to one port.
+PORT_OF = {method: port for port, methods in PORT_METHODS.items() for method in methods}
+assert len(PORT_OF) == sum(map(len, PORT_METHODS.values())), "a method name must identify its port"
 # Called every poll and almost always None: recorded only when they answer something; on replay a
 # call with no recorded answer at that point answers None.
 SPARSE = {("signals", "kill"), ("signals", "stop")}
@@ -74,47 +79,104 @@ def decode_error(data: dict[str, Any]) -> BaseException:
     return cls(data["message"])
 
 
-# A call as the recorder hands it over: ((port, method), encoded args, captured answer, encoded error or None).
-# A plain tuple, because one is made on every port call; `compress` turns a batch into the journal's rows.
-Captured = tuple[tuple[str, str], list[Any], Any, dict[str, Any] | None]
-Sink = Callable[[Captured], None]
+class Recorder:
+    """The port calls bound for one journal file, in the journal's form, made as the calls return.
+
+    A row is `[method, args, answer]`, or `[method, args, null, error]` for a call that raised. A call
+    equal to the previous call of its method (same arguments, same answer) is written `[method]`: a poll
+    that reads unchanged quotes or an unchanged account costs a few bytes. What a repeat refers to must
+    be in the same file, so every file replays on its own: `take(last_of_file=True)` forgets the previous
+    calls.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[list[Any]] = []
+        self._previous: dict[str, tuple[list[Any], Any]] = {}
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def answer(self, method: str, args: list[Any], written: Any) -> None:
+        seen = self._previous.get(method)
+        if seen is not None and seen[1] == written and seen[0] == args:
+            self._rows.append([method])
+        else:
+            self._previous[method] = (args, written)
+            self._rows.append([method, args, written])
+
+    def error(self, method: str, args: list[Any], exc: BaseException) -> None:
+        self._previous.pop(method, None)
+        self._rows.append([method, args, None, encode_error(exc)])
+
+    def take(self, last_of_file: bool = False) -> list[list[Any]]:
+        rows, self._rows = self._rows, []
+        if last_of_file:
+            self._previous.clear()
+        return rows
 
 
 class Recorded:
     """A port whose listed methods are recorded on the way through; other attributes pass straight on."""
 
-    def __init__(self, port: str, inner: Any, sink: Sink) -> None:
+    def __init__(self, port: str, inner: Any, recorder: Recorder) -> None:
         self._inner = inner
         for method in PORT_METHODS[port]:
-            setattr(self, method, self._wrap((port, method), getattr(inner, method), sink))
+            setattr(self, method, self._wrap(port, method, getattr(inner, method), recorder))
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        value = getattr(self._inner, name)
+        if inspect.isfunction(getattr(type(self._inner), name, None)):
+            setattr(self, name, value)  # a plain method (the clock's sleep, every tick): found once, not per call
+        return value
 
     @staticmethod
-    def _wrap(key: tuple[str, str], fn: Callable[..., Any], sink: Sink) -> Callable[..., Any]:
-        if key in SPARSE:
+    def _wrap(port: str, method: str, fn: Callable[..., Any], recorder: Recorder) -> Callable[..., Any]:
+        if (port, method) in SPARSE:
 
             def sparse(*args: Any) -> Any:
                 result = fn(*args)
                 if result is not None:
-                    sink((key, encode_args(args), result, None))
+                    recorder.answer(method, encode_args(args), encode(result))
                 return result
 
             return sparse
-        capture = result_codec(*key).capture
+        write = result_codec(port, method).write
 
         def call(*args: Any) -> Any:
             encoded = encode_args(args) if args else []
             try:
                 result = fn(*args)
             except Exception as exc:
-                sink((key, encoded, None, encode_error(exc)))
+                recorder.error(method, encoded, exc)
                 raise
-            sink((key, encoded, capture(result), None))
+            recorder.answer(method, encoded, write(result))
             return result
 
         return call
+
+
+def recorded_calls(records: list[dict[str, Any]]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Every call of the `input` records as (seq, ts, call); a repeat comes with the arguments and answer it
+    repeats, and `"same": true`. A row of the wrong shape is a ValueError that names its seq."""
+    previous: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.get("kind") != "input":
+            continue
+        for row in r.get("calls", ()):
+            try:
+                method = row[0]
+                call: dict[str, Any] = {"port": PORT_OF[method], "method": method}
+                if len(row) == 1:
+                    call = {**previous[method], "same": True}
+                elif len(row) == 3:
+                    call.update(args=row[1], result=row[2])
+                    previous[method] = call
+                else:
+                    call.update(args=row[1], error=dict(row[3]))
+                    previous.pop(method, None)
+            except (KeyError, IndexError, TypeError, ValueError):
+                raise ValueError(f"seq {r.get('seq')}: not a recorded call: {str(row)[:120]}") from None
+            yield r["seq"], r["ts"], call
 
 
 @dataclass
@@ -133,52 +195,17 @@ class Divergence(BaseException):
         return f"divergence at seq {self.seq} ({self.ts}): recorded {self.recorded}; now {self.actual}"
 
 
-def compress(calls: list[Captured], memo: dict[tuple[str, str], tuple[Any, Any]]) -> list[dict[str, Any]]:
-    """The journal's rows for captured calls. A call equal to the previous call of that method (same arguments,
-    same answer) is written as `"same": true`; only a changed answer is converted to its journal form.
-
-    `memo` belongs to one journal file, so every file can be replayed on its own: a poll that reads
-    unchanged quotes or an unchanged account costs a few bytes.
-    """
-    out = []
-    writers = _WRITERS
-    for key, args, result, error in calls:
-        if error is not None:
-            memo.pop(key, None)
-            out.append({"port": key[0], "method": key[1], "args": args, "error": error})
-            continue
-        seen = memo.get(key)
-        if seen is not None and seen[1] == result and seen[0] == args:
-            out.append({"port": key[0], "method": key[1], "same": True})
-        else:
-            memo[key] = (args, result)
-            out.append({"port": key[0], "method": key[1], "args": args, "result": writers[key](result)})
-    return out
-
-
-_WRITERS = {(port, m): result_codec(port, m).write for port, methods in PORT_METHODS.items() for m in methods}
-
-
 class Tape:
     """The recorded calls of a journal, played back in order."""
 
     def __init__(self, records: list[dict[str, Any]]) -> None:
-        self._calls: list[tuple[int, str, dict[str, Any]]] = []
-        previous: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in records:
-            for call in r["calls"] if r.get("kind") == "input" else ():
-                key = (call["port"], call["method"])
-                if call.get("same"):
-                    call = {**call, "args": previous[key]["args"], "result": previous[key]["result"]}
-                elif "result" in call:
-                    previous[key] = call
-                self._calls.append((r["seq"], r["ts"], call))
+        self._calls = list(recorded_calls(records))
         self._pos = 0
         self.last_seq: int | None = None
         self.last_ts: str | None = None
 
     def answer(self, port: str, method: str, args: list[Any]) -> Any:
-        encoded = encode_args(tuple(args))
+        encoded = json_form(encode_args(tuple(args)))
         if (port, method) in SPARSE:
             nxt = self._calls[self._pos][2] if self._pos < len(self._calls) else None
             if nxt is None or (nxt["port"], nxt["method"]) != (port, method):

@@ -18,7 +18,7 @@ from engine.audit import Journal, JournalProblem, read_journal
 from engine.codec import decode
 from engine.config import parse_config
 from engine.errors import ConfigError
-from engine.recording import Divergence, Replayed, Tape
+from engine.recording import Divergence, Replayed, Tape, recorded_calls
 from engine.report import stats_from_records
 
 OUTPUT_KINDS = ("transition", "refused", "error", "order")
@@ -168,7 +168,10 @@ def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None, 
     from engine.logs import close_day_files
     from engine.machine import S
 
-    tape = Tape(seg.records)
+    try:
+        tape = Tape(seg.records)
+    except ValueError as exc:
+        raise JournalUnusable(f"its recorded inputs cannot be read: {exc}") from None
     raw = dict(config_override or seg.header["config"])
     resume = seg.header.get("resume") or {"state": "Initializing", "day": seg.header["session_date"]}
     with tempfile.TemporaryDirectory(prefix="zdte-replay-") as tmp:
@@ -244,7 +247,7 @@ def _differences(rec: dict[str, Any], now: dict[str, Any], prefix: str = "") -> 
 
 
 def _inputs_before(seg: Segment, seq: int, n: int = 6) -> list[str]:
-    calls = [c for r in seg.records if r.get("kind") == "input" and r["seq"] < seq for c in r["calls"]]
+    calls = [c for s, _, c in recorded_calls(seg.records) if s < seq]
     out = []
     for c in calls[-n:]:
         answer = "error: " + c["error"]["message"] if "error" in c else ("same as before" if c.get("same") else "")

@@ -65,7 +65,7 @@ class Runner:
         if step.trigger:
             outcome = self.fire(step.trigger, step.reason)
         moved = outcome is not None and outcome.moved
-        if moved or len(ctx.pending_inputs) >= INPUT_BATCH:
+        if moved or len(ctx.recorder) >= INPUT_BATCH:
             ctx.flush_inputs()
         if not ctx.finished and not moved:
             try:

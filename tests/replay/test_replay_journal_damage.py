@@ -6,11 +6,13 @@ Replay of a malformed or missing file is a clear error naming the place, never a
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from engine.audit import Journal
 from engine.replay import OUTPUT_KINDS, summary, timeline, usable_records, verify
 
 
@@ -228,3 +230,22 @@ def test_an_empty_or_foreign_file_is_not_taken_for_a_journal(tmp_path, cli, cont
     assert code == 1 and "not a zdte journal" in out
     code, _, err = cli("replay", path)
     assert code == 1 and "not a zdte journal" in err
+
+
+@pytest.mark.parametrize(
+    "row",
+    [["no_such_method", [], 1], "now", [], ["quotes"]],
+    ids=["unknown-method", "not-a-row", "empty", "orphan-same"],
+)
+def test_a_recorded_call_of_the_wrong_shape_is_a_clear_error(sim_day, tmp_path, cli, helpers, row) -> None:
+    """A line can verify and still hold an input row no writer of ours makes: verify names its seq, no traceback."""
+    header = helpers.records_of(sim_day.journal())[0]
+    path = tmp_path / "audit-20250701.jsonl"
+    journal = Journal(path)
+    fields = {k: v for k, v in header.items() if k not in ("seq", "ts", "kind", "prev_hash", "hash")}
+    journal.append("header", datetime.fromisoformat(header["ts"]), **fields)
+    journal.append("input", datetime.fromisoformat(header["ts"]), sync=False, calls=[row])
+    journal.close()
+    code, out, err = cli("replay", path, "--verify")
+    assert code == 1 and "Traceback" not in out + err
+    assert f"seq 2: not a recorded call: {str(row)[:20]}" in err

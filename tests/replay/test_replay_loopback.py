@@ -14,6 +14,7 @@ import requests
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import SimConfig
+from engine.recording import recorded_calls
 from engine.replay import OUTPUT_KINDS, verify
 from engine.sim.server import SimServer
 from engine.sim.venue import SimVenue
@@ -26,7 +27,7 @@ def test_the_loopback_day_traded_and_recorded_alpaca_calls(loopback_day, helpers
     assert loopback_day.url.startswith("http://127.0.0.1:")
     fills = [r for r in records if r["kind"] == "order" and r["event"] == "fill"]
     assert fills, "the loopback day should have traded"
-    calls = {(c["port"], c["method"]) for r in records if r["kind"] == "input" for c in r["calls"]}
+    calls = {(c["port"], c["method"]) for _, _, c in recorded_calls(records)}
     assert {("broker", "submit_order"), ("market_data", "bars"), ("market_data", "chain")} <= calls
 
 
@@ -82,7 +83,7 @@ def test_refused_keys_are_journaled_without_the_keys_and_replay_the_same_failure
     assert code == 2 and runner.ctx.finished
     journal = logs / f"audit-{day:%Y%m%d}.jsonl"
     records = helpers.records_of(journal)
-    failed = [c for r in records if r["kind"] == "input" for c in r["calls"] if "error" in c]
+    failed = [c for _, _, c in recorded_calls(records) if "error" in c]
     assert failed and failed[0]["error"]["type"] == "AuthError" and failed[0]["error"]["transient"] is False
     assert [(r["source"], r["dest"], r["trigger"]) for r in records if r["kind"] == "transition"] == [
         ("Initializing", "ShuttingDown", "fail")

@@ -1,4 +1,4 @@
-"""Recording and playing back port calls: the codec, `compress`, the Tape, and recorded errors.
+"""Recording and playing back port calls: the codec, the Recorder, the Tape, and recorded errors.
 
 Everything goes through JSON text on the way, written and read as a journal writes and reads it.
 """
@@ -19,7 +19,7 @@ import pytest
 from engine import codec, errors, models
 from engine.audit import dumps
 from engine.calendar import ET
-from engine.codec import decode, decode_result, encode, encode_result, result_codec
+from engine.codec import decode, decode_result, encode, encode_result
 from engine.models import (
     Account,
     Bars,
@@ -35,7 +35,7 @@ from engine.models import (
     Session,
     Side,
 )
-from engine.recording import SPARSE, Captured, Divergence, Recorded, RecordedError, Tape, compress
+from engine.recording import PORT_OF, SPARSE, Divergence, Recorded, RecordedError, Recorder, Tape
 
 T0 = datetime(2025, 7, 1, 10, 0, 5, tzinfo=ET)
 DAY = date(2025, 7, 1)
@@ -202,16 +202,15 @@ def test_the_journal_writer_refuses_a_dataclass_it_was_not_given_encoded() -> No
 
 @pytest.mark.parametrize("method", ["quotes", "chain"])
 def test_an_answer_changed_by_its_caller_afterwards_is_recorded_as_it_was_given(method: str) -> None:
-    """Answers are converted when the batch is written, not when the call returns: the capture must not share
-    the caller's dict or list."""
+    """The batch is written later than the call returns: what is kept must not share the caller's dict or list."""
     quote = MODELS["OptionQuote"]
-    seen: list[Captured] = []
+    recorder = Recorder()
     answer = (lambda *_: {PUT: quote}) if method == "quotes" else (lambda *_: [quote])
-    port = Recorded("market_data", FakePort(**{method: answer}), seen.append)
+    port = Recorded("market_data", FakePort(**{method: answer}), recorder)
     got = port.quotes([PUT]) if method == "quotes" else port.chain("SPY", DAY, 590.0, 600.0)
     got.clear()
-    [written] = compress(seen, {})
-    back = decode_result("market_data", method, through_json(written["result"]))
+    [written] = recorder.take()
+    back = decode_result("market_data", method, through_json(written[2]))
     assert back == ({PUT: quote} if method == "quotes" else [quote])
 
 
@@ -254,20 +253,15 @@ class FakePort:
         return unexpected
 
 
-# --- compress and the Tape -------------------------------------------------------------------------------
+# --- the Recorder and the Tape ---------------------------------------------------------------------------
 
 
-def captured(port: str, method: str, args: list, result: Any) -> Captured:
-    """A call as the recorder hands it over: the answer captured, not yet in its journal form."""
-    return (port, method), encode(args), result_codec(port, method).capture(result), None
-
-
-def call(port: str, method: str, args: list, result: Any) -> dict[str, Any]:
+def call(port: str, method: str, args: list, result: Any) -> list[Any]:
     """A call in its journal form."""
-    return {"port": port, "method": method, "args": encode(args), "result": encode_result(port, method, result)}
+    return [method, encode(args), encode_result(port, method, result)]
 
 
-def tape_of(*batches: list[dict[str, Any]]) -> Tape:
+def tape_of(*batches: list[list[Any]]) -> Tape:
     """A Tape over `input` records holding these call batches, as a journal would hold them (JSON, seq 2, 3...)."""
     records = [{"seq": 1, "kind": "header", "ts": T0.isoformat()}]
     for i, calls in enumerate(batches, start=2):
@@ -275,18 +269,24 @@ def tape_of(*batches: list[dict[str, Any]]) -> Tape:
     return Tape(records)
 
 
-def test_compress_writes_same_for_a_repeated_call_and_the_tape_answers_it() -> None:
+def test_a_repeated_call_is_written_as_same_and_the_tape_answers_it() -> None:
     quotes = {PUT: MODELS["OptionQuote"]}
     other = {CALL: OptionQuote(CALL, 0.43, 0.46, T0)}
-    a = captured("market_data", "quotes", [[PUT]], quotes)
-    b = captured("market_data", "quotes", [[CALL]], other)
+    answers = {PUT: quotes, CALL: other}
+    recorder = Recorder()
+    port = Recorded("market_data", FakePort(quotes=lambda symbols: dict(answers[symbols[0]])), recorder)
     a_out, b_out = call("market_data", "quotes", [[PUT]], quotes), call("market_data", "quotes", [[CALL]], other)
-    same = {"port": "market_data", "method": "quotes", "same": True}
-    memo: dict = {}
-    first = compress([a, a, b, a], memo)
+    same = ["quotes"]
+    for symbol in (PUT, PUT, CALL, PUT):
+        port.quotes([symbol])
+    first = recorder.take()
     assert first == [a_out, same, b_out, a_out]  # only a repeat of the method's previous call is shortened
-    second = compress([a, b], memo)  # the memo lasts the whole file, across input records
+    port.quotes([PUT])
+    port.quotes([CALL])
+    second = recorder.take(last_of_file=True)  # what a repeat refers to lasts the whole file, across records
     assert second == [same, b_out]
+    port.quotes([CALL])
+    assert recorder.take() == [b_out]  # a new file: written in full, so the file replays on its own
     tape = tape_of(first, second)
     for args, answer in [([PUT], quotes), ([PUT], quotes), ([CALL], other), ([PUT], quotes), ([PUT], quotes)]:
         assert tape.answer("market_data", "quotes", [args]) == answer
@@ -294,13 +294,24 @@ def test_compress_writes_same_for_a_repeated_call_and_the_tape_answers_it() -> N
     assert tape.answer("market_data", "quotes", [[CALL]]) == other
 
 
-def test_compress_does_not_write_same_across_an_error() -> None:
-    ok = captured("broker", "account", [], MODELS["Account"])
-    ok_out = call("broker", "account", [], MODELS["Account"])
-    error = {"type": "BrokerError", "message": "x"}
-    failed = {"port": "broker", "method": "account", "args": [], "error": error}
-    out = compress([ok, (("broker", "account"), [], None, error), ok], {})
-    assert out == [ok_out, failed, ok_out]
+def test_a_repeat_after_an_error_is_written_in_full() -> None:
+    answers = iter([MODELS["Account"], errors.BrokerError("x"), MODELS["Account"]])
+
+    def account() -> Account:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    recorder = Recorder()
+    port = Recorded("broker", FakePort(account=account), recorder)
+    port.account()
+    with pytest.raises(errors.BrokerError):
+        port.account()
+    port.account()
+    ok = call("broker", "account", [], MODELS["Account"])
+    rows = recorder.take()
+    assert [rows[0], rows[2]] == [ok, ok] and rows[1][:3] == ["account", [], None] and rows[1][3]["message"] == "x"
 
 
 def test_a_different_call_is_a_divergence_with_both_sides() -> None:
@@ -326,8 +337,9 @@ def test_a_tape_from_a_journal_reports_an_unexpected_question(sim_day, helpers) 
     records = helpers.records_of(sim_day.journal())
     first = next(r for r in records if r["kind"] == "input")
     tape = Tape(records)
-    assert tape.answer("clock", "now", []) == datetime.fromisoformat(first["calls"][0]["result"])
-    second = first["calls"][1]
+    assert tape.answer("clock", "now", []) == datetime.fromisoformat(first["calls"][0][2])
+    second = dict(zip(("method", "args"), first["calls"][1], strict=False))
+    second["port"] = PORT_OF[second["method"]]
     with pytest.raises(Divergence) as info:
         tape.answer("broker", "cancel_order", ["no-such-order"])
     assert info.value.seq == first["seq"] and info.value.ts == first["ts"]
@@ -337,12 +349,12 @@ def test_a_tape_from_a_journal_reports_an_unexpected_question(sim_day, helpers) 
 
 def test_a_sparse_call_answers_none_unless_recorded_next() -> None:
     assert ("signals", "kill") in SPARSE
-    seen: list[Captured] = []
+    recorder = Recorder()
     answers = iter([None, "kill file logs/KILL appeared"])
-    port = Recorded("signals", FakePort(kill=lambda: next(answers)), seen.append)
-    assert port.kill() is None and seen == []  # nothing to write for the usual answer
-    assert port.kill() == "kill file logs/KILL appeared" and len(seen) == 1
-    tape = tape_of([call("clock", "now", [], T0), *compress(seen, {})])
+    port = Recorded("signals", FakePort(kill=lambda: next(answers)), recorder)
+    assert port.kill() is None and len(recorder) == 0  # nothing to write for the usual answer
+    assert port.kill() == "kill file logs/KILL appeared" and len(recorder) == 1
+    tape = tape_of([call("clock", "now", [], T0), *recorder.take()])
     assert tape.answer("signals", "kill", []) is None  # not recorded here: None, and the tape does not move
     assert tape.answer("clock", "now", []) == T0
     assert tape.answer("signals", "kill", []) == "kill file logs/KILL appeared"
@@ -368,12 +380,12 @@ def test_a_recorded_port_error_is_raised_again_with_its_type_and_flags(exc: Exce
     def positions():
         raise exc
 
-    seen: list[Captured] = []
-    port = Recorded("broker", FakePort(positions=positions), seen.append)
+    recorder = Recorder()
+    port = Recorded("broker", FakePort(positions=positions), recorder)
     with pytest.raises(type(exc)) as live:
         port.positions()
     assert live.value is exc  # the live caller gets the original error
-    tape = tape_of(compress(seen, {}))
+    tape = tape_of(recorder.take())
     with pytest.raises(type(exc)) as replayed:
         tape.answer("broker", "positions", [])
     again = replayed.value
@@ -386,19 +398,19 @@ def test_a_foreign_error_is_raised_again_as_a_recorded_error() -> None:
     def bars(*args):
         raise KeyError("close")
 
-    seen: list[Captured] = []
-    port = Recorded("market_data", FakePort(bars=bars), seen.append)
+    recorder = Recorder()
+    port = Recorded("market_data", FakePort(bars=bars), recorder)
     with pytest.raises(KeyError):
         port.bars("SPY", T0, T0)
-    tape = tape_of(compress(seen, {}))
+    tape = tape_of(recorder.take())
     with pytest.raises(RecordedError, match="KeyError"):
         tape.answer("market_data", "bars", ["SPY", T0, T0])
 
 
 def test_recorded_ports_record_results_encoded_and_pass_other_attributes_on() -> None:
     slept: list[float] = []
-    seen: list[Captured] = []
-    clock = Recorded("clock", FakePort(now=lambda: T0, sleep=slept.append), seen.append)
+    recorder = Recorder()
+    clock = Recorded("clock", FakePort(now=lambda: T0, sleep=slept.append), recorder)
     assert clock.now() == T0
     clock.sleep(5)
-    assert slept == [5] and seen == [(("clock", "now"), [], T0, None)]
+    assert slept == [5] and recorder.take() == [["now", [], T0]]
