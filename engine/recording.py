@@ -1,9 +1,9 @@
 """Recording every call through the ports, and answering them again from a journal.
 
-A recorded call is (port, method, args, result or error). During a run the calls are buffered and
-written as one `input` record just before the next record that follows from them (a transition or an
-order), or once a batch has gathered, in the same hash chain. On replay the same code
-asks the same questions in the same order; the answers come from those records. A question the
+A recorded call is a row: the method, its arguments, and its answer or error (see Recorder). During a
+run the rows are buffered and written as one `input` record just before the next record that follows
+from them (a transition or an order), or once a batch has gathered, in the same hash chain. On replay
+the same code asks the same questions in the same order; the answers come from those records. A question the
 recording cannot answer (the code now asks something new) is a Divergence, not a crash.
 """
 
@@ -86,32 +86,21 @@ class Recorder:
     equal to the previous call of its method (same arguments, same answer) is written `[method]`: a poll
     that reads unchanged quotes or an unchanged account costs a few bytes. What a repeat refers to must
     be in the same file, so every file replays on its own: `take(last_of_file=True)` forgets the previous
-    calls.
+    calls. The rows themselves are made by Recorded, on every port call.
     """
 
     def __init__(self) -> None:
-        self._rows: list[list[Any]] = []
-        self._previous: dict[str, tuple[list[Any], Any]] = {}
+        self.rows: list[list[Any]] = []
+        self.previous: dict[str, tuple[list[Any], Any]] = {}
 
     def __len__(self) -> int:
-        return len(self._rows)
-
-    def answer(self, method: str, args: list[Any], written: Any) -> None:
-        seen = self._previous.get(method)
-        if seen is not None and seen[1] == written and seen[0] == args:
-            self._rows.append([method])
-        else:
-            self._previous[method] = (args, written)
-            self._rows.append([method, args, written])
-
-    def error(self, method: str, args: list[Any], exc: BaseException) -> None:
-        self._previous.pop(method, None)
-        self._rows.append([method, args, None, encode_error(exc)])
+        return len(self.rows)
 
     def take(self, last_of_file: bool = False) -> list[list[Any]]:
-        rows, self._rows = self._rows, []
+        rows = self.rows[:]
+        self.rows.clear()  # the same list object: Recorded holds it
         if last_of_file:
-            self._previous.clear()
+            self.previous.clear()
         return rows
 
 
@@ -131,12 +120,13 @@ class Recorded:
 
     @staticmethod
     def _wrap(port: str, method: str, fn: Callable[..., Any], recorder: Recorder) -> Callable[..., Any]:
+        rows, previous = recorder.rows, recorder.previous
         if (port, method) in SPARSE:
 
             def sparse(*args: Any) -> Any:
                 result = fn(*args)
-                if result is not None:
-                    recorder.answer(method, encode_args(args), encode(result))
+                if result is not None:  # rare: written in full, never as a repeat
+                    rows.append([method, encode_args(args), encode(result)])
                 return result
 
             return sparse
@@ -147,9 +137,16 @@ class Recorded:
             try:
                 result = fn(*args)
             except Exception as exc:
-                recorder.error(method, encoded, exc)
+                previous.pop(method, None)
+                rows.append([method, encoded, None, encode_error(exc)])
                 raise
-            recorder.answer(method, encoded, write(result))
+            written = write(result)
+            seen = previous.get(method)
+            if seen is not None and seen[1] == written and seen[0] == encoded:
+                rows.append([method])
+            else:
+                previous[method] = (encoded, written)
+                rows.append([method, encoded, written])
             return result
 
         return call
