@@ -2,6 +2,8 @@ import hashlib
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from engine.audit import GENESIS, Journal, read_journal
 
 T0 = datetime(2025, 7, 1, 14, 0, tzinfo=UTC)
@@ -28,25 +30,19 @@ def test_chain_follows_the_published_rule(tmp_path):
     assert read_journal(p)[1] == []
 
 
-def test_a_change_that_leaves_the_json_equal_is_still_a_modification(tmp_path):
-    """The hash covers the bytes, not a re-serialisation: spacing or key order changed by hand is reported."""
+@pytest.mark.parametrize(
+    ("index", "old", "new"),
+    [(1, '"t1"', '"tX"'), (2, '"kind":"transition"', '"kind": "transition"')],
+    ids=["value", "spacing-only"],  # the hash covers the bytes, not a re-serialisation: equal JSON still shows
+)
+def test_modified_line_is_reported_with_its_number(tmp_path, index, old, new):
     p = tmp_path / "a.jsonl"
     _write(p)
     lines = p.read_text(encoding="utf-8").splitlines()
-    lines[2] = lines[2].replace('"kind":"transition"', '"kind": "transition"')
+    lines[index] = lines[index].replace(old, new)
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     problems = read_journal(p)[1]
-    assert [(x.line, "modified" in x.what) for x in problems] == [(3, True)]
-
-
-def test_modified_line_is_reported_with_its_number(tmp_path):
-    p = tmp_path / "a.jsonl"
-    _write(p)
-    lines = p.read_text(encoding="utf-8").splitlines()
-    lines[1] = lines[1].replace('"t1"', '"tX"')
-    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    problems = read_journal(p)[1]
-    assert [x.line for x in problems] == [2] and "modified" in problems[0].what
+    assert [(x.line, "modified" in x.what) for x in problems] == [(index + 1, True)]
 
 
 def test_deleted_line_breaks_seq_and_chain(tmp_path):
