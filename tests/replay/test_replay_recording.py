@@ -414,3 +414,25 @@ def test_recorded_ports_record_results_encoded_and_pass_other_attributes_on() ->
     assert clock.now() == T0
     clock.sleep(5)
     assert slept == [5] and recorder.take() == [["now", [], T0]]
+
+
+def test_a_recorded_port_passes_on_a_changing_attribute_fresh_and_a_method_as_it_is() -> None:
+    class Venue:
+        def __init__(self) -> None:
+            self.level = 1
+
+        def now(self) -> datetime:
+            return T0
+
+        def sleep(self, seconds: float) -> float:
+            return seconds * self.level
+
+        @property
+        def doubled(self) -> int:
+            return self.level * 2
+
+    inner = Venue()
+    clock = Recorded("clock", inner, Recorder())
+    assert clock.sleep(3) == 3 and clock.doubled == 2
+    inner.level = 5
+    assert clock.sleep(3) == 15 and clock.doubled == 10  # the method is bound to that object; the property is read anew
