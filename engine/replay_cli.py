@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from loguru import logger
 
@@ -35,42 +37,60 @@ MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
 def replay_command(args: argparse.Namespace) -> int:
-    """Exit 0 (timeline shown, or replay identical), 1 (diverged, or the journal is unusable), 2 (bad --config)."""
-    try:
-        return _verify(args) if args.verify else _timeline(args)
-    except JournalUnusable as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    except MALFORMED as exc:
-        sys.stderr.write(f"{args.file}: a record is malformed ({type(exc).__name__}: {exc}); is this a zdte journal?\n")
-        return 1
-
-
-def _timeline(args: argparse.Namespace) -> int:
-    records = usable_records(args.file)
-    rows = timeline(records, args.start, args.end, args.state)
-    summ = summary(records)
-    if args.json:
-        sys.stdout.write(json.dumps({"timeline": rows, "summary": summ}, indent=2) + "\n")
-    else:
-        from engine.replay import format_timeline
-
-        sys.stdout.write(format_timeline(rows, summ) + "\n")
-    return 0
-
-
-def _verify(args: argparse.Namespace) -> int:
+    """Exit 0 (timelines shown, or every replay identical), 1 (a replay diverged, or a journal is unusable), 2 (bad
+    --config). Several journals (a multi-day run) are taken one after the other; each line names its file."""
     override = None
-    if args.config is not None:
+    if args.verify and args.config is not None:
         try:
             override = load_config(args.config).model_dump(mode="json")
         except ConfigError as exc:
             sys.stderr.write(f"config error: {exc}\n")
             return 2
-    logger.remove()
-    n = len(segments(usable_records(args.file)))
-    verdicts = verify(args.file, override)
+    if args.verify:
+        logger.remove()
+    several = len(args.files) > 1
+    worst, shown, identical = 0, [], 0
+    for path in args.files:
+        try:
+            if args.verify:
+                ok = _verify(path, override, label=f"{path}: " if several else "")
+                identical += ok
+                worst = max(worst, 0 if ok else 1)
+            else:
+                shown.append(_timeline(path, args))
+        except JournalUnusable as exc:
+            sys.stderr.write(f"{exc}\n")
+            worst = 1
+        except MALFORMED as exc:
+            sys.stderr.write(f"{path}: a record is malformed ({type(exc).__name__}: {exc}); is this a zdte journal?\n")
+            worst = 1
+    if args.json and shown:
+        sys.stdout.write(json.dumps(shown if several else shown[0], indent=2) + "\n")
+    if args.verify and several:
+        sys.stdout.write(f"{identical} of {len(args.files)} journals replay identically\n")
+    return worst
+
+
+def _timeline(path: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Print the journal's timeline (text), or return it for the JSON output."""
+    records = usable_records(path)
+    rows = timeline(records, args.start, args.end, args.state)
+    summ = summary(records)
+    if not args.json:
+        from engine.replay import format_timeline
+
+        header = f"== {path}\n" if len(args.files) > 1 else ""
+        sys.stdout.write(header + format_timeline(rows, summ) + "\n")
+    shown = {"timeline": rows, "summary": summ}
+    return {"file": str(path), **shown} if len(args.files) > 1 else shown
+
+
+def _verify(path: Path, override: dict[str, Any] | None, label: str) -> bool:
+    """Print one line per run in the journal (a restart starts a new run); True when every run is identical."""
+    n = len(segments(usable_records(path)))
+    verdicts = verify(path, override)
     for i, v in enumerate(verdicts, start=1):
-        label = f"run {i}/{n}: " if n > 1 else ""
-        sys.stdout.write(f"{label}{v.message}\n")
-    return 0 if verdicts and all(v.identical for v in verdicts) else 1
+        run = f"run {i}/{n}: " if n > 1 else ""
+        sys.stdout.write(f"{label}{run}{v.message}\n")
+    sys.stdout.flush()  # one line a journal as it is done: the progress of a long multi-day check
+    return bool(verdicts) and all(v.identical for v in verdicts)

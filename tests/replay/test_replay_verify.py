@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -134,6 +135,39 @@ def test_journal_verify_accepts_all_three_days(three_days, cli) -> None:
     code, out, _ = cli("journal", "verify", *sorted(three_days.logs.glob("audit-*.jsonl")))
     assert code == 0, out
     assert out.count(": ok: ") == 3 and "BROKEN" not in out
+
+
+def test_cli_verifies_every_journal_of_a_multi_day_run_in_one_command(three_days, run_py) -> None:
+    files = sorted(three_days.logs.glob("audit-*.jsonl"))
+    done = run_py("replay", *files, "--verify")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split(": identical: ")[0] for line in lines[:-1]] == [str(f) for f in files]  # one line a day
+    assert lines[-1] == "3 of 3 journals replay identically"
+
+
+def test_one_damaged_journal_fails_the_check_and_the_others_are_still_verified(three_days, run_py, tmp_path) -> None:
+    files = sorted(three_days.logs.glob("audit-*.jsonl"))
+    damaged = tmp_path / files[1].name
+    lines = files[1].read_bytes().splitlines(keepends=True)
+    lines[3] = lines[3].replace(b'"kind":"', b'"kind": "', 1)
+    damaged.write_bytes(b"".join(lines))
+    done = run_py("replay", files[0], damaged, files[2], "--verify")
+    assert done.returncode == 1
+    assert f"{damaged}: the journal does not verify" in done.stderr and "line 4:" in done.stderr
+    assert f"{files[0]}: identical: " in done.stdout and f"{files[2]}: identical: " in done.stdout
+    assert done.stdout.splitlines()[-1] == "2 of 3 journals replay identically"
+
+
+def test_the_timelines_of_several_journals_as_json_name_their_files(three_days, cli) -> None:
+    files = sorted(three_days.logs.glob("audit-*.jsonl"))[:2]
+    code, out, _ = cli("replay", *files, "--json")
+    assert code == 0
+    shown = json.loads(out)
+    assert [entry["file"] for entry in shown] == [str(f) for f in files]
+    assert all(entry["timeline"] and entry["summary"]["transitions"] > 0 for entry in shown)
+    code, out, _ = cli("replay", files[0], "--json")
+    assert code == 0 and sorted(json.loads(out)) == ["summary", "timeline"]  # one file: the object itself
 
 
 # --- 7. a question the recording cannot answer is a divergence, not a crash -----------------------------
