@@ -168,6 +168,11 @@ def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None, 
     from engine.logs import close_day_files
     from engine.machine import S
 
+    if not seg.header.get("config", {}).get("journal", {}).get("record_inputs", True):
+        raise JournalUnusable(
+            "recorded without its inputs (journal.record_inputs: false): its timeline can be read, but there is "
+            "nothing to re-drive the engine from"
+        )
     try:
         tape = Tape(seg.records)
     except ValueError as exc:
@@ -302,6 +307,9 @@ def verify(path: Path, config_override: dict[str, Any] | None = None) -> list[Ve
     records, problems = load(path)
     torn = any("torn last line" in p.what for p in problems)
     runs = segments(usable_records(path))
-    return [
-        verify_segment(seg, config_override, cut_off=(i < len(runs) - 1) or torn) for i, seg in enumerate(runs)
-    ]
+    try:
+        return [
+            verify_segment(seg, config_override, cut_off=(i < len(runs) - 1) or torn) for i, seg in enumerate(runs)
+        ]
+    except JournalUnusable as exc:
+        raise JournalUnusable(f"{path}: {exc}") from None

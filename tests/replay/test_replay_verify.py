@@ -170,6 +170,17 @@ def test_the_timelines_of_several_journals_as_json_name_their_files(three_days, 
     assert code == 0 and sorted(json.loads(out)) == ["summary", "timeline"]  # one file: the object itself
 
 
+def test_a_journal_recorded_without_inputs_says_so_instead_of_diverging(helpers, default_raw_config, tmp_path, run_py):
+    logs = tmp_path / "logs"
+    _, code = helpers.run_engine(helpers.make_config(default_raw_config, logs, journal={"record_inputs": False}))
+    journal = logs / "audit-20250701.jsonl"
+    assert code == 0 and not [r for r in helpers.records_of(journal) if r["kind"] == "input"]
+    done = run_py("replay", journal, "--verify")
+    assert done.returncode == 1 and "divergence" not in done.stdout + done.stderr
+    assert f"{journal}: recorded without its inputs (journal.record_inputs: false)" in done.stderr
+    assert run_py("replay", journal).returncode == 0  # the timeline is still there
+
+
 # --- 7. a question the recording cannot answer is a divergence, not a crash -----------------------------
 
 
