@@ -212,6 +212,9 @@ def _order_status(value: Any) -> OrderStatus:
         raise BrokerError(f"unknown order status {raw!r} from Alpaca") from None
 
 
+ORDERS_PAGE = 500  # the most orders Alpaca lists in one call
+
+
 class AlpacaBroker:
     """The Broker port on Alpaca's Trading API (paper)."""
 
@@ -326,9 +329,29 @@ class AlpacaBroker:
         return self._get("GET /v2/orders", lambda: self._tc.get_orders(req), _orders)
 
     def orders_since(self, since: datetime) -> list[Order]:
-        """Today's orders of every status (Alpaca returns at most 500 per call: enough for one engine's day)."""
-        req = GetOrdersRequest(status=QueryOrderStatus.ALL, after=since, nested=True, limit=500, direction="asc")
-        return self._get("GET /v2/orders?status=all", lambda: self._tc.get_orders(req), _orders)
+        """Every order submitted after `since`, of every status, oldest first.
+
+        Alpaca lists at most 500 a call, and an account shared with other programs can hold more: start-up
+        reconciliation must see all of this engine's orders, or it would take an open condor for a stranger's.
+        The pages are walked by submission time, each one asked from just before the last order of the one
+        before (so orders tied at a page's edge are not skipped), and repeats are dropped by id.
+        """
+        found: dict[str, Order] = {}
+        after = since
+        while True:
+            req = GetOrdersRequest(
+                status=QueryOrderStatus.ALL, after=after, nested=True, limit=ORDERS_PAGE, direction="asc"
+            )
+            page = self._get("GET /v2/orders?status=all", lambda req=req: self._tc.get_orders(req), _orders)
+            fresh = [o for o in page if o.id not in found]
+            found.update((o.id, o) for o in fresh)
+            if len(page) < ORDERS_PAGE:
+                return list(found.values())
+            last = page[-1].submitted_at
+            if not fresh or last is None:
+                logger.warning(f"GET /v2/orders: over {ORDERS_PAGE} orders at {last}; the list may be incomplete")
+                return list(found.values())
+            after = last - timedelta(microseconds=1)
 
     def cancel_order(self, order_id: str) -> None:
         self._retry.call(f"DELETE /v2/orders/{order_id}", lambda: self._tc.cancel_order_by_id(order_id))

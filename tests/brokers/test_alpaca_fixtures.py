@@ -8,7 +8,9 @@ adapter sent: the query parameters and order body Alpaca documents.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -185,6 +187,49 @@ def test_orders_since_asks_for_every_status_after_a_time(stub, alpaca, fixture_j
     query = stub.seen[-1].query
     assert query["status"] == "all" and query["direction"] == "asc" and query["limit"] == "500"
     assert datetime.fromisoformat(query["after"]) == since and "-05:00" in query["after"]  # with its offset
+
+
+def _pages_of(orders: list[dict]) -> Callable[[Any], tuple[int, list[dict]]]:
+    """GET /v2/orders as Alpaca pages it: submitted strictly after `after`, oldest first, at most `limit`."""
+
+    def answer(seen: Any) -> tuple[int, list[dict]]:
+        after = datetime.fromisoformat(seen.query["after"])
+        later = [o for o in orders if datetime.fromisoformat(o["submitted_at"]) > after]
+        return 200, sorted(later, key=lambda o: o["submitted_at"])[: int(seen.query["limit"])]
+
+    return answer
+
+
+def _order_id(i: int) -> str:
+    return f"00000000-0000-0000-0000-{i:012d}"
+
+
+def _orders_at(template: dict, times: list[datetime]) -> list[dict]:
+    out = []
+    for i, t in enumerate(times):
+        o = copy.deepcopy(template)
+        o.update(id=_order_id(i), client_order_id=f"other-{i:05d}", submitted_at=t.isoformat())
+        out.append(o)
+    return out
+
+
+@pytest.mark.parametrize("count", [499, 500, 1203])
+def test_orders_since_walks_every_page(stub, alpaca, fixture_json, count) -> None:
+    """An account shared with other programs can list more than Alpaca's 500 a call: all of them come back."""
+    since = datetime(2024, 12, 10, 4, 0, tzinfo=ET)
+    times = [since + timedelta(seconds=1 + i) for i in range(count)]
+    stub.route("GET /v2/orders", _pages_of(_orders_at(fixture_json("trading_order_mleg_docs.json"), times)))
+    got = alpaca.broker.orders_since(since)
+    assert [o.id for o in got] == [_order_id(i) for i in range(count)]
+    assert len(stub.requests_to("/v2/orders")) == count // 500 + 1
+
+
+def test_orders_since_keeps_orders_tied_at_a_page_edge(stub, alpaca, fixture_json) -> None:
+    since = datetime(2024, 12, 10, 4, 0, tzinfo=ET)
+    times = [since + timedelta(seconds=1 + i) for i in range(498)] + [since + timedelta(seconds=600)] * 5
+    stub.route("GET /v2/orders", _pages_of(_orders_at(fixture_json("trading_order_mleg_docs.json"), times)))
+    got = alpaca.broker.orders_since(since)
+    assert len(got) == 503 and len({o.id for o in got}) == 503
 
 
 # -- positions -----------------------------------------------------------------------------------------
