@@ -4,9 +4,9 @@
 
 Each day is a fresh engine (new venue, journal, logs), as `python run.py --date D` would run it, minus
 interpreter start-up and imports. Every day runs twice, with the journal's input recording on (the
-default) and off, interleaved so both see the same machine load. Prints the median seconds per day, the
-option quotes priced per second of engine time, transitions per day, what recording costs, and the peak
-RSS.
+default) and off, back to back so both see the same machine load. Prints the median seconds per day, the
+option quotes priced per second of engine time, transitions per day, what recording costs (the median
+of the days' on/off ratios), and the peak RSS.
 """
 
 from __future__ import annotations
