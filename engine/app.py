@@ -76,7 +76,9 @@ def sim_adapters(cfg: Config, first_day: date) -> Adapters:
     from engine.sim.venue import SimVenue
 
     clock = SimClock(datetime.combine(first_day, SIM_START, tzinfo=ET))
-    venue = SimVenue(cfg.sim, cfg.underlying, clock, ExchangeCalendar())
+    calendar = ExchangeCalendar()
+    venue = SimVenue(cfg.sim, cfg.underlying, clock, calendar, cfg.instrument)
+    venue.check_data(calendar.sessions_from(first_day, cfg.session.days))
     return Adapters(clock, SimBroker(venue), SimMarketData(venue), venue)
 
 

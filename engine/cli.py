@@ -9,7 +9,7 @@ from datetime import date, time
 from pathlib import Path
 
 from engine.config import Config, load_config
-from engine.errors import AuthError, ConfigError, UnsafeEndpointError, ZdteError
+from engine.errors import AuthError, ConfigError, DataError, UnsafeEndpointError, ZdteError
 
 COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal")
 
@@ -152,6 +152,9 @@ def _run(args: argparse.Namespace) -> int:
         return 2
     except (AuthError, UnsafeEndpointError) as exc:
         sys.stderr.write(f"refused: {exc}\n")
+        return 2
+    except DataError as exc:
+        sys.stderr.write(f"data error: {exc}\n")
         return 2
     except ZdteError as exc:
         sys.stderr.write(f"cannot start: {exc}\n")

@@ -56,16 +56,38 @@ class SessionConfig(_Strict):
 
 class SimConfig(_Strict):
     seed: Int = 7
-    bars_csv: Path | None = Field(None, description="bars (date,Open,High,Low,Close,Volume; ET); None: random walk")
+    bars: Path | None = Field(
+        None,
+        description="the underlying's minute bars: a CSV (date,Open,High,Low,Close,Volume; ET) or a LEAN minute "
+        "trade zip; None: found beside `quotes`, else a seeded random walk",
+    )
+    quotes: Path | None = Field(
+        None, description="a LEAN minute option quote zip: the chain is the file's real bid/ask; None: model-priced"
+    )
     start_price: Num = Field(600.0, gt=0)
     annual_vol: Num = Field(0.14, gt=0, lt=3, description="realized volatility of the random walk")
     implied_vol: Num = Field(0.16, gt=0, lt=3, description="at-the-money implied volatility")
     smile_skew: Num = Field(-0.8, description="IV change per unit of log-moneyness")
     smile_curvature: Num = Field(25.0, ge=0, description="IV change per unit of squared log-moneyness")
-    chain_width: Int = Field(40, gt=0, description="strikes listed on each side of the open, 1 point apart")
+    chain_width: Int = Field(40, gt=0, description="model chain: strikes listed on each side of the open")
     rate: Num = Field(0.04, ge=0, lt=1)
     partial_fill_prob: Num = Field(0.0, ge=0, le=1)
     starting_cash: Num = Field(100_000.0, gt=0)
+
+
+class InstrumentConfig(_Strict):
+    """What the options on the underlying are: facts of the product, not of SPY."""
+
+    root: str | None = Field(
+        None, pattern=r"^[A-Z]{1,6}$", description="option root (SPXW on SPX); None: the underlying"
+    )
+    strike_step: Num = Field(1.0, gt=0, description="model chain: points between listed strikes")
+    tick: Num = Field(0.01, gt=0, description="model chain: quote tick below 3.00")
+    tick_above_3: Num = Field(0.01, gt=0, description="model chain: quote tick from 3.00 up")
+    exercise: Literal["american", "european"] = "american"
+    settlement: Literal["physical", "cash"] = Field(
+        "physical", description="what happens to an option left open at the close: exercise or cash at intrinsic"
+    )
 
 
 class StrategyConfig(_Strict):
@@ -73,6 +95,12 @@ class StrategyConfig(_Strict):
     direction: Literal["short", "long"] = "short"
     short_strike_rule: Literal["delta", "distance"] = "delta"
     short_delta: Num = Field(0.15, gt=0, lt=0.5)
+    short_delta_tolerance: Num = Field(
+        0.10,
+        gt=0,
+        description="a short strike's |delta| may miss short_delta by this much: on SPY's 1-point grid the nearest "
+        "strike is always within it, while a wing-less grid cannot push the short in to the money",
+    )
     short_distance: Num = Field(5.0, gt=0)
     wing_width: Num = Field(5.0, gt=0)
     contracts: Int = Field(1, ge=1)
@@ -91,6 +119,12 @@ class RiskConfig(_Strict):
     max_loss_per_trade: Num = Field(500.0, gt=0)
     profit_target_pct: Num = Field(0.5, gt=0, description="exit when this share of the max profit is made")
     spread_stop_pct: Num = Field(1.0, gt=0, description="exit when the loss reaches this multiple of the premium")
+    max_entry_gap: Num = Field(
+        0.5,
+        gt=0,
+        description="refuse an entry whose mid-to-natural gap exceeds this share of the spread stop's distance: "
+        "filled at natural, the market must still move at least as far as the gap before the stop fires",
+    )
     hard_exit: HHMM = time(15, 15)
     close_positions_on_shutdown: bool = True
     broker_outage_tolerance_s: Num = Field(120.0, gt=0, description="halt after broker errors for this long")
@@ -138,6 +172,7 @@ class Config(_Strict):
     broker: Literal["sim", "alpaca"] = "sim"
     underlying: str = Field("SPY", pattern=r"^[A-Z]{1,6}$")
     logs_dir: Path = Path("logs")
+    instrument: InstrumentConfig = InstrumentConfig()
     session: SessionConfig = SessionConfig()
     sim: SimConfig = SimConfig()
     strategy: StrategyConfig = StrategyConfig()
@@ -159,7 +194,13 @@ class Config(_Strict):
             raise ValueError("strategy.min_realized_vol must be below strategy.max_realized_vol")
         if self.data.lookback_minutes < self.data.min_data_points:
             raise ValueError("data.lookback_minutes must be at least data.min_data_points")
+        if self.sim.quotes is not None and self.session.days != 1:
+            raise ValueError("session.days must be 1 with sim.quotes: a quote file holds one day")
         return self
+
+    @property
+    def option_root(self) -> str:
+        return self.instrument.root or self.underlying
 
 
 def _location(loc: tuple) -> str:

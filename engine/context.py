@@ -17,6 +17,7 @@ from engine.book import Book, ClosedTrade, CondorPlan, Spread
 from engine.codec import encode
 from engine.config import Config
 from engine.data import BarWindow
+from engine.declines import Declines
 from engine.discovery import ContractDiscovery
 from engine.errors import DataError
 from engine.models import Account, OptionQuote, Session
@@ -53,6 +54,7 @@ class Components:
     strategy: IronCondor
     risk: RiskGate
     orders: OrderManager
+    declines: Declines = field(default_factory=Declines)
 
 
 @dataclass

@@ -71,6 +71,12 @@ class RiskGate:
             why.append(
                 f"max loss {plan.max_loss:.2f} above options buying power {v.account.options_buying_power:.2f}"
             )
+        gap, room = plan.natural - plan.mid, c.spread_stop_pct * abs(plan.natural)
+        if gap > c.max_entry_gap * room + 1e-9:
+            why.append(
+                f"bid-ask gap: natural {plan.natural:+.2f} is {gap:.2f} from mid {plan.mid:+.2f}, more than "
+                f"{c.max_entry_gap:.0%} of the spread stop's {room:.2f} (the gap alone could stop it out)"
+            )
         if v.account.options_level < 3:
             why.append(f"options level {v.account.options_level} < 3: spreads not allowed")
         return why

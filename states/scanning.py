@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from loguru import logger
-
 from engine.context import STAY, Context, Halt, Step
 from engine.data import DataHealth
-from engine.pricing import years_to_expiry
+from engine.pricing import calendar_years
 from engine.strategies.iron_condor import Skip
 
 
@@ -35,26 +33,27 @@ def handle(ctx: Context) -> Step:
         return Step("halt", reason)
     view = ctx.risk_view()
     if blocked := p.risk.entries_allowed(view):
-        return _wait("; ".join(blocked))
+        return _wait(ctx, "; ".join(blocked))
     if not verdict.tradable:
-        return _wait(verdict.reason)
+        return _wait(ctx, verdict.reason)
     if skip := p.strategy.check_volatility(p.bars.realized_vol()):
-        return _wait(skip.reason)
+        return _wait(ctx, skip.reason)
     spot = p.bars.spot
     assert spot is not None
     contracts = p.discovery.contracts(ctx.day, spot)
     if not contracts:
-        return _wait(f"no contracts expiring {ctx.day} near {spot:.2f}")
+        return _wait(ctx, f"no contracts expiring {ctx.day} near {spot:.2f}")
     lo, hi = min(c.strike for c in contracts.values()), max(c.strike for c in contracts.values())
     quotes = {q.symbol: q for q in ctx.market_data.chain(ctx.cfg.underlying, ctx.day, lo, hi)}
     assert ctx.session is not None
-    years_left = float(years_to_expiry((ctx.session.close - ctx.now).total_seconds()))
+    years_left = float(calendar_years((ctx.session.close - ctx.now).total_seconds()))
     plan = p.strategy.propose(spot, contracts, quotes, years_left)
     if isinstance(plan, Skip):
-        return _wait(plan.reason)
+        return _wait(ctx, plan.reason)
     if failed := p.risk.pre_trade(plan, view):
-        return _wait("risk gate: " + "; ".join(failed))
+        return _wait(ctx, "risk gate: " + "; ".join(failed))
     ctx.plan = plan
+    p.declines.clear()
     kind = "credit" if plan.mid < 0 else "debit"
     return Step(
         "signal",
@@ -63,6 +62,6 @@ def handle(ctx: Context) -> Step:
     )
 
 
-def _wait(why: str) -> Step:
-    logger.debug(f"scanning: {why}")
+def _wait(ctx: Context, why: str) -> Step:
+    ctx.parts.declines.note(why)
     return STAY

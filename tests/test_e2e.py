@@ -192,7 +192,7 @@ def test_real_minute_bars_every_session_ends_flat_verified_and_within_the_loss_l
     for day in sessions:
         logs = tmp_path / day.isoformat() / "logs"
         cfg = config(
-            default_raw_config, logs, session={"date": day.isoformat(), "days": 1}, sim={"bars_csv": str(REAL_BARS)}
+            default_raw_config, logs, session={"date": day.isoformat(), "days": 1}, sim={"bars": str(REAL_BARS)}
         )
         runner, code = run_engine(cfg)
         assert code == 0, day

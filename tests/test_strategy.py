@@ -12,6 +12,7 @@ from engine.book import CondorPlan
 from engine.config import StrategyConfig
 from engine.models import Intent, OptionContract, OptionQuote, Right, Side
 from engine.occ import occ_symbol
+from engine.pricing import calendar_years
 from engine.strategies.iron_condor import IronCondor, Skip
 
 DAY = date(2025, 7, 1)
@@ -162,9 +163,20 @@ def test_wing_without_a_quote_is_not_traded_on():
 
 def test_wings_stay_inside_the_listed_strikes():
     contracts, quotes = chain(lo=590, hi=608)
-    plan = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
+    plan = IronCondor(_cfg(short_delta_tolerance=0.5)).propose(SPOT, contracts, quotes)
     assert isinstance(plan, CondorPlan)
     assert min(plan.strikes) >= 590 and max(plan.strikes) <= 608
+
+
+def test_a_short_strike_far_from_the_target_delta_is_declined_not_traded():
+    """With the 0.15-delta calls' wings unlisted, the only calls with a wing are near the money: no condor."""
+    contracts, quotes = chain(lo=590, hi=608)
+    plan = IronCondor(_cfg()).propose(SPOT, contracts, quotes)
+    assert isinstance(plan, Skip) and "within 0.1 of 0.15" in plan.reason
+    otm_calls_with_wing = [
+        quotes[s].delta for s, c in contracts.items() if c.right is Right.CALL and SPOT < c.strike <= 608 - 5
+    ]
+    assert otm_calls_with_wing and min(otm_calls_with_wing) > 0.25  # the tolerance, not the chain, is what refuses
 
 
 @pytest.mark.parametrize(
@@ -220,12 +232,70 @@ def test_volatility_filter_bounds_are_inclusive(vol, passes):
 def test_missing_greeks_fall_back_to_black_scholes_delta_from_the_quotes_iv():
     """Alpaca omits greeks on some snapshots: with the time left, the delta comes from the quote's own IV."""
     contracts, quotes = chain()
-    quotes = {s: OptionQuote(s, q.bid, q.ask, q.ts, 0.16, None) for s, q in quotes.items()}
-    years_left = 5 * 3600 / (252 * 6.5 * 3600)
+    quotes = {s: OptionQuote(s, q.bid, q.ask, q.ts, 0.37, None) for s, q in quotes.items()}
+    years_left = float(calendar_years(5 * 3600))  # 11:00 to the close, in calendar time as Alpaca's IV is quoted
     plan = IronCondor(_cfg()).propose(SPOT, contracts, quotes, years_left)
     assert isinstance(plan, CondorPlan)
-    # with sigma*sqrt(T) = 0.16*sqrt(0.00305) ~ 0.0088, a 15-delta strike lies ~1.04 sd ~ 5.5 points from spot
+    # with sigma*sqrt(T) = 0.37*sqrt(5/8760) ~ 0.0088, a 15-delta strike lies ~1.04 sd ~ 5.5 points from spot
     lp, sp, sc, lc = plan.strikes
     assert 4 <= SPOT - sp <= 7 and 4 <= sc - SPOT <= 7
     no_iv = {s: OptionQuote(s, q.bid, q.ask, q.ts, None, None) for s, q in quotes.items()}
     assert isinstance(IronCondor(_cfg()).propose(SPOT, contracts, no_iv, years_left), Skip)
+
+
+# An Alpaca-convention (calendar-time) smile: 5 hours before the close, spot 600.3.
+SECONDS_LEFT = 5 * 3600
+
+
+def _calendar_iv(k: float) -> float:
+    m = math.log(k / SPOT)
+    return 0.35 - 0.8 * m + 25.0 * m * m
+
+
+def _bs_delta(right: Right, k: float, iv: float, years: float) -> float:
+    """Black–Scholes delta without rates, written out here so the test does not lean on engine.pricing."""
+    d1 = (math.log(SPOT / k) + 0.5 * iv * iv * years) / (iv * math.sqrt(years))
+    call = 0.5 * math.erfc(-d1 / math.sqrt(2.0))
+    return call if right is Right.CALL else call - 1.0
+
+
+def _smile_chain(delta_years: float | None) -> tuple[dict[str, OptionContract], dict[str, OptionQuote]]:
+    """The chain quoted with the calendar smile; deltas computed over `delta_years`, or none at all."""
+    contracts, quotes = chain()
+    out = {}
+    for s, q in quotes.items():
+        c = contracts[s]
+        iv = _calendar_iv(c.strike)
+        delta = None if delta_years is None else _bs_delta(c.right, c.strike, iv, delta_years)
+        out[s] = OptionQuote(s, q.bid, q.ask, q.ts, iv, delta)
+    return contracts, out
+
+
+def test_fallback_delta_reads_the_iv_in_calendar_time_like_alpacas_greeks():
+    """A quote without greeks gets the short strikes it would get if it carried Alpaca's (calendar-time) delta."""
+    calendar = SECONDS_LEFT / (365 * 86400)
+    contracts, with_greeks = _smile_chain(calendar)
+    _, without = _smile_chain(None)
+    strategy = IronCondor(_cfg(short_delta=0.15))
+    expected = strategy.propose(SPOT, contracts, with_greeks)
+    plan = strategy.propose(SPOT, contracts, without, float(calendar_years(SECONDS_LEFT)))
+    assert isinstance(expected, CondorPlan) and isinstance(plan, CondorPlan)
+    assert plan.strikes == expected.strikes
+
+
+def test_fallback_delta_would_pick_other_strikes_in_trading_time():
+    """Read over trading time (5/1638 of a year rather than 5/8760) the same IVs put the shorts further out."""
+    trading = SECONDS_LEFT / (252 * 6.5 * 3600)
+    calendar = SECONDS_LEFT / (365 * 86400)
+    contracts, calendar_greeks = _smile_chain(calendar)
+    _, trading_greeks = _smile_chain(trading)
+    _, without = _smile_chain(None)
+    strategy = IronCondor(_cfg(short_delta=0.15, min_credit=0.0))  # the test chain's far wings are nearly free
+    right = strategy.propose(SPOT, contracts, calendar_greeks)
+    wrong = strategy.propose(SPOT, contracts, trading_greeks)
+    assert isinstance(right, CondorPlan) and isinstance(wrong, CondorPlan)
+    _, sp, sc, _ = right.strikes
+    _, wrong_sp, wrong_sc, _ = wrong.strikes
+    assert wrong_sp < sp - 3 and wrong_sc > sc + 3  # sigma sqrt(T) 2.3 times as large
+    plan = strategy.propose(SPOT, contracts, without, float(calendar_years(SECONDS_LEFT)))
+    assert plan.strikes == right.strikes != wrong.strikes

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+import numpy as np
+
+from engine import pricing
 from engine.calendar import ET
 from engine.models import (
     CONTRACT_MULTIPLIER,
@@ -27,7 +30,6 @@ from engine.models import (
     Right,
     Session,
 )
-from engine.pricing import years_to_expiry
 
 ACCOUNT_NUMBER = "PA0ZDTESIM01"
 ACCOUNT_CREATED_AT = "2024-01-02T14:30:00Z"
@@ -35,7 +37,6 @@ OPTIONS_EXCHANGE = "C"
 """Exchange code on simulated quotes (Cboe); Alpaca's option quotes carry one-letter codes."""
 QUOTE_SIZE = 50
 _NS = uuid.NAMESPACE_URL
-_TRADING_DAYS_PER_YEAR = 252.0
 
 
 # -- scalars -----------------------------------------------------------------------------------------
@@ -212,30 +213,35 @@ def _finite(x: float) -> float:
     return x if math.isfinite(x) else 0.0
 
 
-def greeks(q: OptionQuote, c: OptionContract, spot: float, close: datetime, rate: float) -> Greeks | None:
-    """Black–Scholes greeks at the quote's IV, in Alpaca's units: theta per trading day, vega and rho per
-    1 point (1%). Delta is the market's own, so it is the same number the in-process adapter sees.
-    Time is the trading time to the close, as the simulated market prices it."""
-    if q.iv is None or q.delta is None or spot <= 0:
-        return None
-    t = float(years_to_expiry((close - q.ts).total_seconds()))
-    sigma, k = q.iv, c.strike
-    vol_t = sigma * math.sqrt(t)
-    d1 = (math.log(spot / k) + (rate + 0.5 * sigma * sigma) * t) / vol_t
-    d2 = d1 - vol_t
-    pdf = math.exp(-0.5 * d1 * d1) / math.sqrt(2.0 * math.pi)
-    disc_k = k * math.exp(-rate * t)
-    call = c.right is Right.CALL
-    n_d2 = 0.5 * math.erfc(-d2 / math.sqrt(2.0)) if call else 0.5 * math.erfc(d2 / math.sqrt(2.0))
-    sign = 1.0 if call else -1.0
-    theta_year = -spot * pdf * sigma / (2.0 * math.sqrt(t)) - sign * rate * disc_k * n_d2
-    return Greeks(
-        delta=_finite(q.delta),
-        gamma=_finite(pdf / (spot * vol_t)),
-        rho=_finite(sign * disc_k * t * n_d2 / 100.0),
-        theta=_finite(theta_year / _TRADING_DAYS_PER_YEAR),
-        vega=_finite(spot * pdf * math.sqrt(t) / 100.0),
+def greeks(
+    rows: list[tuple[OptionQuote, OptionContract, float]], close: datetime, rate: float
+) -> list[Greeks | None]:
+    """Black–Scholes greeks of (quote, contract, spot) rows at each quote's IV, in Alpaca's convention:
+    calendar time to the close (ACT/365), theta per calendar day, vega and rho per 1 point (1%), as the
+    IV is itself quoted in calendar time. Delta is the market's own, so it is the number the in-process
+    adapter sees. One vectorized pass: a chain page has hundreds of quotes. None where IV or delta is unknown."""
+    known = [i for i, (q, _, spot) in enumerate(rows) if q.iv is not None and q.delta is not None and spot > 0]
+    out: list[Greeks | None] = [None] * len(rows)
+    if not known:
+        return out
+    picked = [rows[i] for i in known]
+    g = pricing.greeks(
+        np.array([spot for _, _, spot in picked]),
+        np.array([c.strike for _, c, _ in picked]),
+        pricing.calendar_years(np.array([(close - q.ts).total_seconds() for q, _, _ in picked])),
+        np.array([q.iv for q, _, _ in picked]),
+        rate,
+        np.array([c.right is Right.CALL for _, c, _ in picked]),
     )
+    for j, i in enumerate(known):
+        out[i] = Greeks(
+            delta=_finite(float(rows[i][0].delta)),  # type: ignore[arg-type] - known rows carry a delta
+            gamma=_finite(float(g.gamma[j])),
+            rho=_finite(float(g.rho[j])),
+            theta=_finite(float(g.theta[j])),
+            vega=_finite(float(g.vega[j])),
+        )
+    return out
 
 
 def snapshot_json(q: OptionQuote, g: Greeks | None) -> dict[str, Any]:

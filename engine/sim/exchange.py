@@ -141,10 +141,18 @@ class SimExchange:
             c = mk.contract(symbol)
             value = float(intrinsic(settle, c.strike, c.right is Right.CALL))
             qty = -h.qty
+            kind = self._expiry_event(h.qty, value)
             self._trade(symbol, qty, value)
-            self._log(when, "settlement", symbol, qty, value)
+            self._log(when, kind, symbol, qty, value)
         self._close_equity = self.cash
         self._closed = True
+
+    def _expiry_event(self, held: int, value: float) -> str:
+        """Cash-settled products settle; physical ones are exercised (long) or assigned (short) when in the
+        money, which the exchange books at the same intrinsic value as if the stock were sold at the close."""
+        if self.market.settlement == "cash" or value <= 0:
+            return "settlement" if self.market.settlement == "cash" else "expired worthless"
+        return "exercise" if held > 0 else "assignment"
 
     def _liquidate(self, k: int) -> None:
         """Alpaca's expiry-day sweep: close expiring positions at the natural price of minute k.
@@ -245,7 +253,8 @@ class SimExchange:
             raise _reject(f"insufficient options buying power: the order needs {need:.2f}, cash after it {cash:.2f}")
 
     def _try_fill(self, oid: str, k: int, when: datetime) -> None:
-        """Fill at the natural price of minute k when the limit reaches it (Alpaca paper fills at the NBBO)."""
+        """Fill at the natural price of minute k when the limit reaches it (Alpaca paper fills at the NBBO):
+        only at prices the market shows, so a leg to buy that has no ask leaves the order working."""
         order = self._orders[oid]
         mk = self.market
         prices = {}
@@ -253,6 +262,8 @@ class SimExchange:
         for leg in order.legs:
             bid, ask = mk.bid_ask(leg.symbol, k)
             price = ask if leg.side is Side.BUY else bid
+            if price != price:  # nobody offers this leg this minute: the combo cannot fill
+                return
             prices[leg.symbol] = price
             natural += price * leg.ratio_qty if leg.side is Side.BUY else -price * leg.ratio_qty
         natural = round(natural, 2)
@@ -354,9 +365,8 @@ class SimExchange:
         return self._requirement
 
     def _mark(self, symbol: str, now: datetime) -> float:
-        """Mid of the minute; only called with holdings, which exist only inside a session once synced."""
-        bid, ask = self.market.bid_ask(symbol, self.market.minute(now))
-        return (bid + ask) / 2.0
+        """The market's mark of the minute; only called with holdings, which exist only inside a session once synced."""
+        return self.market.mark(symbol, self.market.minute(now))
 
     def positions(self, now: datetime) -> list[Position]:
         self.sync(now)

@@ -1,26 +1,42 @@
-"""One session's simulated 0DTE option market on top of the underlying's minute bars.
+"""One session's simulated option market on top of the underlying's minute bars.
 
-Every quote of the day is priced up front in one vectorized Black–Scholes call (minutes x contracts),
-so a quote request during the run is an array lookup: the engine polls thousands of times a day and
-a simulated day has to run in a fraction of a second.
+The chain comes from one of two sources, both turned into the same (minute x contract) grids up front,
+so a quote request during the run is an array lookup (the engine polls thousands of times a day):
+- the model: every quote of the day priced in one vectorized Black–Scholes call;
+- real quotes: a LEAN minute quote file, shown as the file shows them, never repaired or interpolated.
 
-Quoting rule (SPY-like penny market): width = clip(0.01 + 0.02 * theo, 0.01, 0.15) rounded to the cent,
+Model quoting rule (SPY-like penny market): width = clip(0.01 + 0.02 * theo, 0.01, 0.15) rounded to the cent,
 bid = max(0, floor_to_cent(theo - width/2)), ask = max(bid + 0.01, ceil_to_cent(theo + width/2)).
 Far wings therefore show 0.00 x 0.01 like the real chain, and the spread widens with premium.
+
+Conventions of both sources: an empty bid is a bid of 0.00 (nobody buys: a sale gets nothing, as a
+quote screen shows it); a contract without an ask has no tradable quote that minute, so it is left
+out of the chain and nothing buys it. Published IV and delta follow Alpaca's convention: calendar
+time (ACT/365); the model keeps trading time inside and converts what it publishes.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
-from engine.config import SimConfig
+from engine.config import InstrumentConfig, SimConfig
 from engine.errors import DataError
 from engine.models import Bars, OptionContract, OptionQuote, Right, Session
 from engine.occ import occ_symbol
-from engine.pricing import black_scholes, smile_iv, years_to_expiry
+from engine.pricing import (
+    black_scholes,
+    calendar_years,
+    implied_vol,
+    intrinsic,
+    smile_iv,
+    trading_to_calendar_iv,
+    years_to_expiry,
+)
+from engine.sim.lean import QuoteGrid
 
 MAX_WIDTH_CENTS = 15
 _EPS_CENTS = 1e-9
@@ -36,12 +52,102 @@ def quote_cents(theo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return bid, ask
 
 
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """A session's quotes, strike-major: column 2i is the call and 2i+1 the put of strikes[i].
+
+    `ask` is NaN where there is no offer (and so no tradable quote); `iv` and `delta` NaN where unknown;
+    `updated_s` is when each quote was set (epoch s), or None when every quote is of its own minute;
+    `mark` is what positions are valued at: the last two-sided mid, else intrinsic value (never for fills).
+    """
+
+    strikes: np.ndarray
+    listed: np.ndarray
+    bid: np.ndarray
+    ask: np.ndarray
+    iv: np.ndarray
+    delta: np.ndarray
+    mark: np.ndarray
+    updated_s: np.ndarray | None
+
+
+def model_chain(
+    cfg: SimConfig, inst: InstrumentConfig, first_open: float, spot: np.ndarray, left_s: np.ndarray
+) -> Chain:
+    """Black–Scholes on a smile around the open, strikes `strike_step` apart; `left_s` = seconds to the close."""
+    step = inst.strike_step
+    center = math.floor(first_open / step + 0.5) * step
+    strikes = center + step * np.arange(-cfg.chain_width, cfg.chain_width + 1, dtype=float)
+    strikes = np.round(strikes[strikes > 0], 6)
+    col_strike = np.repeat(strikes, 2)[None, :]
+    is_call = np.tile([True, False], len(strikes))[None, :]
+    t = years_to_expiry(left_s)[:, None]
+    iv = smile_iv(cfg.implied_vol, spot[:, None], col_strike, t, cfg.smile_skew, cfg.smile_curvature)
+    theo, delta = black_scholes(spot[:, None], col_strike, t, iv, cfg.rate, is_call)
+    bid_c, ask_c = quote_cents(theo)
+    bid, ask = bid_c / 100.0, ask_c / 100.0
+    # Published to 4 decimals, as quote feeds (Alpaca's among them) publish greeks.
+    published_iv = np.round(trading_to_calendar_iv(iv, left_s[:, None]), 4)
+    return Chain(
+        strikes,
+        np.ones(2 * len(strikes), dtype=bool),
+        bid,
+        ask,
+        published_iv,
+        np.round(delta, 4),
+        (bid + ask) / 2.0,
+        None,
+    )
+
+
+def real_chain(grid: QuoteGrid, rate: float, spot: np.ndarray, left_s: np.ndarray) -> Chain:
+    """The file's quotes as they are; IV and delta solved from each two-sided mid in calendar time."""
+    bid = np.where(np.isnan(grid.bid) & np.isfinite(grid.ask), 0.0, grid.bid)
+    ask = np.where(np.isfinite(bid), grid.ask, np.nan)
+    col_strike = np.repeat(grid.strikes, 2)[None, :]
+    is_call = np.tile([True, False], len(grid.strikes))[None, :]
+    t = calendar_years(left_s)[:, None]
+    two_sided = (bid > 0) & np.isfinite(ask)
+    mid = np.where(two_sided, (bid + ask) / 2.0, np.nan)
+    iv = implied_vol(mid, spot[:, None], col_strike, t, rate, is_call)
+    _, delta = black_scholes(spot[:, None], col_strike, t, np.where(np.isfinite(iv), iv, 1.0), rate, is_call)
+    delta = np.where(np.isfinite(iv), delta, np.nan)
+    return Chain(
+        grid.strikes,
+        grid.listed,
+        bid,
+        ask,
+        np.round(iv, 4),
+        np.round(delta, 4),
+        _marks(mid, intrinsic(spot[:, None], col_strike, is_call)),
+        grid.updated_s,
+    )
+
+
+def _marks(mid: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """The last two-sided mid carried forward through the minutes without one; intrinsic before the first."""
+    rows = np.arange(mid.shape[0])[:, None]
+    last = np.maximum.accumulate(np.where(np.isfinite(mid), rows, -1), axis=0)
+    carried = np.take_along_axis(mid, np.maximum(last, 0), axis=0)
+    return np.where(last >= 0, carried, floor)
+
+
 class SimMarket:
     """The underlying and its 0DTE chain for one session; all times in, quotes of the minute out."""
 
-    def __init__(self, bars: Bars, cfg: SimConfig, session: Session, underlying: str) -> None:
+    def __init__(
+        self,
+        bars: Bars,
+        cfg: SimConfig,
+        session: Session,
+        underlying: str,
+        quotes: QuoteGrid | None = None,
+        instrument: InstrumentConfig | None = None,
+    ) -> None:
+        inst = instrument or InstrumentConfig()
         self.session = session
         self.underlying = underlying
+        self.settlement = inst.settlement
         self.open_s = int(session.open.timestamp())
         self.close_s = int(session.close.timestamp())
         self.minutes = (self.close_s - self.open_s) // 60
@@ -60,35 +166,30 @@ class SimMarket:
             raise DataError(f"no {underlying} bars in the regular session of {session.day.isoformat()}")
         self._first_open = float(bars.open[first])
 
-        center = math.floor(self._first_open + 0.5)
-        strikes = np.arange(center - cfg.chain_width, center + cfg.chain_width + 1, dtype=float)
-        self._strikes = strikes[strikes > 0]
-        # Strike-major columns (call, put per strike) so a strike range is one contiguous slice.
-        self._col_strike = np.repeat(self._strikes, 2)
-        self._col_call = np.tile([True, False], len(self._strikes))
+        starts = self.open_s + 60 * np.arange(self.minutes, dtype=np.int64)
+        self._minute_dt = [session.open + timedelta(minutes=m) for m in range(self.minutes)]
+        self._spot = _frozen(self._spots_at(starts))
+        left_s = (self.close_s - starts).astype(float)
+        if quotes is None:
+            chain = model_chain(cfg, inst, self._first_open, self._spot, left_s)
+        else:
+            chain = real_chain(quotes, cfg.rate, self._spot, left_s)
+        self._strikes = _frozen(chain.strikes)
+        root = inst.root or underlying
         self._contracts = [
-            OptionContract(occ_symbol(underlying, session.day, right, k), underlying, session.day, float(k), right)
+            OptionContract(occ_symbol(root, session.day, right, k), underlying, session.day, float(k), right)
             for k in self._strikes
             for right in (Right.CALL, Right.PUT)
         ]
         self._symbols = [c.symbol for c in self._contracts]
-        self._by_symbol = {c.symbol: (i, c) for i, c in enumerate(self._contracts)}
-
-        starts = self.open_s + 60 * np.arange(self.minutes, dtype=np.int64)
-        self._minute_dt = [session.open + timedelta(minutes=m) for m in range(self.minutes)]
-        self._spot = _frozen(self._spots_at(starts))
-        spot = self._spot[:, None]
-        strike = self._col_strike[None, :]
-        t = years_to_expiry(self.close_s - starts)[:, None]
-        iv = smile_iv(cfg.implied_vol, spot, strike, t, cfg.smile_skew, cfg.smile_curvature)
-        theo, delta = black_scholes(spot, strike, t, iv, cfg.rate, self._col_call[None, :])
-        bid_c, ask_c = quote_cents(theo)
-        self._bid = _frozen(bid_c / 100.0)
-        self._ask = _frozen(ask_c / 100.0)
-        # Published to 4 decimals, as quote feeds (Alpaca's among them) publish greeks.
-        self._iv = _frozen(np.round(iv, 4))
-        self._delta = _frozen(np.round(delta, 4))
-        self.quotes_priced = int(theo.size)
+        self._by_symbol = {c.symbol: (i, c) for i, c in enumerate(self._contracts) if chain.listed[i]}
+        self._bid = _frozen(chain.bid)
+        self._ask = _frozen(chain.ask)
+        self._iv = _frozen(chain.iv)
+        self._delta = _frozen(chain.delta)
+        self._mark = _frozen(chain.mark)
+        self._updated = None if chain.updated_s is None else _frozen(chain.updated_s)
+        self.quotes_priced = int(self._bid.size) if quotes is None else 0
 
     def _spots_at(self, starts: np.ndarray) -> np.ndarray:
         """Close of the last bar completed by each minute start; the first regular open at the bell."""
@@ -99,7 +200,7 @@ class SimMarket:
 
     def contracts(self) -> list[OptionContract]:
         """Every listed contract, strike-major (call then put at each strike)."""
-        return list(self._contracts)
+        return [c for _, c in self._by_symbol.values()]
 
     def contract(self, symbol: str) -> OptionContract | None:
         """The listed contract of that symbol, or None when this session does not list it."""
@@ -126,7 +227,7 @@ class SimMarket:
         return float(self._bars.close[idx]) if idx >= 0 else self._first_open
 
     def settlement_price(self) -> float:
-        """Spot at the close: what cash-settled options pay against."""
+        """Spot at the close (for SPX, the 16:00 print): what options left open are worth against."""
         return self.spot(self.session.close)
 
     def bars_between(self, start: datetime, end: datetime, now: datetime) -> Bars:
@@ -144,41 +245,60 @@ class SimMarket:
         )
 
     def bid_ask(self, symbol: str, m: int) -> tuple[float, float]:
-        """Raw (bid, ask) of a listed symbol at minute m: the exchange's matching path, no object built."""
+        """Raw (bid, ask) of a listed symbol at minute m, ask NaN when nobody offers: the exchange's matching path."""
         c = self._by_symbol[symbol][0]
         return float(self._bid[m, c]), float(self._ask[m, c])
 
-    def quote(self, symbol: str, t: datetime) -> OptionQuote:
+    def mark(self, symbol: str, m: int) -> float:
+        """What a position in the symbol is valued at in minute m (never a fill price)."""
+        return float(self._mark[m, self._by_symbol[symbol][0]])
+
+    def quote(self, symbol: str, t: datetime) -> OptionQuote | None:
+        """The symbol's quote at t; None when it has no ask (no tradable quote); DataError when it is not listed."""
         found = self._by_symbol.get(symbol)
         if found is None:
             raise DataError(f"unknown option symbol {symbol} (not listed on {self.session.day.isoformat()})")
         m, c = self.minute(t), found[0]
+        ask = float(self._ask[m, c])
+        if ask != ask:
+            return None
         return OptionQuote(
             symbol,
             float(self._bid[m, c]),
-            float(self._ask[m, c]),
-            self._minute_dt[m],
-            float(self._iv[m, c]),
-            float(self._delta[m, c]),
+            ask,
+            self._quote_time(m, c),
+            _known(float(self._iv[m, c])),
+            _known(float(self._delta[m, c])),
         )
 
     def chain(self, t: datetime, strike_min: float, strike_max: float) -> list[OptionQuote]:
-        """Quotes of every contract with strike_min <= strike <= strike_max, calls and puts."""
+        """Quotes of every listed contract with strike_min <= strike <= strike_max that has an ask."""
         m = self.minute(t)
         lo = 2 * int(np.searchsorted(self._strikes, strike_min, "left"))
         hi = 2 * int(np.searchsorted(self._strikes, strike_max, "right"))
-        ts = self._minute_dt[m]
-        return [
-            OptionQuote(s, b, a, ts, v, d)
-            for s, b, a, v, d in zip(
-                self._symbols[lo:hi],
-                self._bid[m, lo:hi].tolist(),
-                self._ask[m, lo:hi].tolist(),
-                self._iv[m, lo:hi].tolist(),
-                self._delta[m, lo:hi].tolist(),
-                strict=True,
-            )
-        ]
+        if self._updated is None:
+            ts = self._minute_dt[m]
+            return [
+                OptionQuote(s, b, a, ts, v, d)
+                for s, b, a, v, d in zip(
+                    self._symbols[lo:hi],
+                    self._bid[m, lo:hi].tolist(),
+                    self._ask[m, lo:hi].tolist(),
+                    self._iv[m, lo:hi].tolist(),
+                    self._delta[m, lo:hi].tolist(),
+                    strict=True,
+                )
+            ]
+        return [q for s in self._symbols[lo:hi] if s in self._by_symbol and (q := self.quote(s, t)) is not None]
+
+    def _quote_time(self, m: int, c: int) -> datetime:
+        if self._updated is None:
+            return self._minute_dt[m]
+        return datetime.fromtimestamp(int(self._updated[m, c]), tz=self.session.open.tzinfo)
+
+
+def _known(x: float) -> float | None:
+    return None if x != x else x
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

@@ -926,14 +926,14 @@ class SimServer:
 
     def _snapshot_map(self, quotes: list) -> dict[str, Any]:
         mk = self.venue.market()
-        out = {}
-        for qt in sorted(quotes, key=lambda x: x.symbol):
-            contract = mk.contract(qt.symbol) if mk is not None else None
-            g = None
-            if contract is not None:
-                g = aj.greeks(qt, contract, mk.spot(qt.ts), mk.session.close, self.venue.cfg.rate)
-            out[qt.symbol] = aj.snapshot_json(qt, g)
-        return out
+        ordered = sorted(quotes, key=lambda x: x.symbol)
+        if mk is None:
+            return {qt.symbol: aj.snapshot_json(qt, None) for qt in ordered}
+        listed = [(qt, mk.contract(qt.symbol)) for qt in ordered]
+        rows = [(qt, c, mk.spot(qt.ts)) for qt, c in listed if c is not None]
+        computed = aj.greeks(rows, mk.session.close, self.venue.cfg.rate)
+        found = {qt.symbol: g for (qt, _, _), g in zip(rows, computed, strict=True)}
+        return {qt.symbol: aj.snapshot_json(qt, found.get(qt.symbol)) for qt in ordered}
 
     def _chain(self, req: _Request) -> _Reply:
         """The chain of today's expiry; empty outside regular hours, when the simulator has no live quotes."""

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from engine.calendar import ET, ExchangeCalendar
-from engine.config import SimConfig
+from engine.config import InstrumentConfig, SimConfig
 from engine.errors import DataError
 from engine.models import Account, Bars, OptionContract, OptionQuote, Order, OrderRequest, Position, Session
 from engine.ports import Clock
+from engine.sim import lean
 from engine.sim.exchange import SimExchange
 from engine.sim.market import SimMarket
 from engine.sim.underlying import csv_bars, random_walk_bars
@@ -22,14 +24,35 @@ from engine.sim.underlying import csv_bars, random_walk_bars
 class SimVenue:
     """Builds each session's market the first time the clock is on that date, and keeps one exchange."""
 
-    def __init__(self, cfg: SimConfig, underlying: str, clock: Clock, calendar: ExchangeCalendar) -> None:
+    def __init__(
+        self,
+        cfg: SimConfig,
+        underlying: str,
+        clock: Clock,
+        calendar: ExchangeCalendar,
+        instrument: InstrumentConfig | None = None,
+    ) -> None:
         self.cfg = cfg
         self.underlying = underlying
+        self.instrument = instrument or InstrumentConfig()
         self.clock = clock
         self.calendar = calendar
         self.exchange = SimExchange(cfg)
         self._market: SimMarket | None = None
         self._day_start = self._day_end = 0.0
+
+    def check_data(self, days: Sequence[date]) -> None:
+        """Load each day's inputs up front, so a missing file, a day it does not hold or a file of another
+        underlying is a start-up error naming the file, never a day halted on a data outage."""
+        for day in days:
+            session = self.calendar.session(day)
+            if session is None:
+                continue
+            bars, _ = self._inputs(session)
+            open_s, close_s = session.open.timestamp(), session.close.timestamp()
+            if not ((bars.ts >= open_s) & (bars.ts < close_s)).any():
+                where = self.cfg.bars or self.cfg.quotes
+                raise DataError(f"{where}: no {self.underlying} bars in the regular session of {day.isoformat()}")
 
     def market(self) -> SimMarket | None:
         """Today's (ET) market, or None on a day without a session; cheap when the date has not changed."""
@@ -49,12 +72,49 @@ class SimVenue:
             self.exchange.start_session(self._market)
 
     def _build_market(self, session: Session) -> SimMarket:
+        bars, grid = self._inputs(session)
+        return SimMarket(bars, self.cfg, session, self.underlying, grid, self.instrument)
+
+    def _inputs(self, session: Session) -> tuple[Bars, lean.QuoteGrid | None]:
+        """The session's underlying bars and, with real quotes configured, its quote grid."""
         cfg = self.cfg
-        if cfg.bars_csv is not None:
-            bars = csv_bars(cfg.bars_csv, self.underlying, session.day)
-        else:
+        grid = None
+        bars_path = cfg.bars
+        if cfg.quotes is not None:
+            grid = self._quote_grid(cfg.quotes, session)
+            if bars_path is None:
+                bars_path = lean.underlying_bars_path(cfg.quotes, self.underlying)
+                if bars_path is None:
+                    raise DataError(
+                        f"{cfg.quotes}: no {self.underlying} minute bars beside it (LEAN keeps them under "
+                        f"equity/usa/minute/ or index/usa/minute/ of the same data root): set sim.bars"
+                    )
+        if bars_path is None:
             bars = random_walk_bars(self.underlying, session, cfg.start_price, cfg.annual_vol, cfg.seed)
-        return SimMarket(bars, cfg, session, self.underlying)
+        elif bars_path.suffix == ".zip":
+            bars = self._lean_bars(bars_path, session)
+        else:
+            bars = csv_bars(bars_path, self.underlying, session.day)
+        return bars, grid
+
+    def _quote_grid(self, path: Path, session: Session) -> lean.QuoteGrid:
+        """The day's chain of options expiring that session, from a file that must be of this day and root."""
+        qf = lean.read_option_quotes(path)
+        root = self.instrument.root or self.underlying
+        if qf.root != root:
+            raise DataError(f"{path}: holds {qf.root} options, the config trades {root} (instrument.root)")
+        if qf.day != session.day:
+            raise DataError(f"{path}: holds quotes of {qf.day.isoformat()}, not of {session.day.isoformat()}")
+        open_s = int(session.open.timestamp())
+        return qf.grid(open_s, (int(session.close.timestamp()) - open_s) // 60, session.day)
+
+    def _lean_bars(self, path: Path, session: Session) -> Bars:
+        ticker, day = lean.bars_ticker_and_day(path)
+        if ticker != self.underlying:
+            raise DataError(f"{path}: holds {ticker} bars, the config trades {self.underlying}")
+        if day != session.day:
+            raise DataError(f"{path}: holds bars of {day.isoformat()}, not of {session.day.isoformat()}")
+        return lean.underlying_bars(path)
 
     def _today(self, underlying: str, expiry: date) -> SimMarket | None:
         """Today's market when it lists that underlying and expiry (the sim lists only 0DTE contracts)."""
@@ -85,12 +145,13 @@ class SimVenue:
         return mk.chain(self.clock.now(), strike_min, strike_max)
 
     def quotes(self, symbols: Sequence[str]) -> dict[str, OptionQuote]:
-        """Quotes of the listed symbols; unlisted ones are left out, as Alpaca leaves them out."""
+        """Quotes of the listed symbols; unlisted ones, and those nobody offers now, are left out, as Alpaca does."""
         mk = self.market()
         now = self.clock.now()
         if mk is None:
             raise DataError(f"market closed on {now.astimezone(ET).date().isoformat()} (no session)")
-        return {s: mk.quote(s, now) for s in symbols if mk.contract(s) is not None}
+        quotes = {s: mk.quote(s, now) for s in symbols if mk.contract(s) is not None}
+        return {s: q for s, q in quotes.items() if q is not None}
 
     def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
         """Today's completed bars in [start, end); the simulator keeps no other day's bars."""

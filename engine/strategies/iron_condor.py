@@ -41,7 +41,8 @@ class IronCondor:
         quotes: dict[str, OptionQuote],
         years_left: float | None = None,
     ) -> CondorPlan | Skip:
-        """`years_left` (trading time to expiry) lets a quote without greeks get its delta from its own IV."""
+        """`years_left`, calendar years to expiry (`calendar_years`, the time Alpaca's IV is quoted in), lets a
+        quote without greeks get its delta from its own IV."""
         by_key = {(c.right, c.strike): c for c in contracts.values() if c.symbol in quotes}
         shorts = self._short_strikes(spot, by_key, quotes, years_left)
         if isinstance(shorts, Skip):
@@ -104,15 +105,25 @@ class IronCondor:
             if delta is None:
                 continue
             gap = abs(abs(delta) - target)
+            if gap > self.cfg.short_delta_tolerance:
+                continue
             if right not in best or gap < best[right][0]:
                 best[right] = (gap, strike)
         if Right.PUT not in best or Right.CALL not in best:
-            return Skip(f"no out-of-the-money contracts with a delta near {target:g}")
+            return Skip(
+                f"no out-of-the-money strike with its wing quoted and a |delta| within "
+                f"{self.cfg.short_delta_tolerance:g} of {target:g}"
+            )
         return best[Right.PUT][1], best[Right.CALL][1]
 
 
 def _delta(q: OptionQuote, spot: float, strike: float, right: Right, years_left: float | None) -> float | None:
-    """The quote's own delta; else Black-Scholes from the quote's IV (Alpaca omits greeks on some snapshots)."""
+    """The quote's own delta; else Black-Scholes from the quote's IV (Alpaca omits greeks on some snapshots).
+
+    The IV is Alpaca's, quoted in calendar time, so `years_left` must be calendar years too: read over
+    trading time (about 5.3 times as many years intraday) the same IV makes sigma sqrt(T) 2.3 times too
+    large, overstates every out-of-the-money delta and pushes the short strikes too far out.
+    """
     if q.delta is not None:
         return q.delta
     if q.iv is None or years_left is None or q.iv <= 0:

@@ -338,8 +338,8 @@ def test_stale_bars_block_entries_then_an_outage_halts_and_data_back_resumes(bas
     assert fault.end <= ts(resume) <= fault.end + timedelta(seconds=run.cfg.poll.halted + 60)
     assert not [r for r in run.moves("signal") if ts(r) < ts(resume)]
     assert not [r for r in run.orders("submit") if ts(r) < ts(resume)]
-    assert "scanning: volatility filter" in run.log, "the scenario needs the engine scanning before the fault"
-    assert "scanning: stale data: last SPY bar is" in run.log
+    assert "no entry: volatility filter" in run.log, "the scenario needs the engine scanning before the fault"
+    assert "no entry: stale data: last SPY bar is" in run.log
 
     # Trading continues: the first signal after the resume fills.
     signal = run.moves("signal")[0]
@@ -416,7 +416,7 @@ def test_malformed_bars_are_refused_never_traded_on(base_raw, logs, kind):
     assert not [r for r in run.orders("submit") if fault.start <= ts(r) < fault.end]
     assert "data outage" in run.moves("halt")[0]["reason"]
     assert run.moves("resume") and run.moves("filled"), "trading did not continue after the bars were good again"
-    assert "scanning: stale data: last SPY bar is" in run.log
+    assert "no entry: stale data: last SPY bar is" in run.log
 
 
 # --- malformed quotes ------------------------------------------------------------------------------------------------
@@ -433,7 +433,7 @@ def test_malformed_chain_quotes_give_no_plan_and_no_order(base_raw, logs, kind):
 
     assert not [r for r in run.moves("signal") if ts(r) < fault.end]
     assert not [r for r in run.orders("submit") if ts(r) < fault.end]
-    assert "scanning: malformed quote for SPY" in run.log
+    assert "no entry: malformed quote for SPY" in run.log
     first = run.orders("submit")[0]
     assert ts(first) >= fault.end
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from engine.calendar import ExchangeCalendar
-from engine.config import SimConfig
+from engine.config import InstrumentConfig, SimConfig
 from engine.errors import BrokerError, OrderRejected
-from engine.models import Bars, Intent, Leg, OrderRequest, OrderStatus, Side
+from engine.models import Bars, Intent, Leg, OrderRequest, OrderStatus, Session, Side
 from engine.sim.exchange import SimExchange
 from engine.sim.market import SimMarket
 
@@ -229,7 +229,8 @@ def test_liquidation_at_1545_and_settlement_of_what_is_left(
         assert ex.events == [{"time": at(15, 45), "kind": "liquidation", "symbol": P600, "qty": 1, "price": ask600}]
     acct = ex.account(at(16, 0))
     assert ex.positions(at(16, 0)) == []
-    assert ex.events[-1] == {"time": at(16, 0), "kind": "settlement", "symbol": P595, "qty": -1, "price": 5.0}
+    # SPY options are physically settled: the long put left 5 in the money is exercised, worth its intrinsic value.
+    assert ex.events[-1] == {"time": at(16, 0), "kind": "exercise", "symbol": P595, "qty": -1, "price": 5.0}
     expected = 100_000 + credit * 100 - ask600 * 100 + 5.0 * 100
     assert acct.cash == pytest.approx(expected) and acct.equity == pytest.approx(expected)
     assert ex.realized_pl == pytest.approx(expected - 100_000)
@@ -321,3 +322,27 @@ def test_next_session_carries_cash_and_sets_last_equity(
     assert acct.equity == acct.cash == pytest.approx(close_equity)
     with pytest.raises(OrderRejected, match="unknown option symbol"):
         exchange.submit(OrderRequest("stale", (make_leg(C600, BUY),), 1, 1.0), at(10, 0, 0, s2.day))
+
+
+@pytest.mark.parametrize(
+    ("settlement", "itm", "otm"), [("cash", "settlement", "settlement"), ("physical", "exercise", "expired worthless")]
+)
+def test_long_legs_left_at_the_close_settle_by_the_instrument(
+    session: Session,
+    bars_from: Callable[..., Bars],
+    cfg: SimConfig,
+    make_leg: Callable[..., Leg],
+    settlement: str,
+    itm: str,
+    otm: str,
+) -> None:
+    closes = np.full(390, 600.0)
+    closes[-1] = 590.0  # the 595 put ends 5 in the money, the 585 put worthless; neither finds a bid at 15:45
+    mk = SimMarket(
+        bars_from(session, closes, 600.0), cfg, session, "SPY", instrument=InstrumentConfig(settlement=settlement)
+    )
+    ex = SimExchange(cfg, mk)
+    p585 = sym("P", 585)
+    ex.submit(OrderRequest("two", (make_leg(P595, BUY), make_leg(p585, BUY)), 1, 5.0), at(10, 0))
+    ex.account(at(16, 0))
+    assert {e["symbol"]: (e["kind"], e["price"]) for e in ex.events} == {P595: (itm, 5.0), p585: (otm, 0.0)}

@@ -77,7 +77,9 @@ def test_quotes_bracket_black_scholes_of_the_last_minute_close(market: SimMarket
         iv = smile_iv(cfg.implied_vol, spot, c.strike, T, cfg.smile_skew, cfg.smile_curvature)
         theo, delta = black_scholes(spot, c.strike, T, iv, cfg.rate, c.right is Right.CALL)
         assert q.bid <= float(theo) <= q.ask
-        assert q.iv == pytest.approx(float(iv), abs=5e-5) and q.delta == pytest.approx(float(delta), abs=5e-5)
+        # Published in Alpaca's convention: the same total variance over calendar time (6 h of a 365-day year).
+        calendar_iv = float(iv) * math.sqrt(T / (6 / (365 * 24)))
+        assert q.iv == pytest.approx(calendar_iv, abs=5e-5) and q.delta == pytest.approx(float(delta), abs=5e-5)
         width = min(max(0.01 + 0.02 * float(theo), 0.01), 0.15)
         assert q.ask - q.bid <= round(width, 2) + 0.02 + 1e-9
         assert q.ts == at(10, 0)

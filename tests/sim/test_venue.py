@@ -123,7 +123,7 @@ def test_a_trading_day_and_the_next_one(venue: SimVenue, clock: SimClock) -> Non
 
 @pytest.mark.skipif(not SPY_CSV.is_file(), reason=f"shared SPY minute data not found at {SPY_CSV}")
 def test_venue_on_csv_bars(cfg: SimConfig, clock: SimClock, calendar: ExchangeCalendar) -> None:
-    venue = SimVenue(cfg.model_copy(update={"bars_csv": SPY_CSV}), "SPY", clock, calendar)
+    venue = SimVenue(cfg.model_copy(update={"bars": SPY_CSV}), "SPY", clock, calendar)
     clock.set(at(9, 45))
     bars = SimMarketData(venue).bars("SPY", at(4, 0), at(9, 45))
     assert bars.ts[0] == int(at(4, 0).timestamp()) and bars.ts[-1] == int(at(9, 44).timestamp())
