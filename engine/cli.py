@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.config import Config, load_config
 from engine.errors import AuthError, ConfigError, DataError, UnsafeEndpointError, ZdteError
 
-COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal")
+COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal", "calibrate", "fidelity")
 
 
 def _date(text: str) -> date:
@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--fault-rate", type=float, default=0.0, help="probability of an injected fault per request")
     sim.add_argument("--config", type=Path, help="config file whose sim section shapes the market")
     sim.add_argument("--slow-seconds", type=float, default=2.0, help="delay of an injected slow answer")
+    from engine.model_cli import add_commands
+
+    add_commands(sub, _hhmm)
     return p
 
 
@@ -100,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.replay_cli import replay_command
 
         return replay_command(args)
+    if args.command in ("calibrate", "fidelity"):
+        from engine.model_cli import calibrate_command, fidelity_command
+
+        return calibrate_command(args) if args.command == "calibrate" else fidelity_command(args)
     if args.command == "journal":
         from engine.replay_cli import journal_verify_command
 

@@ -11,7 +11,7 @@ import os
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -66,9 +66,32 @@ class SimConfig(_Strict):
     )
     start_price: Num = Field(600.0, gt=0)
     annual_vol: Num = Field(0.14, gt=0, lt=3, description="realized volatility of the random walk")
-    implied_vol: Num = Field(0.16, gt=0, lt=3, description="at-the-money implied volatility")
-    smile_skew: Num = Field(-0.8, description="IV change per unit of log-moneyness")
-    smile_curvature: Num = Field(25.0, ge=0, description="IV change per unit of squared log-moneyness")
+    model: Path | None = Field(None, description="a model file written by `run.py calibrate`; its keys win")
+    vol_source: Literal["fixed", "realized", "file"] = Field(
+        "realized", description="where the ATM IV comes from: implied_vol, premium x trailing realized, or a file"
+    )
+    implied_vol: Num = Field(0.16, gt=0, lt=3, description="ATM IV (trading time) with vol_source fixed")
+    vol_premium: Num = Field(
+        1.0,
+        gt=0,
+        description="ATM IV over the trailing realized volatility (or the file); default from GOOG 2015-12-23: "
+        "ATM IV 0.149 over its minute realized volatility 0.155 (0.96, one tuning day)",
+    )
+    vol_lookback_days: Int = Field(5, ge=1, description="earlier sessions whose minute bars give realized vol")
+    vol_file: Path | None = Field(None, description="vol_source file: CSV date,value (e.g. VIX closes, in percent)")
+    smile_skew_z: Num = Field(
+        -0.09, description="IV change, as a share of ATM IV, per standard deviation of moneyness (GOOG 2015-12-23 fit)"
+    )
+    smile_curvature_z: Num = Field(0.03, ge=0, description="the same per squared standard deviation (GOOG 12-23)")
+    late_rise: Num = Field(2.0, ge=0, description="extra variance rate at the close, 2.0: triple (GOOG 12-23 fit)")
+    late_minutes: Num = Field(10.0, gt=0, description="trading minutes the late variance decays over (GOOG 12-23)")
+    spread_base: Num = Field(0.01, ge=0, description="model bid-ask width at zero premium (SPY 2023-08-03: OTM 0.01)")
+    spread_per_premium: Num = Field(
+        0.03, ge=0, description="model width per dollar of premium (SPY 2023-08-03: ITM 0.46-0.65 at 18-22)"
+    )
+    spread_max: Num = Field(0.65, gt=0, description="model bid-ask width cap, dollars (SPY 2023-08-03 ITM)")
+    spread_late: Num = Field(0.0, ge=0, description="extra width at the close, as a share")
+    min_bid: Num = Field(0.0, ge=0, description="a model bid below this shows as no bid")
     chain_width: Int = Field(40, gt=0, description="model chain: strikes listed on each side of the open")
     rate: Num = Field(0.04, ge=0, lt=1)
     partial_fill_prob: Num = Field(0.0, ge=0, le=1)
@@ -203,6 +226,41 @@ class Config(_Strict):
         return self.instrument.root or self.underlying
 
 
+MODEL_KEYS = (
+    "vol_source",
+    "implied_vol",
+    "vol_premium",
+    "vol_lookback_days",
+    "smile_skew_z",
+    "smile_curvature_z",
+    "late_rise",
+    "late_minutes",
+    "spread_base",
+    "spread_per_premium",
+    "spread_max",
+    "spread_late",
+    "min_bid",
+)
+"""The keys of `sim` a model file may set."""
+
+
+def load_model_file(path: Path) -> dict[str, Any]:
+    """The `model:` mapping of a file written by `run.py calibrate`; ConfigError naming the file and key."""
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read model file ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: malformed YAML: {exc}") from None
+    model = raw.get("model") if isinstance(raw, dict) else None
+    if not isinstance(model, dict):
+        raise ConfigError(f"{path}: a model file holds a 'model:' mapping of sim keys")
+    unknown = sorted(set(model) - set(MODEL_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown model key(s) {', '.join(unknown)}; allowed: {', '.join(MODEL_KEYS)}")
+    return model
+
+
 def _location(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
@@ -213,6 +271,9 @@ def parse_config(raw: object, source: str) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping of keys, got {type(raw).__name__}")
+    sim = raw.get("sim")
+    if isinstance(sim, dict) and sim.get("model"):
+        raw = {**raw, "sim": {**sim, **load_model_file(Path(sim["model"]))}}
     try:
         return Config.model_validate(raw)
     except ValidationError as exc:

@@ -148,25 +148,6 @@ def trading_to_calendar_iv(iv_trading: np.ndarray | float, seconds_left: np.ndar
     return np.asarray(iv_trading, dtype=float) * np.sqrt(ratio)
 
 
-def smile_iv(
-    atm_iv: float,
-    S: np.ndarray | float,
-    K: np.ndarray | float,
-    T: np.ndarray | float,
-    skew: float,
-    curvature: float,
-) -> np.ndarray:
-    """IV as a parabola in log-moneyness k = ln(K/S): negative skew richens puts, curvature both wings.
-
-    The shape is fixed in k (the sim lists one expiry a day), so T does not move the smile; it is
-    broadcast with S and K so the result has the shape of the whole quote grid. Floored at 3% so a
-    steep parameter set never produces a zero or negative volatility far out in a wing.
-    """
-    S, K, T = np.broadcast_arrays(np.asarray(S, dtype=float), np.asarray(K, dtype=float), np.asarray(T, dtype=float))
-    k = np.log(K / S)
-    return np.maximum(atm_iv + skew * k + curvature * k * k, MIN_IV)
-
-
 def black_scholes(
     S: np.ndarray | float,
     K: np.ndarray | float,

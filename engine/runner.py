@@ -183,6 +183,8 @@ class Runner:
         except Exception as exc:  # noqa: BLE001 - the report is still written, with the P&L unknown
             logger.warning(f"account unavailable for the report: {exc}")
         report = build_report(ctx.day, ctx.book.closed, self.stats, total, ctx.book.open, now, str(self.state))
+        if self.venue is not None and getattr(self.venue, "chain_source", None):
+            report["simulator"] = dict(self.venue.chain_source)
         path = write_report(report_path(ctx.cfg.logs_dir, ctx.day), report)
         ctx.reports.append((path, report))
         self.stats = DayStats()

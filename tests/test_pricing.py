@@ -20,7 +20,6 @@ from engine.pricing import (
     implied_vol,
     intrinsic,
     norm_cdf,
-    smile_iv,
     trading_to_calendar_iv,
     years_to_expiry,
 )
@@ -95,17 +94,6 @@ def test_vectorized_grid_broadcasts() -> None:
 def test_years_to_expiry_uses_trading_time() -> None:
     assert float(years_to_expiry(6.5 * 3600)) == pytest.approx(1 / 252, rel=1e-15)
     assert float(years_to_expiry(0.0)) > 0 and float(years_to_expiry(-60.0)) > 0
-
-
-def test_smile_shape() -> None:
-    S = 600.0
-    K = np.array([570.0, 600.0, 630.0])
-    iv = smile_iv(0.16, S, K, 1 / 252, skew=-0.8, curvature=25.0)
-    k = np.log(K / S)
-    assert np.allclose(iv, 0.16 - 0.8 * k + 25.0 * k * k)
-    assert iv[1] == pytest.approx(0.16)
-    assert iv[0] > iv[2] > iv[1]  # negative skew: the put wing is richer than the call wing
-    assert float(smile_iv(0.05, 600.0, 700.0, 0.01, skew=-2.0, curvature=0.0)) == pytest.approx(0.03)
 
 
 def test_intrinsic() -> None:

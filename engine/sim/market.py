@@ -2,12 +2,8 @@
 
 The chain comes from one of two sources, both turned into the same (minute x contract) grids up front,
 so a quote request during the run is an array lookup (the engine polls thousands of times a day):
-- the model: every quote of the day priced in one vectorized Black–Scholes call;
+- the model (engine/sim/model.py): every quote of the day priced in one vectorized pass;
 - real quotes: a LEAN minute quote file, shown as the file shows them, never repaired or interpolated.
-
-Model quoting rule (SPY-like penny market): width = clip(0.01 + 0.02 * theo, 0.01, 0.15) rounded to the cent,
-bid = max(0, floor_to_cent(theo - width/2)), ask = max(bid + 0.01, ceil_to_cent(theo + width/2)).
-Far wings therefore show 0.00 x 0.01 like the real chain, and the spread widens with premium.
 
 Conventions of both sources: an empty bid is a bid of 0.00 (nobody buys: a sale gets nothing, as a
 quote screen shows it); a contract without an ask has no tradable quote that minute, so it is left
@@ -32,24 +28,12 @@ from engine.pricing import (
     calendar_years,
     implied_vol,
     intrinsic,
-    smile_iv,
     trading_to_calendar_iv,
     years_to_expiry,
 )
+from engine.sim import model
 from engine.sim.lean import QuoteGrid
-
-MAX_WIDTH_CENTS = 15
-_EPS_CENTS = 1e-9
-"""Keeps a theo that lands on a cent boundary up to float noise from being pushed a whole tick out."""
-
-
-def quote_cents(theo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bid, ask) in integer cents for theoretical prices in dollars, by the rule in the module docstring."""
-    theo_c = theo * 100.0
-    width = np.round(np.clip(1.0 + 2.0 * theo, 1.0, MAX_WIDTH_CENTS))
-    bid = np.maximum(np.floor(theo_c - width / 2.0 + _EPS_CENTS), 0.0)
-    ask = np.maximum(bid + 1.0, np.ceil(theo_c + width / 2.0 - _EPS_CENTS))
-    return bid, ask
+from engine.sim.model import ModelParams
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,21 +55,29 @@ class Chain:
     updated_s: np.ndarray | None
 
 
-def model_chain(
-    cfg: SimConfig, inst: InstrumentConfig, first_open: float, spot: np.ndarray, left_s: np.ndarray
-) -> Chain:
-    """Black–Scholes on a smile around the open, strikes `strike_step` apart; `left_s` = seconds to the close."""
-    step = inst.strike_step
-    center = math.floor(first_open / step + 0.5) * step
-    strikes = center + step * np.arange(-cfg.chain_width, cfg.chain_width + 1, dtype=float)
-    strikes = np.round(strikes[strikes > 0], 6)
-    col_strike = np.repeat(strikes, 2)[None, :]
-    is_call = np.tile([True, False], len(strikes))[None, :]
-    t = years_to_expiry(left_s)[:, None]
-    iv = smile_iv(cfg.implied_vol, spot[:, None], col_strike, t, cfg.smile_skew, cfg.smile_curvature)
-    theo, delta = black_scholes(spot[:, None], col_strike, t, iv, cfg.rate, is_call)
-    bid_c, ask_c = quote_cents(theo)
-    bid, ask = bid_c / 100.0, ask_c / 100.0
+def model_params(cfg: SimConfig, inst: InstrumentConfig, atm_iv: float) -> ModelParams:
+    return ModelParams(
+        atm_iv=atm_iv,
+        skew_z=cfg.smile_skew_z,
+        curvature_z=cfg.smile_curvature_z,
+        late_rise=cfg.late_rise,
+        late_minutes=cfg.late_minutes,
+        spread_base=cfg.spread_base,
+        spread_per_premium=cfg.spread_per_premium,
+        spread_max=cfg.spread_max,
+        spread_late=cfg.spread_late,
+        min_bid=cfg.min_bid,
+        tick=inst.tick,
+        tick_above_3=inst.tick_above_3,
+        rate=cfg.rate,
+    )
+
+
+def model_chain(p: ModelParams, strikes: np.ndarray, spot: np.ndarray, left_s: np.ndarray) -> Chain:
+    """The 0DTE chain priced by the model (engine/sim/model.py) along the underlying's path."""
+    is_call = np.tile([True, False], len(strikes))
+    t = years_to_expiry(left_s)
+    _, bid, ask, iv, delta = model.price_grid(p, spot, np.repeat(strikes, 2), is_call, t, [t], left_s / 60.0)
     # Published to 4 decimals, as quote feeds (Alpaca's among them) publish greeks.
     published_iv = np.round(trading_to_calendar_iv(iv, left_s[:, None]), 4)
     return Chain(
@@ -98,6 +90,13 @@ def model_chain(
         (bid + ask) / 2.0,
         None,
     )
+
+
+def model_strikes(first_open: float, step: float, width: int) -> np.ndarray:
+    """`width` strikes `step` apart on each side of the strike nearest the open."""
+    center = math.floor(first_open / step + 0.5) * step
+    strikes = center + step * np.arange(-width, width + 1, dtype=float)
+    return np.round(strikes[strikes > 0], 6)
 
 
 def real_chain(grid: QuoteGrid, rate: float, spot: np.ndarray, left_s: np.ndarray) -> Chain:
@@ -132,6 +131,26 @@ def _marks(mid: np.ndarray, floor: np.ndarray) -> np.ndarray:
     return np.where(last >= 0, carried, floor)
 
 
+def spots_at(bars: Bars, first_open: float, starts: np.ndarray) -> np.ndarray:
+    """For a session's minute starts (from the open): the close of the last bar completed by each start, and
+    the first regular open at the bell. The one spot rule, so a quote is always made from (and compared
+    with) the underlying price known when it was shown."""
+    ts = bars.ts.astype(np.int64)
+    idx = np.searchsorted(ts, starts - 60, "right") - 1
+    spot = np.where(idx >= 0, bars.close[np.maximum(idx, 0)], first_open)
+    spot[0] = first_open
+    return spot
+
+
+def first_regular_open(bars: Bars, session: Session) -> float:
+    """The open of the first bar inside the regular session; DataError when there is none."""
+    ts = bars.ts.astype(np.int64)
+    first = int(np.searchsorted(ts, int(session.open.timestamp()), "left"))
+    if first >= len(ts) or ts[first] >= session.close.timestamp():
+        raise DataError(f"no {bars.symbol} bars in the regular session of {session.day.isoformat()}")
+    return float(bars.open[first])
+
+
 class SimMarket:
     """The underlying and its 0DTE chain for one session; all times in, quotes of the minute out."""
 
@@ -143,7 +162,9 @@ class SimMarket:
         underlying: str,
         quotes: QuoteGrid | None = None,
         instrument: InstrumentConfig | None = None,
+        atm_iv: float | None = None,
     ) -> None:
+        """`atm_iv` is the model's level for this session (the venue derives it from data); None: implied_vol."""
         inst = instrument or InstrumentConfig()
         self.session = session
         self.underlying = underlying
@@ -161,17 +182,16 @@ class SimMarket:
             _frozen(bars.close),
             _frozen(bars.volume),
         )
-        first = int(np.searchsorted(self._ts, self.open_s, "left"))
-        if first >= len(self._ts) or self._ts[first] >= self.close_s:
-            raise DataError(f"no {underlying} bars in the regular session of {session.day.isoformat()}")
-        self._first_open = float(bars.open[first])
+        self._first_open = first_regular_open(self._bars, session)
 
         starts = self.open_s + 60 * np.arange(self.minutes, dtype=np.int64)
         self._minute_dt = [session.open + timedelta(minutes=m) for m in range(self.minutes)]
-        self._spot = _frozen(self._spots_at(starts))
+        self._spot = _frozen(spots_at(self._bars, self._first_open, starts))
         left_s = (self.close_s - starts).astype(float)
         if quotes is None:
-            chain = model_chain(cfg, inst, self._first_open, self._spot, left_s)
+            params = model_params(cfg, inst, cfg.implied_vol if atm_iv is None else atm_iv)
+            strikes = model_strikes(self._first_open, inst.strike_step, cfg.chain_width)
+            chain = model_chain(params, strikes, self._spot, left_s)
         else:
             chain = real_chain(quotes, cfg.rate, self._spot, left_s)
         self._strikes = _frozen(chain.strikes)
@@ -190,13 +210,6 @@ class SimMarket:
         self._mark = _frozen(chain.mark)
         self._updated = None if chain.updated_s is None else _frozen(chain.updated_s)
         self.quotes_priced = int(self._bid.size) if quotes is None else 0
-
-    def _spots_at(self, starts: np.ndarray) -> np.ndarray:
-        """Close of the last bar completed by each minute start; the first regular open at the bell."""
-        idx = np.searchsorted(self._ts, starts - 60, "right") - 1
-        spot = np.where(idx >= 0, self._bars.close[np.maximum(idx, 0)], self._first_open)
-        spot[0] = self._first_open
-        return spot
 
     def contracts(self) -> list[OptionContract]:
         """Every listed contract, strike-major (call then put at each strike)."""

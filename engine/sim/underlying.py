@@ -133,3 +133,38 @@ def _load_csv(path: str, mtime_ns: int) -> _CsvFile:
     for a in arrays:
         a.flags.writeable = False
     return _CsvFile(*arrays)
+
+
+def regular_closes(bars: Bars, session: Session) -> np.ndarray:
+    """Closes of the bars that start inside the session's regular hours."""
+    inside = (bars.ts >= session.open.timestamp()) & (bars.ts < session.close.timestamp())
+    return bars.close[inside]
+
+
+def realized_vol(sessions: list[np.ndarray]) -> float | None:
+    """Annualized realized volatility of minute log returns within each session (no overnight gaps), in
+    trading time: per-minute variance x 252 x 390, the same clock the model's IV runs on. None without data."""
+    returns = [np.diff(np.log(c)) for c in sessions if len(c) > 1]
+    if not returns:
+        return None
+    r = np.concatenate(returns)
+    return float(np.sqrt(np.mean(r * r) * TRADING_DAYS * MINUTES_PER_DAY))
+
+
+def vol_series_before(path: Path, day: date) -> tuple[date, float]:
+    """The last value of a `date,value` CSV dated before `day` (a VIX close is known only after its close)."""
+    import pandas as pd
+
+    try:
+        df = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read volatility file ({exc})") from None
+    if df.shape[1] < 2:
+        raise DataError(f"{path}: a volatility file has two columns, date and value")
+    dates = pd.to_datetime(df.iloc[:, 0], errors="coerce").dt.date
+    values = pd.to_numeric(df.iloc[:, 1], errors="coerce")
+    ok = dates.notna() & values.notna() & (values > 0)
+    before = [(d, float(v)) for d, v in zip(dates[ok], values[ok], strict=True) if d < day]
+    if not before:
+        raise DataError(f"{path}: no value dated before {day.isoformat()}")
+    return max(before)

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from loguru import logger
+
 from engine.calendar import ET, ExchangeCalendar
 from engine.config import InstrumentConfig, SimConfig
 from engine.errors import DataError
@@ -18,7 +20,7 @@ from engine.ports import Clock
 from engine.sim import lean
 from engine.sim.exchange import SimExchange
 from engine.sim.market import SimMarket
-from engine.sim.underlying import csv_bars, random_walk_bars
+from engine.sim.underlying import csv_bars, random_walk_bars, realized_vol, regular_closes, vol_series_before
 
 
 class SimVenue:
@@ -38,6 +40,8 @@ class SimVenue:
         self.clock = clock
         self.calendar = calendar
         self.exchange = SimExchange(cfg)
+        self.chain_source: dict[str, object] = {}
+        """Where today's chain (and the model's ATM IV, trading time) came from: for the day's report."""
         self._market: SimMarket | None = None
         self._day_start = self._day_end = 0.0
 
@@ -73,7 +77,62 @@ class SimVenue:
 
     def _build_market(self, session: Session) -> SimMarket:
         bars, grid = self._inputs(session)
-        return SimMarket(bars, self.cfg, session, self.underlying, grid, self.instrument)
+        level = None
+        if grid is None:
+            level, note = self._vol_level(session, bars)
+            logger.info(f"simulated chain of {session.day}: ATM IV {level:.3f} ({note})")
+            self.chain_source = {"chain": "model", "atm_iv": round(level, 4), "atm_iv_source": note}
+        else:
+            self.chain_source = {"chain": f"real quotes: {self.cfg.quotes}"}
+        return SimMarket(bars, self.cfg, session, self.underlying, grid, self.instrument, level)
+
+    def _vol_level(self, session: Session, bars: Bars) -> tuple[float, str]:
+        """The model's ATM IV (trading time) for the session, from data that exists before it opens: earlier
+        sessions' minute bars, else the day's own pre-open bars, else (with a warning) the fixed level."""
+        cfg = self.cfg
+        if cfg.vol_source == "fixed":
+            return cfg.implied_vol, "fixed: sim.implied_vol"
+        if cfg.vol_source == "file":
+            assert cfg.vol_file is not None
+            on, value = vol_series_before(cfg.vol_file, session.day)
+            return cfg.vol_premium * value / 100.0, f"{cfg.vol_premium:g} x {value:g}% ({cfg.vol_file}, {on})"
+        history = []
+        for earlier in self._earlier_sessions(session.day, cfg.vol_lookback_days):
+            try:
+                history.append(regular_closes(self._history_bars(earlier), earlier))
+            except DataError:
+                continue
+        rv = realized_vol(history)
+        if rv is not None:
+            return cfg.vol_premium * rv, f"{cfg.vol_premium:g} x realized {rv:.3f} of {len(history)} earlier session(s)"
+        pre_open = realized_vol([bars.close[bars.ts < session.open.timestamp()]])
+        if pre_open is not None:
+            return cfg.vol_premium * pre_open, f"{cfg.vol_premium:g} x realized {pre_open:.3f} of the pre-open bars"
+        logger.warning(f"{session.day}: no bars before the open for realized volatility; the model uses implied_vol")
+        return cfg.implied_vol, "fixed fallback: sim.implied_vol (no bars before the open)"
+
+    def _earlier_sessions(self, day: date, n: int) -> list[Session]:
+        out: list[Session] = []
+        d = day
+        for _ in range(10 * n):
+            d -= timedelta(days=1)
+            found = self.calendar.session(d)
+            if found is not None:
+                out.append(found)
+                if len(out) == n:
+                    break
+        return out
+
+    def _history_bars(self, session: Session) -> Bars:
+        """An earlier session's bars from the configured source; DataError when the source does not hold it."""
+        cfg = self.cfg
+        if cfg.quotes is not None and cfg.bars is None:
+            raise DataError("a quote file's day has no earlier sessions beside it")
+        if cfg.bars is None:
+            return random_walk_bars(self.underlying, session, cfg.start_price, cfg.annual_vol, cfg.seed)
+        if cfg.bars.suffix == ".zip":
+            raise DataError(f"{cfg.bars}: one day's bars")
+        return csv_bars(cfg.bars, self.underlying, session.day)
 
     def _inputs(self, session: Session) -> tuple[Bars, lean.QuoteGrid | None]:
         """The session's underlying bars and, with real quotes configured, its quote grid."""

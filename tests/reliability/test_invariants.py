@@ -53,7 +53,7 @@ from engine.config import Config, parse_config
 from engine.machine import S
 from engine.models import Bars, Right, Session
 from engine.occ import parse_occ
-from engine.sim.market import MAX_WIDTH_CENTS, SimMarket
+from engine.sim.market import SimMarket
 from engine.sim.venue import SimVenue
 
 DAY = date(2025, 7, 1)
@@ -333,10 +333,11 @@ def loss_tolerance(day: Day) -> tuple[float, float]:
 
 def exit_allowance_s(cfg: Config) -> float:
     """Time one exit order needs from the hard exit: the first Monitoring poll at or after it, then walking from mid
-    one tick a step up to the natural price (at most half of four legs' widest quotes, MAX_WIDTH_CENTS each in the
-    simulator, plus a tick of rounding), one more step per contract a partial fill may leave, and the step that
-    fills."""
-    ticks_to_natural = math.ceil(4 * MAX_WIDTH_CENTS / 2 / (cfg.orders.tick * 100)) + 1
+    one tick a step up to the natural price (at most half of four legs' widest quotes, the model's spread cap
+    widened into the close, plus a tick of rounding on each side), one more step per contract a partial fill may
+    leave, and the step that fills."""
+    widest = cfg.sim.spread_max * (1 + cfg.sim.spread_late)
+    ticks_to_natural = math.ceil(4 * widest / 2 / cfg.orders.tick) + 2
     return cfg.poll.monitoring + (ticks_to_natural + cfg.strategy.contracts + 1) * step_s(cfg)
 
 

@@ -201,7 +201,7 @@ def test_a_new_bars_request_is_reported_as_cannot_answer(sim_day, helpers) -> No
 def test_a_different_strike_rule_is_reported_not_raised(sim_day, helpers) -> None:
     records = helpers.records_of(sim_day.journal())
     signal = first_signal(records)
-    override = header_config(records, strategy={"short_strike_rule": "distance"})
+    override = header_config(records, strategy={"short_strike_rule": "distance", "short_distance": 1.0})
     [verdict] = verify(sim_day.journal(), override)
     assert not verdict.identical
     assert f"first divergence at seq {signal['seq']}" in verdict.message

@@ -215,22 +215,22 @@ def test_round_trip_cash_equity_and_realized(exchange: SimExchange, make_leg: Ca
 def test_liquidation_at_1545_and_settlement_of_what_is_left(
     flat_market: Callable[..., SimMarket], cfg: SimConfig, make_leg: Callable[..., Leg], jump: bool
 ) -> None:
-    mk = flat_market(600.0, last_close=590.0)  # the 15:59 bar closes at 590: the 595 put ends 5 in the money
+    mk = flat_market(600.0, last_close=585.0)  # the 15:59 bar closes at 585: the 590 put ends 5 in the money
     ex = SimExchange(cfg, mk)
     t0 = at(10, 0)
-    credit = mk.quote(P600, t0).bid - mk.quote(P595, t0).ask
-    ex.submit(OrderRequest("bps", (make_leg(P600, SELL), make_leg(P595, BUY)), 1, -credit + 0.05), t0)
+    credit = mk.quote(P600, t0).bid - mk.quote(P590, t0).ask
+    ex.submit(OrderRequest("bps", (make_leg(P600, SELL), make_leg(P590, BUY)), 1, -credit + 0.05), t0)
     ask600 = mk.quote(P600, at(15, 45)).ask
-    assert all(mk.quote(P595, at(15, m)).bid == 0.0 for m in range(45, 60))  # the long leg never finds a bid
+    assert all(mk.quote(P590, at(15, m)).bid == 0.0 for m in range(45, 60))  # the long leg never finds a bid
 
     if not jump:
         assert len(ex.positions(at(15, 44, 59))) == 2 and ex.events == []
-        assert [p.symbol for p in ex.positions(at(15, 45, 1))] == [P595]
+        assert [p.symbol for p in ex.positions(at(15, 45, 1))] == [P590]
         assert ex.events == [{"time": at(15, 45), "kind": "liquidation", "symbol": P600, "qty": 1, "price": ask600}]
     acct = ex.account(at(16, 0))
     assert ex.positions(at(16, 0)) == []
     # SPY options are physically settled: the long put left 5 in the money is exercised, worth its intrinsic value.
-    assert ex.events[-1] == {"time": at(16, 0), "kind": "exercise", "symbol": P595, "qty": -1, "price": 5.0}
+    assert ex.events[-1] == {"time": at(16, 0), "kind": "exercise", "symbol": P590, "qty": -1, "price": 5.0}
     expected = 100_000 + credit * 100 - ask600 * 100 + 5.0 * 100
     assert acct.cash == pytest.approx(expected) and acct.equity == pytest.approx(expected)
     assert ex.realized_pl == pytest.approx(expected - 100_000)
@@ -337,12 +337,12 @@ def test_long_legs_left_at_the_close_settle_by_the_instrument(
     otm: str,
 ) -> None:
     closes = np.full(390, 600.0)
-    closes[-1] = 590.0  # the 595 put ends 5 in the money, the 585 put worthless; neither finds a bid at 15:45
+    closes[-1] = 585.0  # the 590 put ends 5 in the money, the 580 put worthless; neither finds a bid at 15:45
     mk = SimMarket(
         bars_from(session, closes, 600.0), cfg, session, "SPY", instrument=InstrumentConfig(settlement=settlement)
     )
     ex = SimExchange(cfg, mk)
-    p585 = sym("P", 585)
-    ex.submit(OrderRequest("two", (make_leg(P595, BUY), make_leg(p585, BUY)), 1, 5.0), at(10, 0))
+    p580 = sym("P", 580)
+    ex.submit(OrderRequest("two", (make_leg(P590, BUY), make_leg(p580, BUY)), 1, 5.0), at(10, 0))
     ex.account(at(16, 0))
-    assert {e["symbol"]: (e["kind"], e["price"]) for e in ex.events} == {P595: (itm, 5.0), p585: (otm, 0.0)}
+    assert {e["symbol"]: (e["kind"], e["price"]) for e in ex.events} == {P590: (itm, 5.0), p580: (otm, 0.0)}

@@ -16,7 +16,7 @@ from engine.config import SimConfig
 from engine.errors import DataError
 from engine.models import Bars, Right, Session
 from engine.occ import parse_occ
-from engine.pricing import black_scholes, smile_iv
+from engine.pricing import black_scholes
 from engine.sim.market import SimMarket
 from engine.sim.underlying import csv_bars, random_walk_bars
 
@@ -68,21 +68,55 @@ def test_quotes_are_penny_markets_monotone_in_strike(market: SimMarket) -> None:
         assert all(0 <= q.delta <= 1 for q in calls) and all(-1 <= q.delta <= 0 for q in puts)
 
 
-def test_quotes_bracket_black_scholes_of_the_last_minute_close(market: SimMarket, walk: Bars, cfg: SimConfig) -> None:
+def test_quotes_bracket_the_documented_model_of_the_last_minute_close(
+    market: SimMarket, walk: Bars, cfg: SimConfig
+) -> None:
+    """The model as engine/sim/model.py's docstring writes it, computed here from the config's numbers."""
     t = at(10, 0, 30)
     spot = walk.close[29]  # the 09:59 bar is the last one completed at 10:00:30
     T = (6 * 3600) / (252 * 6.5 * 3600)
+    tau = cfg.late_minutes * 60 / (252 * 6.5 * 3600)
+    sigma = cfg.implied_vol * math.sqrt((T + cfg.late_rise * tau * (1 - math.exp(-T / tau))) / T)
     for q in market.chain(t, 590, 610):
         c = parse_occ(q.symbol)
-        iv = smile_iv(cfg.implied_vol, spot, c.strike, T, cfg.smile_skew, cfg.smile_curvature)
+        z = max(-4.0, min(4.0, math.log(c.strike / (spot * math.exp(cfg.rate * T))) / (sigma * math.sqrt(T))))
+        iv = sigma * (1 + cfg.smile_skew_z * z + cfg.smile_curvature_z * z * z)
         theo, delta = black_scholes(spot, c.strike, T, iv, cfg.rate, c.right is Right.CALL)
         assert q.bid <= float(theo) <= q.ask
         # Published in Alpaca's convention: the same total variance over calendar time (6 h of a 365-day year).
-        calendar_iv = float(iv) * math.sqrt(T / (6 / (365 * 24)))
+        calendar_iv = iv * math.sqrt(T / (6 / (365 * 24)))
         assert q.iv == pytest.approx(calendar_iv, abs=5e-5) and q.delta == pytest.approx(float(delta), abs=5e-5)
-        width = min(max(0.01 + 0.02 * float(theo), 0.01), 0.15)
+        width = min(max(cfg.spread_base + cfg.spread_per_premium * float(theo), 0.01), cfg.spread_max)
         assert q.ask - q.bid <= round(width, 2) + 0.02 + 1e-9
         assert q.ts == at(10, 0)
+
+
+def test_the_smile_steepens_into_expiry(session: Session) -> None:
+    """Fixed in standardized moneyness, the skew in ln(K/S) grows as expiry nears: the put wing's IV premium
+    over the call wing's at the same distance is larger at 15:00 than at 10:00."""
+    flat = SimConfig(smile_skew_z=-0.1, smile_curvature_z=0.0, late_rise=0.0)
+    bars = random_walk_bars("SPY", session, 600.0, 1e-9, seed=1)  # a flat path: spot 600 all day
+    mk = SimMarket(bars, flat, session, "SPY")
+
+    def skew(t: datetime) -> float:
+        put, call = mk.quote("SPY250701P00597000", t), mk.quote("SPY250701C00603000", t)
+        return put.iv - call.iv
+
+    assert skew(at(15, 0)) > 2 * skew(at(10, 0)) > 0
+
+
+def test_late_day_variance_raises_atm_iv_into_the_close(session: Session) -> None:
+    bars = random_walk_bars("SPY", session, 600.0, 1e-9, seed=1)
+    flat, late = SimConfig(late_rise=0.0), SimConfig(late_rise=2.0, late_minutes=10.0)
+    atm = "SPY250701C00600000"
+
+    def iv(c: SimConfig, t: datetime) -> float:
+        q = SimMarket(bars, c, session, "SPY").quote(atm, t)
+        assert q is not None and q.iv is not None
+        return q.iv
+
+    assert iv(late, at(10, 0)) == pytest.approx(iv(flat, at(10, 0)), rel=0.03)
+    assert iv(late, at(15, 55)) > 1.3 * iv(flat, at(15, 55))
 
 
 def test_wide_wings_quote_zero_bid(market: SimMarket) -> None:
