@@ -134,7 +134,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         path = journal_path(cfg.logs_dir, d)
         if sim and path.exists():
             path.unlink()
-        journal = Journal(path)
+        journal = Journal(path, durable=not sim)
         journal.append("header", ctx.now, **session_header(cfg, d), resume=ctx.resume)
         return journal
 

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import TextIO
 
 from loguru import logger
 
@@ -45,7 +46,7 @@ def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] 
     _market_now = market_now
     level = {-1: "WARNING", 0: "INFO"}.get(verbosity, "DEBUG")
     logger.remove()
-    _day_sinks.clear()
+    close_day_files()
     logger.configure(patcher=_patch)
     logger.add(sys.stderr, level=level, format=CONSOLE_FORMAT, colorize=None, diagnose=False)
     logging.basicConfig(handlers=[_Intercept()], level=logging.INFO, force=True)
@@ -53,32 +54,54 @@ def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] 
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
+class DayFile:
+    """A loguru sink whose file follows the session day. It is added to loguru once: a new day only opens a
+    file, where adding new sinks would cost loguru a scan of sysconfig's install paths (about 5 ms) per sink
+    per day. Line-buffered like loguru's own file sink, so a crash loses no finished line."""
+
+    def __init__(self) -> None:
+        self._file: TextIO | None = None
+
+    def open(self, path: Path, mode: str) -> None:
+        self.close()
+        self._file = path.open(mode, encoding="utf-8", buffering=1)
+
+    def write(self, message: str) -> None:
+        if self._file is not None:
+            self._file.write(message)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+_engine_file, _trade_file = DayFile(), DayFile()
+
+
 def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
     """Point the detailed and trade files at `day`'s names; `fresh` starts them over (a new simulated world)."""
-    for sink in _day_sinks:
-        logger.remove(sink)
-    _day_sinks.clear()
-    logger.configure(patcher=_patch)
+    if not _day_sinks:
+        logger.configure(patcher=_patch)
+        _day_sinks.append(logger.add(_engine_file, level="DEBUG", format=FILE_FORMAT, diagnose=False))
+        _day_sinks.append(
+            logger.add(
+                _trade_file,
+                level="DEBUG",
+                format=TRADE_FORMAT,
+                filter=lambda r: r["extra"].get("trade", False),
+                diagnose=False,
+            )
+        )
     logs_dir.mkdir(parents=True, exist_ok=True)
     mode = "w" if fresh else "a"
-    _day_sinks.append(
-        logger.add(
-            logs_dir / f"engine-{day:%Y%m%d}.log", level="DEBUG", format=FILE_FORMAT, mode=mode, diagnose=False
-        )
-    )
-    _day_sinks.append(
-        logger.add(
-            logs_dir / f"trades-{day:%Y%m%d}.log",
-            level="DEBUG",
-            format=TRADE_FORMAT,
-            filter=lambda r: r["extra"].get("trade", False),
-            mode=mode,
-            diagnose=False,
-        )
-    )
+    _engine_file.open(logs_dir / f"engine-{day:%Y%m%d}.log", mode)
+    _trade_file.open(logs_dir / f"trades-{day:%Y%m%d}.log", mode)
 
 
 def close_day_files() -> None:
     for sink in _day_sinks:
         logger.remove(sink)
     _day_sinks.clear()
+    _engine_file.close()
+    _trade_file.close()

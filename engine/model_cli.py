@@ -9,18 +9,23 @@ from pathlib import Path
 
 from engine.config import Config, load_config, parse_config
 from engine.errors import ConfigError, DataError
+from engine.sim.realday import RealDay
 
 
 def add_commands(sub: argparse._SubParsersAction, hhmm) -> None:
     cal = sub.add_parser("calibrate", help="fit the simulator's model to real option quotes; write a model file")
-    cal.add_argument("sources", type=Path, nargs="+", metavar="SOURCE", help="LEAN minute option quote zips")
+    cal.add_argument(
+        "sources", type=Path, nargs="+", metavar="SOURCE", help="LEAN minute option quote zips or session journals"
+    )
     cal.add_argument("-o", "--output", type=Path, required=True, help="the model file to write (YAML)")
     _common(cal, hhmm)
     cal.add_argument(
         "--history", type=Path, nargs="*", default=[], help="earlier sessions' minute bars: the level's realized base"
     )
     fid = sub.add_parser("fidelity", help="compare the model's quotes with a real day's, minute by minute")
-    fid.add_argument("sources", type=Path, nargs="+", metavar="SOURCE", help="LEAN minute option quote zips")
+    fid.add_argument(
+        "sources", type=Path, nargs="+", metavar="SOURCE", help="LEAN minute option quote zips or session journals"
+    )
     fid.add_argument("--model", type=Path, help="a model file (from calibrate) instead of the config's model")
     fid.add_argument("--json", action="store_true", help="the figures as JSON")
     _common(fid, hhmm)
@@ -45,11 +50,9 @@ def _config(args: argparse.Namespace, model: Path | None = None) -> Config:
 def calibrate_command(args: argparse.Namespace) -> int:
     from engine.calibrate import calibrate, describe, write_model
     from engine.sim.market import model_params
-    from engine.sim.realday import load_real_day
-
     try:
         cfg = _config(args)
-        days = [load_real_day(s, args.bars, None, args.start, args.until) for s in args.sources]
+        days = [_day(s, args) for s in args.sources]
         fit = calibrate(days, model_params(cfg.sim, cfg.instrument, cfg.sim.implied_vol), _history_rv(args.history))
     except (ConfigError, DataError, ValueError) as exc:
         sys.stderr.write(f"calibrate: {exc}\n")
@@ -57,6 +60,17 @@ def calibrate_command(args: argparse.Namespace) -> int:
     write_model(args.output, fit, [str(s) for s in args.sources])
     sys.stdout.write(describe(fit) + f"\nwrote {args.output}\n")
     return 0
+
+
+def _day(source: Path, args: argparse.Namespace) -> RealDay:
+    """A LEAN quote zip, or a session journal (`.jsonl`) whose input records hold the chains the engine fetched."""
+    if source.suffix == ".jsonl":
+        from engine.journal_quotes import journal_day
+
+        return journal_day(source, args.start, args.until)
+    from engine.sim.realday import load_real_day
+
+    return load_real_day(source, args.bars, None, args.start, args.until)
 
 
 def _history_rv(paths: list[Path]) -> float | None:
@@ -79,7 +93,6 @@ def _history_rv(paths: list[Path]) -> float | None:
 
 def fidelity_command(args: argparse.Namespace) -> int:
     from engine.fidelity import measure, table
-    from engine.sim.realday import load_real_day
 
     try:
         cfg = _config(args, args.model)
@@ -88,10 +101,7 @@ def fidelity_command(args: argparse.Namespace) -> int:
                 f"fidelity: vol_source {cfg.sim.vol_source} has no earlier sessions beside a quote file; "
                 f"the model runs at its fixed level, implied_vol {cfg.sim.implied_vol:g}\n"
             )
-        results = [
-            measure(load_real_day(s, args.bars, None, args.start, args.until), cfg, cfg.sim.implied_vol)
-            for s in args.sources
-        ]
+        results = [measure(_day(s, args), cfg, cfg.sim.implied_vol) for s in args.sources]
     except (ConfigError, DataError, ValueError) as exc:
         sys.stderr.write(f"fidelity: {exc}\n")
         return 2

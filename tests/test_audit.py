@@ -91,3 +91,38 @@ def test_a_journal_that_does_not_verify_is_not_continued(tmp_path):
     p.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ZdteError, match="line 2: hash does not match"):
         Journal(p)
+
+
+@pytest.mark.parametrize(("durable", "fsyncs"), [(True, 5 + 1), (False, 1)])
+def test_paper_journals_fsync_every_record_simulated_ones_once_at_close(tmp_path, monkeypatch, durable, fsyncs):
+    import engine.audit as audit
+
+    calls = []
+    monkeypatch.setattr(audit.os, "fsync", lambda fd: calls.append(fd))
+    j = Journal(tmp_path / "d.jsonl", durable=durable)
+    for i in range(5):
+        j.append("transition", T0, trigger=f"t{i}")
+    before_close = len(calls)
+    j.close()
+    assert len(calls) == fsyncs and before_close == fsyncs - 1
+    # Either way every record reached the file before close: a killed process loses none of them.
+    assert len((tmp_path / "d.jsonl").read_bytes().splitlines()) == 5
+
+
+def test_paper_sessions_write_durable_journals_and_simulated_ones_do_not(tmp_path, default_raw_config):
+    import copy
+
+    from engine.app import build, sim_adapters
+    from engine.config import parse_config
+
+    raw = copy.deepcopy(default_raw_config)
+    raw["logs_dir"] = str(tmp_path)
+    raw["risk"]["kill_file"] = str(tmp_path / "KILL")
+    sim_cfg = parse_config(raw, "test")
+    paper_cfg = parse_config({**raw, "broker": "alpaca"}, "test")
+    for cfg, durable in ((sim_cfg, False), (paper_cfg, True)):
+        runner = build(cfg, sim_adapters(sim_cfg, sim_cfg.session.date))
+        runner.ctx.now = runner.ctx.clock.now()
+        runner.ctx.start()
+        assert runner.ctx.journal is not None and runner.ctx.journal.durable is durable
+        runner.ctx.journal.close()

@@ -174,3 +174,24 @@ def test_a_model_file_with_an_unknown_key_is_a_config_error(tmp_path: Path) -> N
     cfg.write_text(yaml.safe_dump(raw))
     done = run("--config", str(cfg))
     assert done.returncode == 2 and "unknown model key(s) smile_skew" in done.stderr and str(bad) in done.stderr
+
+
+def test_calibrating_from_a_recorded_session_recovers_the_simulators_own_model(tmp_path: Path) -> None:
+    """A session's journal holds the chains the engine fetched; fitted, they give back the model that made them."""
+    raw = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())
+    raw["logs_dir"], raw["risk"]["kill_file"] = str(tmp_path), str(tmp_path / "KILL")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    assert run("--config", str(cfg), "--quiet").returncode == 0
+    journal = tmp_path / "audit-20250701.jsonl"
+    level = json.loads((tmp_path / "report-20250701.json").read_text())["simulator"]["atm_iv"]
+    out = tmp_path / "from-journal.yaml"
+    done = run("calibrate", str(journal), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    fitted = yaml.safe_load(out.read_text())["model"]
+    assert fitted["implied_vol"] == pytest.approx(level, rel=0.05)
+    assert fitted["smile_skew_z"] == pytest.approx(raw["sim"]["smile_skew_z"], abs=0.02)
+    assert fitted["smile_curvature_z"] == pytest.approx(raw["sim"]["smile_curvature_z"], abs=0.02)
+    measured = run("fidelity", str(journal), "--model", str(out), "--json")
+    assert measured.returncode == 0, measured.stderr
+    assert json.loads(measured.stdout)["all"]["n"] > 100

@@ -272,6 +272,15 @@ class SimMarket:
         if found is None:
             raise DataError(f"unknown option symbol {symbol} (not listed on {self.session.day.isoformat()})")
         m, c = self.minute(t), found[0]
+        if self._updated is None:  # the model: every quote is of its minute, two-sided, with IV and delta
+            return OptionQuote(
+                symbol,
+                float(self._bid[m, c]),
+                float(self._ask[m, c]),
+                self._minute_dt[m],
+                float(self._iv[m, c]),
+                float(self._delta[m, c]),
+            )
         ask = float(self._ask[m, c])
         if ask != ask:
             return None

@@ -88,8 +88,31 @@ def load_real_day(
     bars = lean.underlying_bars(bars_path) if bars_path.suffix == ".zip" else _csv(bars_path, ticker, qf.day)
 
     open_s, close_s = int(session.open.timestamp()), int(session.close.timestamp())
+    grid = qf.grid(open_s, (close_s - open_s) // 60, expiry)
+    return build_real_day(
+        source, session, expiry, qf.root, grid.strikes, grid.listed, grid.bid, grid.ask, bars, start, until, cal
+    )
+
+
+def build_real_day(
+    source: Path,
+    session: Session,
+    expiry: date,
+    root: str,
+    strikes: np.ndarray,
+    listed: np.ndarray,
+    bid: np.ndarray,
+    ask: np.ndarray,
+    bars: Bars,
+    start: time | None = None,
+    until: time | None = None,
+    calendar: ExchangeCalendar | None = None,
+) -> RealDay:
+    """A RealDay from a whole session's (minute, column) quotes, strike-major call/put columns; a NaN bid with
+    an ask is an empty bid (0.00)."""
+    cal = calendar or ExchangeCalendar()
+    open_s, close_s = int(session.open.timestamp()), int(session.close.timestamp())
     minutes = (close_s - open_s) // 60
-    grid = qf.grid(open_s, minutes, expiry)
     all_starts = open_s + 60 * np.arange(minutes, dtype=np.int64)
     spot = spots_at(bars, first_regular_open(bars, session), all_starts)
     lo = 0 if start is None else max(0, _minute_index(session, start))
@@ -98,7 +121,6 @@ def load_real_day(
         raise DataError(f"{source}: the window {start}-{until} holds no minute of the session")
     window = slice(lo, hi)
     starts = all_starts[window]
-
     later = _sessions_through(cal, session, expiry)
     trading_s = (close_s - starts) + sum(int(s.close.timestamp()) - int(s.open.timestamp()) for s in later)
     expiry_close = int(later[-1].close.timestamp()) if later else close_s
@@ -108,23 +130,22 @@ def load_real_day(
     for s in later:
         cumulative = cumulative + (int(s.close.timestamp()) - int(s.open.timestamp()))
         closes_years.append(cumulative / TRADING_SECONDS_PER_YEAR)
-    bid = np.where(np.isnan(grid.bid) & np.isfinite(grid.ask), 0.0, grid.bid)[window]
-    ask = np.where(np.isfinite(bid), grid.ask[window], np.nan)
-    hours = np.array([datetime.fromtimestamp(int(s), ET).hour for s in starts])
+    shown_bid = np.where(np.isnan(bid) & np.isfinite(ask), 0.0, bid)[window]
+    shown_ask = np.where(np.isfinite(shown_bid), ask[window], np.nan)
     return RealDay(
         source=source,
-        day=qf.day,
+        day=session.day,
         expiry=expiry,
-        root=qf.root,
+        root=root,
         starts=starts,
-        hours=hours,
+        hours=np.array([datetime.fromtimestamp(int(s), ET).hour for s in starts]),
         spot=spot[window],
-        strikes=grid.strikes,
-        col_strike=np.repeat(grid.strikes, 2),
-        is_call=np.tile([True, False], len(grid.strikes)),
-        listed=grid.listed,
-        bid=bid,
-        ask=ask,
+        strikes=strikes,
+        col_strike=np.repeat(strikes, 2),
+        is_call=np.tile([True, False], len(strikes)),
+        listed=listed,
+        bid=shown_bid,
+        ask=shown_ask,
         t_trading=trading_s.astype(float) / TRADING_SECONDS_PER_YEAR,
         t_calendar=(expiry_close - starts).astype(float) / CALENDAR_SECONDS_PER_YEAR,
         closes_years=closes_years,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 from loguru import logger
 
 from engine.calendar import ET, ExchangeCalendar
@@ -44,6 +45,7 @@ class SimVenue:
         """Where today's chain (and the model's ATM IV, trading time) came from: for the day's report."""
         self._market: SimMarket | None = None
         self._day_start = self._day_end = 0.0
+        self._history: dict[date, np.ndarray | None] = {}
 
     def check_data(self, days: Sequence[date]) -> None:
         """Load each day's inputs up front, so a missing file, a day it does not hold or a file of another
@@ -96,12 +98,8 @@ class SimVenue:
             assert cfg.vol_file is not None
             on, value = vol_series_before(cfg.vol_file, session.day)
             return cfg.vol_premium * value / 100.0, f"{cfg.vol_premium:g} x {value:g}% ({cfg.vol_file}, {on})"
-        history = []
-        for earlier in self._earlier_sessions(session.day, cfg.vol_lookback_days):
-            try:
-                history.append(regular_closes(self._history_bars(earlier), earlier))
-            except DataError:
-                continue
+        earlier = self._earlier_sessions(session.day, cfg.vol_lookback_days)
+        history = [c for e in earlier if (c := self._closes(e)) is not None]
         rv = realized_vol(history)
         if rv is not None:
             return cfg.vol_premium * rv, f"{cfg.vol_premium:g} x realized {rv:.3f} of {len(history)} earlier session(s)"
@@ -122,6 +120,16 @@ class SimVenue:
                 if len(out) == n:
                     break
         return out
+
+    def _closes(self, session: Session) -> np.ndarray | None:
+        """An earlier session's regular-hours closes, None when the source does not hold it; kept, since
+        consecutive days look back over mostly the same sessions."""
+        if session.day not in self._history:
+            try:
+                self._history[session.day] = regular_closes(self._history_bars(session), session)
+            except DataError:
+                self._history[session.day] = None
+        return self._history[session.day]
 
     def _history_bars(self, session: Session) -> Bars:
         """An earlier session's bars from the configured source; DataError when the source does not hold it."""
@@ -209,8 +217,7 @@ class SimVenue:
         now = self.clock.now()
         if mk is None:
             raise DataError(f"market closed on {now.astimezone(ET).date().isoformat()} (no session)")
-        quotes = {s: mk.quote(s, now) for s in symbols if mk.contract(s) is not None}
-        return {s: q for s, q in quotes.items() if q is not None}
+        return {s: q for s in symbols if mk.contract(s) is not None and (q := mk.quote(s, now)) is not None}
 
     def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
         """Today's completed bars in [start, end); the simulator keeps no other day's bars."""
