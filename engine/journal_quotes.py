@@ -24,7 +24,10 @@ from engine.recording import recorded_calls
 from engine.sim.realday import RealDay, build_real_day
 
 
-def journal_day(path: Path, start: time | None = None, until: time | None = None) -> RealDay:
+def journal_day(
+    path: Path, start: time | None = None, until: time | None = None, expiry: date | None = None
+) -> RealDay:
+    """The journal's quotes of `expiry` (default: the nearest quoted) in the window [start, until)."""
     records, problems = read_journal(path)
     broken = [p for p in problems if "torn last line" not in p.what]
     if broken:
@@ -68,7 +71,10 @@ def journal_day(path: Path, start: time | None = None, until: time | None = None
     expiries = sorted({c.expiry for c in contracts.values() if c.expiry >= day})
     if not expiries:
         raise DataError(f"{path}: no quoted contract expires on or after {day.isoformat()}")
-    expiry = expiries[0]
+    if expiry is None:
+        expiry = expiries[0]
+    elif expiry not in expiries:
+        raise DataError(f"{path}: holds no quote of a contract expiring {expiry.isoformat()}")
     strikes = np.array(sorted({c.strike for c in contracts.values() if c.expiry == expiry}))
     column = {k: i for i, k in enumerate(strikes.tolist())}
     bid = np.full((minutes, 2 * len(strikes)), np.nan)
@@ -86,4 +92,4 @@ def journal_day(path: Path, start: time | None = None, until: time | None = None
     cols = np.array([bar_rows[t] for t in bar_ts.tolist()], dtype=float).reshape(-1, 5)
     root = next(iter(contracts.values())).underlying
     bars = Bars(root, bar_ts, cols[:, 0], cols[:, 1], cols[:, 2], cols[:, 3], cols[:, 4])
-    return build_real_day(path, session, expiry, root, strikes, listed, bid, ask, bars, start, until, cal)
+    return build_real_day(path, session, expiry, root, strikes, listed, bid, ask, bars, cal, start, until)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from engine.config import Config, load_config, parse_config
 from engine.errors import ConfigError, DataError
+from engine.sim.errors import SimDataError
 from engine.sim.realday import RealDay
 
 
@@ -32,6 +34,7 @@ def add_commands(sub: argparse._SubParsersAction, hhmm) -> None:
 
 
 def _common(p: argparse.ArgumentParser, hhmm) -> None:
+    p.add_argument("--expiry", type=date.fromisoformat, help="the expiry to use, YYYY-MM-DD (default: the nearest)")
     p.add_argument("--config", type=Path, default=Path("config.yaml"), help="instrument, rate and strategy from here")
     p.add_argument("--bars", type=Path, help="the underlying's minute bars (default: found beside the quotes)")
     p.add_argument("--from", dest="start", type=hhmm, help="window start HH:MM (ET)")
@@ -54,7 +57,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
         cfg = _config(args)
         days = [_day(s, args) for s in args.sources]
         fit = calibrate(days, model_params(cfg.sim, cfg.instrument, cfg.sim.implied_vol), _history_rv(args.history))
-    except (ConfigError, DataError, ValueError) as exc:
+    except (ConfigError, DataError, SimDataError, ValueError) as exc:
         sys.stderr.write(f"calibrate: {exc}\n")
         return 2
     write_model(args.output, fit, [str(s) for s in args.sources])
@@ -67,10 +70,11 @@ def _day(source: Path, args: argparse.Namespace) -> RealDay:
     if source.suffix == ".jsonl":
         from engine.journal_quotes import journal_day
 
-        return journal_day(source, args.start, args.until)
+        return journal_day(source, args.start, args.until, args.expiry)
+    from engine.calendar import ExchangeCalendar
     from engine.sim.realday import load_real_day
 
-    return load_real_day(source, args.bars, None, args.start, args.until)
+    return load_real_day(source, ExchangeCalendar(), args.bars, args.expiry, args.start, args.until)
 
 
 def _history_rv(paths: list[Path]) -> float | None:
@@ -86,7 +90,7 @@ def _history_rv(paths: list[Path]) -> float | None:
         ticker, day = lean.bars_ticker_and_day(p)
         session = cal.session(day)
         if session is None:
-            raise DataError(f"{p}: {day.isoformat()} is not a trading session")
+            raise SimDataError(f"{p}: {day.isoformat()} is not a trading session")
         closes.append(regular_closes(lean.underlying_bars(p), session))
     return realized_vol(closes)
 
@@ -102,7 +106,7 @@ def fidelity_command(args: argparse.Namespace) -> int:
                 f"the model runs at its fixed level, implied_vol {cfg.sim.implied_vol:g}\n"
             )
         results = [measure(_day(s, args), cfg, cfg.sim.implied_vol) for s in args.sources]
-    except (ConfigError, DataError, ValueError) as exc:
+    except (ConfigError, DataError, SimDataError, ValueError) as exc:
         sys.stderr.write(f"fidelity: {exc}\n")
         return 2
     if args.json:

@@ -91,7 +91,7 @@ def model_day(folder: Path, p: ModelParams = TRUE) -> Path:
 
 
 def test_calibration_recovers_the_parameters_of_quotes_the_model_made(tmp_path: Path) -> None:
-    day = load_real_day(model_day(tmp_path))
+    day = load_real_day(model_day(tmp_path), ExchangeCalendar())
     start = replace(TRUE, atm_iv=0.5, skew_z=0.0, curvature_z=0.0, late_rise=0.0, spread_base=0.0)
     fit = calibrate([day], start, None).params
     assert fit.atm_iv == pytest.approx(TRUE.atm_iv, rel=0.03)
@@ -120,7 +120,7 @@ def _config(p: ModelParams) -> Config:
 
 
 def test_the_model_measured_against_its_own_quotes_is_exact_and_a_wrong_level_is_not(tmp_path: Path) -> None:
-    day = load_real_day(model_day(tmp_path))
+    day = load_real_day(model_day(tmp_path), ExchangeCalendar())
     same = measure(day, _config(TRUE), TRUE.atm_iv)
     assert [b["bucket"] for b in same["buckets"]] == list(BUCKETS)
     assert all(set(FIELDS) <= set(b) for b in same["buckets"])
@@ -137,7 +137,7 @@ def test_the_model_measured_against_its_own_quotes_is_exact_and_a_wrong_level_is
 def test_a_window_measures_only_its_minutes(tmp_path: Path) -> None:
     from datetime import time
 
-    day = load_real_day(model_day(tmp_path), start=time(11, 0), until=time(12, 0))
+    day = load_real_day(model_day(tmp_path), ExchangeCalendar(), start=time(11, 0), until=time(12, 0))
     assert len(day.starts) == 60
     result = measure(day, _config(TRUE), TRUE.atm_iv)
     assert set(result["hours"]) == {"11"}

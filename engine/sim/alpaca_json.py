@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from engine import pricing
-from engine.calendar import ET
 from engine.models import (
     CONTRACT_MULTIPLIER,
     Account,
@@ -30,6 +29,7 @@ from engine.models import (
     Right,
     Session,
 )
+from engine.sim.params import NEW_YORK as ET
 
 ACCOUNT_NUMBER = "PA0ZDTESIM01"
 ACCOUNT_CREATED_AT = "2024-01-02T14:30:00Z"

@@ -17,8 +17,6 @@ from datetime import datetime
 
 import numpy as np
 
-from engine.config import SimConfig
-from engine.errors import BrokerError, OrderRejected
 from engine.models import (
     CONTRACT_MULTIPLIER,
     Account,
@@ -32,7 +30,9 @@ from engine.models import (
     Side,
 )
 from engine.pricing import intrinsic
+from engine.sim.errors import SimNotFound, SimOrderRejected
 from engine.sim.market import SimMarket
+from engine.sim.params import SimSettings
 
 ACCOUNT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "zdte-sim-paper-account"))
 OPTIONS_LEVEL = 3
@@ -61,14 +61,14 @@ def _signed(leg: Leg, qty: int) -> int:
     return leg.ratio_qty * qty if leg.side is Side.BUY else -leg.ratio_qty * qty
 
 
-def _reject(message: str) -> OrderRejected:
-    return OrderRejected(message, status=422)
+def _reject(message: str) -> SimOrderRejected:
+    return SimOrderRejected(message)
 
 
 class SimExchange:
     """Orders, fills, positions and cash of one paper account across consecutive sessions."""
 
-    def __init__(self, cfg: SimConfig, market: SimMarket | None = None) -> None:
+    def __init__(self, cfg: SimSettings, market: SimMarket | None = None) -> None:
         self._partial_prob = cfg.partial_fill_prob
         self._rng = np.random.default_rng([cfg.seed % 2**63, 0xF111])
         self.cash = cfg.starting_cash
@@ -185,7 +185,7 @@ class SimExchange:
     # -- orders ------------------------------------------------------------------------------------
 
     def submit(self, request: OrderRequest, now: datetime) -> Order:
-        """Accept (status new) and immediately try to fill, or raise OrderRejected saying why."""
+        """Accept (status new) and immediately try to fill, or raise SimOrderRejected saying why."""
         self.sync(now)
         self._validate(request, now)
         self._seq += 1
@@ -293,7 +293,7 @@ class SimExchange:
         self.sync(now)
         found = self._orders.get(order_id)
         if found is None:
-            raise BrokerError(f"order not found: {order_id}", status=404)
+            raise SimNotFound(f"order not found: {order_id}")
         return found
 
     def order_by_client_id(self, client_order_id: str, now: datetime) -> Order | None:

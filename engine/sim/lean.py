@@ -6,7 +6,7 @@ file's date in the data time zone (America/New_York, except index files: America
 bar's start. Equity and option prices are integer deci-cents (1/10,000 dollar); index prices are dollars.
 
 Each zip is parsed and validated once (cached on path and mtime); the arrays handed out are read-only.
-Every error is a DataError naming the file and, when it is about one row, the entry and the line.
+Every error is a SimDataError naming the file and, when it is about one row, the entry and the line.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Literal, NoReturn
 import numpy as np
 import pandas as pd
 
-from engine.errors import DataError
 from engine.models import Bars, Right
+from engine.sim.errors import SimDataError
 
 Kind = Literal["equity", "index"]
 DECI_CENTS_PER_DOLLAR = 10_000
@@ -54,23 +54,23 @@ def _file_date(path: object, text: str, what: str) -> date:
     try:
         return datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
-        raise DataError(f"{path}: {what} date {text!r} is not a valid YYYYMMDD date") from None
+        raise SimDataError(f"{path}: {what} date {text!r} is not a valid YYYYMMDD date") from None
 
 
 def _stat(path: Path) -> int:
     try:
         return path.stat().st_mtime_ns
     except OSError as exc:
-        raise DataError(f"{path}: cannot read LEAN file ({exc.strerror})") from None
+        raise SimDataError(f"{path}: cannot read LEAN file ({exc.strerror})") from None
 
 
 def _open_zip(path: str) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise DataError(f"{path}: not a zip file") from None
+        raise SimDataError(f"{path}: not a zip file") from None
     except OSError as exc:
-        raise DataError(f"{path}: cannot read LEAN file ({exc.strerror or exc})") from None
+        raise SimDataError(f"{path}: cannot read LEAN file ({exc.strerror or exc})") from None
 
 
 def _entry_names(zf: zipfile.ZipFile) -> list[str]:
@@ -81,7 +81,7 @@ def _read_entry(path: str, zf: zipfile.ZipFile, name: str) -> bytes:
     try:
         return zf.read(name)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-        raise DataError(f"{path}: entry {name}: cannot decompress ({exc})") from None
+        raise SimDataError(f"{path}: entry {name}: cannot decompress ({exc})") from None
 
 
 @lru_cache(maxsize=64)
@@ -142,10 +142,10 @@ class _Rows:
             )
         except (ValueError, pd.errors.ParserError) as exc:
             self._find_non_numeric()
-            raise DataError(f"{self.file}: cannot parse rows ({exc})") from None
+            raise SimDataError(f"{self.file}: cannot parse rows ({exc})") from None
         values = df.to_numpy(dtype=float)
         if len(values) != len(self):
-            raise DataError(f"{self.file}: parsed {len(values)} rows out of {len(self)} lines")
+            raise SimDataError(f"{self.file}: parsed {len(values)} rows out of {len(self)} lines")
         if np.isinf(values).any():
             self.fail(int(np.argmax(np.isinf(values).any(axis=1))), "non-numeric (infinite) field")
         return values
@@ -161,7 +161,7 @@ class _Rows:
         e = int(self.entry[row])
         line = row - int(self.first[e]) + 1
         text = self.buf[self.starts[row] : self.ends[row]].decode("latin-1")
-        raise DataError(f"{self.file}: entry {self.names[e]}: line {line}: {why}: {text!r}")
+        raise SimDataError(f"{self.file}: entry {self.names[e]}: line {line}: {why}: {text!r}")
 
     def check(self, bad: np.ndarray | np.bool_, why: str) -> None:
         if bad.any():
@@ -197,7 +197,7 @@ def _security_kind(path: Path) -> Kind:
     for part in reversed(path.absolute().parts[:-1]):
         if part.lower() in TIME_ZONES:
             return "index" if part.lower() == "index" else "equity"
-    raise DataError(
+    raise SimDataError(
         f"{path}: cannot tell an equity file from an index file (no 'equity' or 'index' directory); pass kind"
     )
 
@@ -206,16 +206,16 @@ def _trade_entry(path: str, zf: zipfile.ZipFile) -> tuple[str, str, date]:
     """(entry name, ticker upper-case, day) of a minute trade zip, checked against the file name."""
     found = _TRADE_ZIP.fullmatch(Path(path).name)
     if not found:
-        raise DataError(f"{path}: file name is not <YYYYMMDD>_trade.zip")
+        raise SimDataError(f"{path}: file name is not <YYYYMMDD>_trade.zip")
     day = _file_date(path, found.group(1), "file name")
     names = _entry_names(zf)
     if len(names) != 1:
-        raise DataError(f"{path}: expected one CSV entry, found {len(names)}")
+        raise SimDataError(f"{path}: expected one CSV entry, found {len(names)}")
     entry = _TRADE_ENTRY.fullmatch(names[0])
     if not entry:
-        raise DataError(f"{path}: entry {names[0]}: name is not <YYYYMMDD>_<ticker>_minute_trade.csv")
+        raise SimDataError(f"{path}: entry {names[0]}: name is not <YYYYMMDD>_<ticker>_minute_trade.csv")
     if _file_date(path, entry.group(1), f"entry {names[0]}") != day:
-        raise DataError(f"{path}: entry {names[0]}: date differs from the file name's {day.isoformat()}")
+        raise SimDataError(f"{path}: entry {names[0]}: date differs from the file name's {day.isoformat()}")
     return names[0], entry.group(2).upper(), day
 
 
@@ -249,7 +249,7 @@ def _load_bars(path: str, mtime_ns: int, kind: Kind) -> Bars:
         chunk = _read_entry(path, zf, name)
     rows = _Rows(path, [name], [chunk], TRADE_FIELDS)
     if not len(rows):
-        raise DataError(f"{path}: entry {name}: no bars")
+        raise SimDataError(f"{path}: entry {name}: no bars")
     ts = rows.times(day, TIME_ZONES[kind])
     v = rows.values
     o, h, lo, c, vol = (v[:, k] for k in range(1, 6))
@@ -340,7 +340,7 @@ class OptionQuoteFile:
         sel = np.flatnonzero(ch.expiry == expiry.toordinal())
         if not sel.size:
             held = ", ".join(d.isoformat() for d in self.expiries())
-            raise DataError(f"{self.path}: no contracts expiring {expiry.isoformat()} (the file holds {held})")
+            raise SimDataError(f"{self.path}: no contracts expiring {expiry.isoformat()} (the file holds {held})")
         strikes = np.unique(ch.strike[sel])
         n = len(strikes)
         contract = np.full(2 * n, -1, dtype=np.int64)
@@ -389,38 +389,38 @@ def read_option_quotes(path: str | Path) -> OptionQuoteFile:
 def _load_quotes(path: str, mtime_ns: int) -> OptionQuoteFile:
     found = _QUOTE_ZIP.fullmatch(Path(path).name)
     if not found:
-        raise DataError(f"{path}: file name is not <YYYYMMDD>_quote_<american|european>.zip")
+        raise SimDataError(f"{path}: file name is not <YYYYMMDD>_quote_<american|european>.zip")
     day = _file_date(path, found.group(1), "file name")
     style = found.group(2).lower()
     with _open_zip(path) as zf:
         names = _entry_names(zf)
         if not names:
-            raise DataError(f"{path}: the zip holds no option entries")
+            raise SimDataError(f"{path}: the zip holds no option entries")
         roots, expiry, strike, put = set(), [], [], []
         for name in names:
             entry = _QUOTE_ENTRY.fullmatch(name)
             if not entry:
-                raise DataError(
+                raise SimDataError(
                     f"{path}: entry {name}: name is not "
                     "<YYYYMMDD>_<root>_minute_quote_<american|european>_<call|put>_<strike*10000>_<YYYYMMDD>.csv"
                 )
             if _file_date(path, entry.group(1), f"entry {name}") != day:
-                raise DataError(f"{path}: entry {name}: date differs from the file name's {day.isoformat()}")
+                raise SimDataError(f"{path}: entry {name}: date differs from the file name's {day.isoformat()}")
             if entry.group(3).lower() != style:
-                raise DataError(f"{path}: entry {name}: style differs from the file name's {style}")
+                raise SimDataError(f"{path}: entry {name}: style differs from the file name's {style}")
             roots.add(entry.group(2).upper())
             put.append(entry.group(4).lower() == "put")
             strike.append(int(entry.group(5)))
             expiry.append(_file_date(path, entry.group(6), f"entry {name} expiry").toordinal())
         if len(roots) > 1:
-            raise DataError(f"{path}: entries of several roots: {', '.join(sorted(roots))}")
+            raise SimDataError(f"{path}: entries of several roots: {', '.join(sorted(roots))}")
         chunks = [_read_entry(path, zf, name) for name in names]
     expiry_a, strike_a, put_a = np.array(expiry), np.array(strike, dtype=np.int64), np.array(put)
     contract_ids = np.stack([expiry_a, strike_a, put_a.astype(np.int64)], axis=1)
     uniq, counts = np.unique(contract_ids, axis=0, return_counts=True)
     if (counts > 1).any():
         e, k, p = uniq[int(np.argmax(counts > 1))]
-        raise DataError(
+        raise SimDataError(
             f"{path}: contract {'put' if p else 'call'} {k / DECI_CENTS_PER_DOLLAR:g} "
             f"exp {date.fromordinal(int(e)).isoformat()} appears in several entries"
         )
@@ -463,7 +463,7 @@ def underlying_bars_path(quote_zip: str | Path, ticker: str) -> Path | None:
     found = re.fullmatch(r"(\d{8})_.*\.zip", quote_zip.name, re.IGNORECASE)
     parents = quote_zip.parents
     if not found or len(parents) < 5 or parents[3].name.lower() not in ("option", "indexoption"):
-        raise DataError(
+        raise SimDataError(
             f"{quote_zip}: not a LEAN option file (<root>/<option|indexoption>/<market>/<res>/<t>/<date>_*.zip)"
         )
     security = "equity" if parents[3].name.lower() == "option" else "index"

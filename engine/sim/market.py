@@ -19,8 +19,6 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from engine.config import InstrumentConfig, SimConfig
-from engine.errors import DataError
 from engine.models import Bars, OptionContract, OptionQuote, Right, Session
 from engine.occ import occ_symbol
 from engine.pricing import (
@@ -32,8 +30,10 @@ from engine.pricing import (
     years_to_expiry,
 )
 from engine.sim import model
+from engine.sim.errors import SimDataError
 from engine.sim.lean import QuoteGrid
 from engine.sim.model import ModelParams
+from engine.sim.params import Instrument, InstrumentSettings, SimSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class Chain:
     updated_s: np.ndarray | None
 
 
-def model_params(cfg: SimConfig, inst: InstrumentConfig, atm_iv: float) -> ModelParams:
+def model_params(cfg: SimSettings, inst: InstrumentSettings, atm_iv: float) -> ModelParams:
     return ModelParams(
         atm_iv=atm_iv,
         skew_z=cfg.smile_skew_z,
@@ -143,11 +143,11 @@ def spots_at(bars: Bars, first_open: float, starts: np.ndarray) -> np.ndarray:
 
 
 def first_regular_open(bars: Bars, session: Session) -> float:
-    """The open of the first bar inside the regular session; DataError when there is none."""
+    """The open of the first bar inside the regular session; SimDataError when there is none."""
     ts = bars.ts.astype(np.int64)
     first = int(np.searchsorted(ts, int(session.open.timestamp()), "left"))
     if first >= len(ts) or ts[first] >= session.close.timestamp():
-        raise DataError(f"no {bars.symbol} bars in the regular session of {session.day.isoformat()}")
+        raise SimDataError(f"no {bars.symbol} bars in the regular session of {session.day.isoformat()}")
     return float(bars.open[first])
 
 
@@ -157,15 +157,15 @@ class SimMarket:
     def __init__(
         self,
         bars: Bars,
-        cfg: SimConfig,
+        cfg: SimSettings,
         session: Session,
         underlying: str,
         quotes: QuoteGrid | None = None,
-        instrument: InstrumentConfig | None = None,
+        instrument: InstrumentSettings | None = None,
         atm_iv: float | None = None,
     ) -> None:
         """`atm_iv` is the model's level for this session (the venue derives it from data); None: implied_vol."""
-        inst = instrument or InstrumentConfig()
+        inst: InstrumentSettings = instrument or Instrument()
         self.session = session
         self.underlying = underlying
         self.settlement = inst.settlement
@@ -221,10 +221,10 @@ class SimMarket:
         return found[1] if found else None
 
     def minute(self, t: datetime) -> int:
-        """Index of the regular-session minute containing t; DataError outside the session."""
+        """Index of the regular-session minute containing t; SimDataError outside the session."""
         m = (t.timestamp() - self.open_s) // 60
         if not 0 <= m < self.minutes:
-            raise DataError(f"market closed at {t.isoformat()} (session {self.session.day.isoformat()})")
+            raise SimDataError(f"market closed at {t.isoformat()} (session {self.session.day.isoformat()})")
         return int(m)
 
     def minute_start(self, m: int) -> datetime:
@@ -267,10 +267,10 @@ class SimMarket:
         return float(self._mark[m, self._by_symbol[symbol][0]])
 
     def quote(self, symbol: str, t: datetime) -> OptionQuote | None:
-        """The symbol's quote at t; None when it has no ask (no tradable quote); DataError when it is not listed."""
+        """The symbol's quote at t; None when it has no ask (no tradable quote); SimDataError when it is not listed."""
         found = self._by_symbol.get(symbol)
         if found is None:
-            raise DataError(f"unknown option symbol {symbol} (not listed on {self.session.day.isoformat()})")
+            raise SimDataError(f"unknown option symbol {symbol} (not listed on {self.session.day.isoformat()})")
         m, c = self.minute(t), found[0]
         if self._updated is None:  # the model: every quote is of its minute, two-sided, with IV and delta
             return OptionQuote(

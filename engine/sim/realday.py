@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.calendar import ET, ExchangeCalendar
-from engine.errors import DataError
 from engine.models import Bars, Session
 from engine.pricing import CALENDAR_SECONDS_PER_YEAR, TRADING_SECONDS_PER_YEAR
 from engine.sim import lean
+from engine.sim.errors import SimDataError
 from engine.sim.market import first_regular_open, spots_at
+from engine.sim.params import NEW_YORK as ET
+from engine.sim.params import Calendar
 
 INDEX_OF_ROOT = {"SPXW": "SPX", "SPX": "SPX", "NDXP": "NDX", "NDX": "NDX"}
 """Index option roots and the index they are on; every other root is its own underlying's ticker."""
@@ -61,36 +62,36 @@ class RealDay:
 
 def load_real_day(
     source: Path,
+    calendar: Calendar,
     bars_path: Path | None = None,
     expiry: date | None = None,
     start: time | None = None,
     until: time | None = None,
-    calendar: ExchangeCalendar | None = None,
 ) -> RealDay:
     """The source's quotes of `expiry` (default: its nearest) in the window [start, until) of its day."""
-    cal = calendar or ExchangeCalendar()
+    cal = calendar
     qf = lean.read_option_quotes(source)
     session = cal.session(qf.day)
     if session is None:
-        raise DataError(f"{source}: {qf.day.isoformat()} is not a trading session")
+        raise SimDataError(f"{source}: {qf.day.isoformat()} is not a trading session")
     expiries = [e for e in qf.expiries() if e >= qf.day]
     if expiry is None:
         if not expiries:
-            raise DataError(f"{source}: no expiry on or after {qf.day.isoformat()}")
+            raise SimDataError(f"{source}: no expiry on or after {qf.day.isoformat()}")
         expiry = expiries[0]
     elif expiry not in expiries:
-        raise DataError(f"{source}: holds no contracts expiring {expiry.isoformat()}")
+        raise SimDataError(f"{source}: holds no contracts expiring {expiry.isoformat()}")
     ticker = INDEX_OF_ROOT.get(qf.root, qf.root)
     if bars_path is None:
         bars_path = lean.underlying_bars_path(source, ticker)
         if bars_path is None:
-            raise DataError(f"{source}: no {ticker} minute bars beside it; give them with --bars")
+            raise SimDataError(f"{source}: no {ticker} minute bars beside it; give them with --bars")
     bars = lean.underlying_bars(bars_path) if bars_path.suffix == ".zip" else _csv(bars_path, ticker, qf.day)
 
     open_s, close_s = int(session.open.timestamp()), int(session.close.timestamp())
     grid = qf.grid(open_s, (close_s - open_s) // 60, expiry)
     return build_real_day(
-        source, session, expiry, qf.root, grid.strikes, grid.listed, grid.bid, grid.ask, bars, start, until, cal
+        source, session, expiry, qf.root, grid.strikes, grid.listed, grid.bid, grid.ask, bars, cal, start, until
     )
 
 
@@ -104,13 +105,13 @@ def build_real_day(
     bid: np.ndarray,
     ask: np.ndarray,
     bars: Bars,
+    calendar: Calendar,
     start: time | None = None,
     until: time | None = None,
-    calendar: ExchangeCalendar | None = None,
 ) -> RealDay:
     """A RealDay from a whole session's (minute, column) quotes, strike-major call/put columns; a NaN bid with
     an ask is an empty bid (0.00)."""
-    cal = calendar or ExchangeCalendar()
+    cal = calendar
     open_s, close_s = int(session.open.timestamp()), int(session.close.timestamp())
     minutes = (close_s - open_s) // 60
     all_starts = open_s + 60 * np.arange(minutes, dtype=np.int64)
@@ -118,7 +119,7 @@ def build_real_day(
     lo = 0 if start is None else max(0, _minute_index(session, start))
     hi = minutes if until is None else min(minutes, _minute_index(session, until))
     if hi <= lo:
-        raise DataError(f"{source}: the window {start}-{until} holds no minute of the session")
+        raise SimDataError(f"{source}: the window {start}-{until} holds no minute of the session")
     window = slice(lo, hi)
     starts = all_starts[window]
     later = _sessions_through(cal, session, expiry)
@@ -158,7 +159,7 @@ def _minute_index(session: Session, t: time) -> int:
     return int((at - session.open).total_seconds() // 60)
 
 
-def _sessions_through(cal: ExchangeCalendar, session: Session, expiry: date) -> list[Session]:
+def _sessions_through(cal: Calendar, session: Session, expiry: date) -> list[Session]:
     """The sessions after `session` up to and including the expiry's."""
     out: list[Session] = []
     d = session.day
@@ -168,7 +169,7 @@ def _sessions_through(cal: ExchangeCalendar, session: Session, expiry: date) -> 
         if found is not None:
             out.append(found)
     if expiry > session.day and (not out or out[-1].day != expiry):
-        raise DataError(f"expiry {expiry.isoformat()} is not a trading session")
+        raise SimDataError(f"expiry {expiry.isoformat()} is not a trading session")
     return out
 
 

@@ -40,10 +40,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from engine.calendar import CALENDAR_END, CALENDAR_START, ET
 from engine.clock import SimClock
-from engine.errors import BrokerError, DataError, OrderRejected, ZdteError
 from engine.models import Intent, Leg, Order, OrderRequest, OrderStatus, Session, Side
 from engine.occ import parse_occ
 from engine.sim import alpaca_json as aj
+from engine.sim.errors import SimDataError, SimError, SimNotFound, SimOrderRejected
 from engine.sim.venue import SimVenue
 
 DEFAULT_API_KEY = "zdte-sim-key"
@@ -519,9 +519,9 @@ class SimServer:
             return getattr(self, route.handler)(req)
         except ApiError as exc:
             return _error_reply(exc.status, exc.code, exc.message)
-        except OrderRejected as exc:
+        except SimOrderRejected as exc:
             return _error_reply(422, 42210000, str(exc))
-        except ZdteError as exc:
+        except SimError as exc:
             return _error_reply(500, 50010000, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # noqa: BLE001 - a simulator bug must answer 500, not kill the connection
             return _error_reply(500, 50010000, f"internal simulator error: {type(exc).__name__}: {exc}")
@@ -609,10 +609,8 @@ class SimServer:
     def _get_order(self, order_id: str) -> Order:
         try:
             return self.venue.get_order(order_id)
-        except BrokerError as exc:
-            if exc.status == 404:
-                raise ApiError(*_ORDER_NOT_FOUND) from None
-            raise
+        except SimNotFound:
+            raise ApiError(*_ORDER_NOT_FOUND) from None
 
     def _natural(self, legs: Sequence[Leg]) -> float:
         """Net price per unit of the combo at the current quotes (buy at the ask, sell at the bid):
@@ -620,7 +618,7 @@ class SimServer:
         symbols = [leg.symbol for leg in legs]
         try:
             quotes = self.venue.quotes(symbols)
-        except DataError as exc:
+        except SimDataError as exc:
             raise _unprocessable(f"market is closed: no quotes for a market order ({exc})") from None
         total = 0.0
         for leg in legs:
@@ -838,7 +836,7 @@ class SimServer:
             try:
                 self._cancel(order.id)
                 out.append({"id": order.id, "status": 200})
-            except (ApiError, OrderRejected) as exc:
+            except (ApiError, SimOrderRejected) as exc:
                 out.append({"id": order.id, "status": 422, "body": aj.error(42210000, str(exc))})
         return _Reply(207, out)
 
@@ -913,7 +911,7 @@ class SimServer:
         for symbol in symbols:
             try:
                 bars = self.venue.bars(symbol, start, end)
-            except DataError:
+            except SimDataError:
                 continue  # Alpaca leaves symbols without bars out
             cols = (bars.ts.tolist(), bars.open.tolist(), bars.high.tolist(), bars.low.tolist())
             one = [aj.bar_json(*r) for r in zip(*cols, bars.close.tolist(), bars.volume.tolist(), strict=True)]
@@ -953,7 +951,7 @@ class SimServer:
                     quotes = self.venue.chain(
                         underlying, day, -math.inf if lo is None else lo, math.inf if hi is None else hi
                     )
-                except DataError:
+                except SimDataError:
                     quotes = []
         if kind is not None:
             quotes = [x for x in quotes if (parse_occ(x.symbol).right.value == "C") == (kind == "call")]
@@ -971,7 +969,7 @@ class SimServer:
         limit = q.integer("limit", 100, 1, 1000)
         try:
             quotes = list(self.venue.quotes(symbols).values())
-        except DataError:
+        except SimDataError:
             quotes = []
         quotes.sort(key=lambda x: x.symbol)
         page, token = _page(quotes, _decode_token(q.get("page_token")), limit)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import DataError
 from engine.models import Bars, Session
+from engine.sim.errors import SimDataError
 
 MINUTES_PER_DAY = 390
 TRADING_DAYS = 252
@@ -74,12 +74,12 @@ def csv_bars(path: str | Path, symbol: str, day: date) -> Bars:
     try:
         stat = path.stat()
     except OSError as exc:
-        raise DataError(f"{path}: cannot read bars file ({exc.strerror})") from None
+        raise SimDataError(f"{path}: cannot read bars file ({exc.strerror})") from None
     data = _load_csv(str(path.resolve()), stat.st_mtime_ns)
     key = np.datetime64(day, "D")
     lo, hi = int(np.searchsorted(data.days, key, "left")), int(np.searchsorted(data.days, key, "right"))
     if lo == hi:
-        raise DataError(f"{path}: no bars for {day.isoformat()}")
+        raise SimDataError(f"{path}: no bars for {day.isoformat()}")
     sl = slice(lo, hi)
     return Bars(
         symbol,
@@ -102,12 +102,12 @@ def _load_csv(path: str, mtime_ns: int) -> _CsvFile:
     except pd.errors.ParserError as exc:
         found = re.search(r"line (\d+)", str(exc))
         where = f"line {found.group(1)}" if found else "unknown line"
-        raise DataError(f"{path}: {where}: malformed row ({exc})") from None
+        raise SimDataError(f"{path}: {where}: malformed row ({exc})") from None
     except (OSError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{path}: cannot read bars file ({exc})") from None
+        raise SimDataError(f"{path}: cannot read bars file ({exc})") from None
     missing = [c for c in CSV_COLUMNS if c not in df.columns]
     if missing:
-        raise DataError(f"{path}: line 1: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}")
+        raise SimDataError(f"{path}: line 1: missing column(s) {', '.join(missing)}; expected {','.join(CSV_COLUMNS)}")
 
     naive = pd.to_datetime(df["date"], format="%Y-%m-%d %H:%M:%S", errors="coerce")
     cols = {c: pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=float) for c in (*_PRICE_COLUMNS, "Volume")}
@@ -118,16 +118,16 @@ def _load_csv(path: str, mtime_ns: int) -> _CsvFile:
     if bad.any():
         i = int(np.argmax(bad))
         row = ",".join(str(df[col].iloc[i]) for col in CSV_COLUMNS)
-        raise DataError(f"{path}: line {i + 2}: malformed bar {row!r} (bad timestamp, price, volume or high/low)")
+        raise SimDataError(f"{path}: line {i + 2}: malformed bar {row!r} (bad timestamp, price, volume or high/low)")
 
     try:
         utc = naive.dt.tz_localize("America/New_York", ambiguous="raise", nonexistent="raise").dt.tz_convert("UTC")
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{path}: timestamp not valid in America/New_York ({exc})") from None
+        raise SimDataError(f"{path}: timestamp not valid in America/New_York ({exc})") from None
     ts = ((utc - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).to_numpy(dtype=np.int64)
     if len(ts) > 1 and not (np.diff(ts) > 0).all():
         i = int(np.argmax(np.diff(ts) <= 0)) + 1
-        raise DataError(f"{path}: line {i + 2}: timestamps must be strictly increasing")
+        raise SimDataError(f"{path}: line {i + 2}: timestamps must be strictly increasing")
     days = naive.to_numpy().astype("datetime64[D]")
     arrays = [ts, days, o, h, lo, c, v]
     for a in arrays:
@@ -158,13 +158,13 @@ def vol_series_before(path: Path, day: date) -> tuple[date, float]:
     try:
         df = pd.read_csv(path)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read volatility file ({exc})") from None
+        raise SimDataError(f"{path}: cannot read volatility file ({exc})") from None
     if df.shape[1] < 2:
-        raise DataError(f"{path}: a volatility file has two columns, date and value")
+        raise SimDataError(f"{path}: a volatility file has two columns, date and value")
     dates = pd.to_datetime(df.iloc[:, 0], errors="coerce").dt.date
     values = pd.to_numeric(df.iloc[:, 1], errors="coerce")
     ok = dates.notna() & values.notna() & (values > 0)
     before = [(d, float(v)) for d, v in zip(dates[ok], values[ok], strict=True) if d < day]
     if not before:
-        raise DataError(f"{path}: no value dated before {day.isoformat()}")
+        raise SimDataError(f"{path}: no value dated before {day.isoformat()}")
     return max(before)

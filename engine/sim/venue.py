@@ -13,14 +13,13 @@ from pathlib import Path
 import numpy as np
 from loguru import logger
 
-from engine.calendar import ET, ExchangeCalendar
-from engine.config import InstrumentConfig, SimConfig
-from engine.errors import DataError
 from engine.models import Account, Bars, OptionContract, OptionQuote, Order, OrderRequest, Position, Session
-from engine.ports import Clock
 from engine.sim import lean
+from engine.sim.errors import SimDataError
 from engine.sim.exchange import SimExchange
 from engine.sim.market import SimMarket
+from engine.sim.params import NEW_YORK as ET
+from engine.sim.params import Calendar, Clock, Instrument, InstrumentSettings, SimSettings
 from engine.sim.underlying import csv_bars, random_walk_bars, realized_vol, regular_closes, vol_series_before
 
 
@@ -29,15 +28,15 @@ class SimVenue:
 
     def __init__(
         self,
-        cfg: SimConfig,
+        cfg: SimSettings,
         underlying: str,
         clock: Clock,
-        calendar: ExchangeCalendar,
-        instrument: InstrumentConfig | None = None,
+        calendar: Calendar,
+        instrument: InstrumentSettings | None = None,
     ) -> None:
         self.cfg = cfg
         self.underlying = underlying
-        self.instrument = instrument or InstrumentConfig()
+        self.instrument: InstrumentSettings = instrument or Instrument()
         self.clock = clock
         self.calendar = calendar
         self.exchange = SimExchange(cfg)
@@ -58,7 +57,7 @@ class SimVenue:
             open_s, close_s = session.open.timestamp(), session.close.timestamp()
             if not ((bars.ts >= open_s) & (bars.ts < close_s)).any():
                 where = self.cfg.bars or self.cfg.quotes
-                raise DataError(f"{where}: no {self.underlying} bars in the regular session of {day.isoformat()}")
+                raise SimDataError(f"{where}: no {self.underlying} bars in the regular session of {day.isoformat()}")
 
     def market(self) -> SimMarket | None:
         """Today's (ET) market, or None on a day without a session; cheap when the date has not changed."""
@@ -127,19 +126,19 @@ class SimVenue:
         if session.day not in self._history:
             try:
                 self._history[session.day] = regular_closes(self._history_bars(session), session)
-            except DataError:
+            except SimDataError:
                 self._history[session.day] = None
         return self._history[session.day]
 
     def _history_bars(self, session: Session) -> Bars:
-        """An earlier session's bars from the configured source; DataError when the source does not hold it."""
+        """An earlier session's bars from the configured source; SimDataError when the source does not hold it."""
         cfg = self.cfg
         if cfg.quotes is not None and cfg.bars is None:
-            raise DataError("a quote file's day has no earlier sessions beside it")
+            raise SimDataError("a quote file's day has no earlier sessions beside it")
         if cfg.bars is None:
             return random_walk_bars(self.underlying, session, cfg.start_price, cfg.annual_vol, cfg.seed)
         if cfg.bars.suffix == ".zip":
-            raise DataError(f"{cfg.bars}: one day's bars")
+            raise SimDataError(f"{cfg.bars}: one day's bars")
         return csv_bars(cfg.bars, self.underlying, session.day)
 
     def _inputs(self, session: Session) -> tuple[Bars, lean.QuoteGrid | None]:
@@ -152,7 +151,7 @@ class SimVenue:
             if bars_path is None:
                 bars_path = lean.underlying_bars_path(cfg.quotes, self.underlying)
                 if bars_path is None:
-                    raise DataError(
+                    raise SimDataError(
                         f"{cfg.quotes}: no {self.underlying} minute bars beside it (LEAN keeps them under "
                         f"equity/usa/minute/ or index/usa/minute/ of the same data root): set sim.bars"
                     )
@@ -169,18 +168,18 @@ class SimVenue:
         qf = lean.read_option_quotes(path)
         root = self.instrument.root or self.underlying
         if qf.root != root:
-            raise DataError(f"{path}: holds {qf.root} options, the config trades {root} (instrument.root)")
+            raise SimDataError(f"{path}: holds {qf.root} options, the config trades {root} (instrument.root)")
         if qf.day != session.day:
-            raise DataError(f"{path}: holds quotes of {qf.day.isoformat()}, not of {session.day.isoformat()}")
+            raise SimDataError(f"{path}: holds quotes of {qf.day.isoformat()}, not of {session.day.isoformat()}")
         open_s = int(session.open.timestamp())
         return qf.grid(open_s, (int(session.close.timestamp()) - open_s) // 60, session.day)
 
     def _lean_bars(self, path: Path, session: Session) -> Bars:
         ticker, day = lean.bars_ticker_and_day(path)
         if ticker != self.underlying:
-            raise DataError(f"{path}: holds {ticker} bars, the config trades {self.underlying}")
+            raise SimDataError(f"{path}: holds {ticker} bars, the config trades {self.underlying}")
         if day != session.day:
-            raise DataError(f"{path}: holds bars of {day.isoformat()}, not of {session.day.isoformat()}")
+            raise SimDataError(f"{path}: holds bars of {day.isoformat()}, not of {session.day.isoformat()}")
         return lean.underlying_bars(path)
 
     def _today(self, underlying: str, expiry: date) -> SimMarket | None:
@@ -205,7 +204,7 @@ class SimVenue:
         return [c for c in mk.contracts() if strike_min <= c.strike <= strike_max]
 
     def chain(self, underlying: str, expiry: date, strike_min: float, strike_max: float) -> list[OptionQuote]:
-        """Quotes of the current minute; DataError outside regular hours (there are no live quotes)."""
+        """Quotes of the current minute; SimDataError outside regular hours (there are no live quotes)."""
         mk = self._today(underlying, expiry)
         if mk is None:
             return []
@@ -216,13 +215,13 @@ class SimVenue:
         mk = self.market()
         now = self.clock.now()
         if mk is None:
-            raise DataError(f"market closed on {now.astimezone(ET).date().isoformat()} (no session)")
+            raise SimDataError(f"market closed on {now.astimezone(ET).date().isoformat()} (no session)")
         return {s: q for s in symbols if mk.contract(s) is not None and (q := mk.quote(s, now)) is not None}
 
     def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
         """Today's completed bars in [start, end); the simulator keeps no other day's bars."""
         if symbol != self.underlying:
-            raise DataError(f"no bars for {symbol}: the simulator trades {self.underlying} only")
+            raise SimDataError(f"no bars for {symbol}: the simulator trades {self.underlying} only")
         mk = self.market()
         if mk is None:
             return Bars.empty(symbol)

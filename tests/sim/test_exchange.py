@@ -14,8 +14,8 @@ import pytest
 
 from engine.calendar import ExchangeCalendar
 from engine.config import InstrumentConfig, SimConfig
-from engine.errors import BrokerError, OrderRejected
 from engine.models import Bars, Intent, Leg, OrderRequest, OrderStatus, Session, Side
+from engine.sim.errors import SimNotFound, SimOrderRejected
 from engine.sim.exchange import SimExchange
 from engine.sim.market import SimMarket
 
@@ -101,7 +101,7 @@ def test_credit_order_rests_then_fills_at_the_natural_credit(
 def test_duplicate_client_order_id_is_rejected(exchange: SimExchange, make_leg: Callable[..., Leg]) -> None:
     req = OrderRequest("same", (make_leg(C600, BUY),), 1, 0.01)
     exchange.submit(req, at(10, 0))
-    with pytest.raises(OrderRejected, match="client_order_id must be unique") as err:
+    with pytest.raises(SimOrderRejected, match="client_order_id must be unique") as err:
         exchange.submit(req, at(10, 1))
     assert err.value.status == 422
     assert len(exchange.all_orders(at(10, 1))) == 1
@@ -125,7 +125,7 @@ def test_order_hours_and_expiry_day_cutoff(
     if accepted:
         assert exchange.submit(req, when).status is OrderStatus.NEW
     else:
-        with pytest.raises(OrderRejected, match="market is closed|15:30"):
+        with pytest.raises(SimOrderRejected, match="market is closed|15:30"):
             exchange.submit(req, when)
 
 
@@ -137,7 +137,7 @@ def test_cutoff_is_half_an_hour_before_an_early_close(
     ex = SimExchange(cfg, SimMarket(bars_from(s, np.full(210, 600.0), 600.0), cfg, s, "SPY"))
     c = sym("C", 600, "251128")
     assert ex.submit(OrderRequest("a", (make_leg(c, BUY),), 1, 0.01), at(12, 29, 59, day)).status is OrderStatus.NEW
-    with pytest.raises(OrderRejected, match="30 minutes before the close"):
+    with pytest.raises(SimOrderRejected, match="30 minutes before the close"):
         ex.submit(OrderRequest("b", (make_leg(c, BUY),), 1, 0.01), at(12, 30, 0, day))
 
 
@@ -153,14 +153,14 @@ def test_cutoff_is_half_an_hour_before_an_early_close(
     ],
 )
 def test_invalid_orders_are_rejected(exchange: SimExchange, legs: tuple[Leg, ...], qty: int, message: str) -> None:
-    with pytest.raises(OrderRejected, match=message):
+    with pytest.raises(SimOrderRejected, match=message):
         exchange.submit(OrderRequest("bad", legs, qty, 1.0), at(10, 0))
     assert exchange.all_orders(at(10, 0)) == []
 
 
 def test_naked_short_call_is_rejected_but_a_spread_is_not(exchange: SimExchange, make_leg: Callable[..., Leg]) -> None:
     t = at(10, 0)
-    with pytest.raises(OrderRejected, match="insufficient options buying power"):
+    with pytest.raises(SimOrderRejected, match="insufficient options buying power"):
         exchange.submit(OrderRequest("naked", (make_leg(C610, SELL),), 1, -0.01), t)
     exchange.submit(OrderRequest("spread", (make_leg(C605, SELL), make_leg(C610, BUY)), 1, -0.01), t)
     acct = exchange.account(t)
@@ -183,7 +183,7 @@ def test_spread_too_big_for_the_account_is_rejected(
     small = cfg.model_copy(update={"starting_cash": 300.0})
     ex = SimExchange(small, flat_market(sim=small))
     legs = (make_leg(C605, SELL), make_leg(C610, BUY))
-    with pytest.raises(OrderRejected, match="insufficient options buying power"):
+    with pytest.raises(SimOrderRejected, match="insufficient options buying power"):
         ex.submit(OrderRequest("big", legs, 1, -0.50), at(10, 0))  # needs 500, has 300 + 50 credit
 
 
@@ -263,11 +263,10 @@ def test_cancel_semantics(exchange: SimExchange, make_leg: Callable[..., Leg]) -
     assert exchange.open_orders(t) == []
     exchange.cancel(resting.id, at(10, 1))  # no-op
     assert exchange.get_order(resting.id, at(10, 1)).status is OrderStatus.CANCELED
-    with pytest.raises(OrderRejected, match="order is already filled"):
+    with pytest.raises(SimOrderRejected, match="order is already filled"):
         exchange.cancel(filled.id, t)
-    with pytest.raises(BrokerError, match="not found") as err:
+    with pytest.raises(SimNotFound, match="not found"):
         exchange.cancel("no-such-order", t)
-    assert err.value.status == 404
     assert exchange.order_by_client_id("r", t).id == resting.id
     assert exchange.order_by_client_id("nope", t) is None
 
@@ -320,7 +319,7 @@ def test_next_session_carries_cash_and_sets_last_equity(
     acct = exchange.account(at(10, 0, 0, s2.day))
     assert acct.last_equity == pytest.approx(close_equity)
     assert acct.equity == acct.cash == pytest.approx(close_equity)
-    with pytest.raises(OrderRejected, match="unknown option symbol"):
+    with pytest.raises(SimOrderRejected, match="unknown option symbol"):
         exchange.submit(OrderRequest("stale", (make_leg(C600, BUY),), 1, 1.0), at(10, 0, 0, s2.day))
 
 

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from engine.errors import DataError
 from engine.models import Right
+from engine.sim.errors import SimDataError
 from engine.sim.lean import (
     OptionQuoteFile,
     QuoteGrid,
@@ -290,7 +290,7 @@ def test_index_bars_in_chicago_and_equity_bars_in_new_york_land_on_the_same_utc_
 
 def test_kind_can_be_given_explicitly(tmp_path: Path) -> None:
     path = write_zip(tmp_path / "20210104_trade.zip", {"20210104_spx_minute_trade.csv": f"{ms(8, 30)},10,12,9,11,0\n"})
-    with pytest.raises(DataError, match="pass kind"):
+    with pytest.raises(SimDataError, match="pass kind"):
         underlying_bars(path)
     assert underlying_bars(path, kind="index").ts[0] == epoch(9, 30)
     assert underlying_bars(path, kind="equity").ts[0] == epoch(8, 30)
@@ -307,7 +307,7 @@ def test_underlying_bars_path_maps_option_roots_to_underlyings(tmp_path: Path) -
     assert underlying_bars_path(goog_q, "GOOG") == goog_t
     assert underlying_bars_path(spxw_q, "SPX") == spx_t
     assert underlying_bars_path(spxw_q, "SPXW") is None
-    with pytest.raises(DataError, match="not a LEAN option file"):
+    with pytest.raises(SimDataError, match="not a LEAN option file"):
         underlying_bars_path(tmp_path / "20210104_quote_european.zip", "SPX")
 
 
@@ -316,22 +316,22 @@ def test_underlying_bars_path_maps_option_roots_to_underlyings(tmp_path: Path) -
 
 def test_missing_and_non_zip_files(tmp_path: Path) -> None:
     missing = tmp_path / "lean/option/usa/minute/goog/20151224_quote_american.zip"
-    with pytest.raises(DataError, match=f"{missing}.*cannot read"):
+    with pytest.raises(SimDataError, match=f"{missing}.*cannot read"):
         read_option_quotes(missing)
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(SimDataError, match="cannot read"):
         underlying_bars(tmp_path / "lean/equity/usa/minute/goog/20151224_trade.zip")
     for path in (missing, tmp_path / "lean/equity/usa/minute/goog/20151224_trade.zip"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("34200000,1,1,1,1,1\n")
-    with pytest.raises(DataError, match=f"{missing.name}: not a zip file"):
+    with pytest.raises(SimDataError, match=f"{missing.name}: not a zip file"):
         read_option_quotes(missing)
-    with pytest.raises(DataError, match="20151224_trade.zip: not a zip file"):
+    with pytest.raises(SimDataError, match="20151224_trade.zip: not a zip file"):
         underlying_bars(tmp_path / "lean/equity/usa/minute/goog/20151224_trade.zip")
 
 
 def test_a_zip_with_no_option_entries(tmp_path: Path) -> None:
     path = quote_zip(tmp_path, {})
-    with pytest.raises(DataError, match=f"{path.name}: the zip holds no option entries"):
+    with pytest.raises(SimDataError, match=f"{path.name}: the zip holds no option entries"):
         read_option_quotes(path)
 
 
@@ -348,22 +348,22 @@ def test_a_zip_with_no_option_entries(tmp_path: Path) -> None:
 )
 def test_an_entry_name_that_does_not_parse(tmp_path: Path, name: str) -> None:
     path = quote_zip(tmp_path, {entry("call", 3700): [qrow(9, 30, (1, 1), (2, 2))], name: []})
-    with pytest.raises(DataError, match=f"{path.name}: entry {name}"):
+    with pytest.raises(SimDataError, match=f"{path.name}: entry {name}"):
         read_option_quotes(path)
 
 
 def test_an_entry_of_another_date(tmp_path: Path) -> None:
     other = entry("call", 3700, day=date(2021, 1, 5))
     path = quote_zip(tmp_path, {entry("put", 3700): [], other: [qrow(9, 30, (1, 1), (2, 2))]})
-    with pytest.raises(DataError, match=f"{path.name}: entry {other}: date differs from the file name's 2021-01-04"):
+    with pytest.raises(SimDataError, match=f"{path.name}: entry {other}: date differs from the file name's 2021-01-04"):
         read_option_quotes(path)
 
 
 def test_an_equity_entry_of_another_date(tmp_path: Path) -> None:
     path = write_zip(tmp_path / "lean/equity/usa/minute/spy/20210104_trade.zip", {"20210105_spy_minute_trade.csv": ""})
-    with pytest.raises(DataError, match="20210104_trade.zip: entry 20210105_spy_minute_trade.csv: date differs"):
+    with pytest.raises(SimDataError, match="20210104_trade.zip: entry 20210105_spy_minute_trade.csv: date differs"):
         underlying_bars(path)
-    with pytest.raises(DataError, match="date differs"):
+    with pytest.raises(SimDataError, match="date differs"):
         bars_ticker_and_day(path)
 
 
@@ -386,7 +386,7 @@ def test_a_malformed_row_names_file_entry_and_line(tmp_path: Path, line: str, wh
     bad = entry("put", 3700)
     rows = [qrow(9, 30, (1, 1), (2, 2)), line, qrow(9, 32, (1, 1), (2, 2))]
     path = quote_zip(tmp_path, {good: [qrow(9, 30, (1, 1), (2, 2))], bad: rows})
-    with pytest.raises(DataError, match=f"{path.name}: entry {bad}: line 2: {why}") as err:
+    with pytest.raises(SimDataError, match=f"{path.name}: entry {bad}: line 2: {why}") as err:
         read_option_quotes(path)
     assert repr(line) in str(err.value)
 
@@ -397,14 +397,14 @@ def test_a_malformed_bar_names_file_entry_and_line(tmp_path: Path) -> None:
         tmp_path / "lean/equity/usa/minute/spy/20210104_trade.zip",
         {name: f"{ms(9, 30)},100,120,90,110,5\n{ms(9, 31)},100,120,105,110,5\n"},
     )
-    with pytest.raises(DataError, match=f"{path.name}: entry {name}: line 2: high/low"):
+    with pytest.raises(SimDataError, match=f"{path.name}: entry {name}: line 2: high/low"):
         underlying_bars(path)
 
 
 def test_a_grid_of_an_expiry_the_file_does_not_hold(tmp_path: Path) -> None:
     path = quote_zip(tmp_path, {entry("call", 3700): [qrow(9, 30, (1, 1), (2, 2))]})
     with pytest.raises(
-        DataError, match=f"{path.name}: no contracts expiring 2021-01-05 \\(the file holds 2021-01-04\\)"
+        SimDataError, match=f"{path.name}: no contracts expiring 2021-01-05 \\(the file holds 2021-01-04\\)"
     ):
         read_option_quotes(path).grid(epoch(9, 30), 10, date(2021, 1, 5))
 

@@ -13,10 +13,10 @@ import pytest
 
 from engine.calendar import ExchangeCalendar
 from engine.config import SimConfig
-from engine.errors import DataError
 from engine.models import Bars, Right, Session
 from engine.occ import parse_occ
 from engine.pricing import black_scholes
+from engine.sim.errors import SimDataError
 from engine.sim.market import SimMarket
 from engine.sim.underlying import csv_bars, random_walk_bars
 
@@ -134,11 +134,11 @@ def test_quotes_move_from_minute_to_minute(market: SimMarket) -> None:
 def test_closed_outside_regular_hours(market: SimMarket) -> None:
     sym = "SPY250701P00600000"
     for t in (at(9, 29, 59), at(16, 0), at(20, 0)):
-        with pytest.raises(DataError, match="market closed"):
+        with pytest.raises(SimDataError, match="market closed"):
             market.quote(sym, t)
-        with pytest.raises(DataError, match="market closed"):
+        with pytest.raises(SimDataError, match="market closed"):
             market.chain(t, 590, 610)
-    with pytest.raises(DataError, match="unknown option symbol"):
+    with pytest.raises(SimDataError, match="unknown option symbol"):
         market.quote("SPY250702P00600000", at(10, 0))
 
 
@@ -172,7 +172,7 @@ def test_early_close_expires_at_one(calendar: ExchangeCalendar, cfg: SimConfig) 
     assert mk.minutes == 210 and mk.quotes_priced == 210 * len(mk.contracts())
     assert all(c.expiry == day for c in mk.contracts())
     assert len(mk.chain(at(12, 59, 59, day), 595, 605)) == 22
-    with pytest.raises(DataError, match="market closed"):
+    with pytest.raises(SimDataError, match="market closed"):
         mk.chain(at(13, 0, 0, day), 595, 605)
 
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from engine.calendar import ExchangeCalendar
-from engine.errors import DataError
 from engine.models import Session
+from engine.sim.errors import SimDataError
 from engine.sim.underlying import csv_bars, intraday_profile, random_walk_bars
 
 ET = ZoneInfo("America/New_York")
@@ -96,7 +96,7 @@ def test_csv_day_from_the_shared_file() -> None:
     assert bars.open[open_bar] == float(rows[open_bar]["Open"])
     assert bars.close[-1] == float(rows[-1]["Close"])
     assert bars.volume[5] == float(rows[5]["Volume"])
-    with pytest.raises(DataError, match="2025-07-05"):
+    with pytest.raises(SimDataError, match="2025-07-05"):
         csv_bars(SPY_CSV, "SPY", date(2025, 7, 5))
 
 
@@ -131,7 +131,7 @@ def test_csv_times_are_new_york_bar_starts(tmp_path: Path) -> None:
 def test_malformed_row_names_file_and_line(tmp_path: Path, bad_row: str, why: str) -> None:
     good = "2025-01-02 09:30:00,590,591,589,590.5,100\n2025-01-02 09:31:00,590.5,591,590,591,50\n"
     path = _write(tmp_path, HEADER + good + bad_row + "\n2025-01-02 09:33:00,591,592,590,591,10\n", f"{why[:4]}.csv")
-    with pytest.raises(DataError) as err:
+    with pytest.raises(SimDataError) as err:
         csv_bars(path, "SPY", date(2025, 1, 2))
     assert "line 4" in str(err.value), why
     assert str(path.name) in str(err.value)
@@ -139,15 +139,15 @@ def test_malformed_row_names_file_and_line(tmp_path: Path, bad_row: str, why: st
 
 def test_missing_column_and_missing_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "date,Open,High,Low,Close\n2025-01-02 09:30:00,590,591,589,590.5\n")
-    with pytest.raises(DataError, match="missing column.*Volume"):
+    with pytest.raises(SimDataError, match="missing column.*Volume"):
         csv_bars(path, "SPY", date(2025, 1, 2))
-    with pytest.raises(DataError, match="nope.csv"):
+    with pytest.raises(SimDataError, match="nope.csv"):
         csv_bars(tmp_path / "nope.csv", "SPY", date(2025, 1, 2))
 
 
 def test_day_not_in_file_names_day_and_file(tmp_path: Path) -> None:
     path = _write(tmp_path, HEADER + "2025-01-02 09:30:00,590,591,589,590.5,100\n")
-    with pytest.raises(DataError, match=r"bars\.csv.*2025-01-03"):
+    with pytest.raises(SimDataError, match=r"bars\.csv.*2025-01-03"):
         csv_bars(path, "SPY", date(2025, 1, 3))
 
 

@@ -17,6 +17,7 @@ from engine.clock import SimClock
 from engine.config import SimConfig
 from engine.errors import DataError
 from engine.models import Intent, Leg, OrderRequest, OrderStatus, Side
+from engine.sim.errors import SimDataError
 from engine.sim.venue import SimVenue
 
 ET = ZoneInfo("America/New_York")
@@ -129,7 +130,7 @@ def test_venue_on_csv_bars(cfg: SimConfig, clock: SimClock, calendar: ExchangeCa
     assert bars.ts[0] == int(at(4, 0).timestamp()) and bars.ts[-1] == int(at(9, 44).timestamp())
     assert venue.market().spot(at(9, 45)) == bars.close[-1]
     clock.set(at(9, 0, day=date(2025, 8, 1)))  # not in the file
-    with pytest.raises(DataError, match="2025-08-01"):
+    with pytest.raises(SimDataError, match="2025-08-01"):
         venue.market()
 
 
@@ -148,3 +149,39 @@ def test_a_day_of_polling_costs_milliseconds(venue: SimVenue, clock: SimClock) -
         broker.open_orders()
         clock.sleep(30)
     assert time.perf_counter() - start < 0.25  # 780 polls x 6 calls
+
+
+def test_the_adapters_turn_the_simulators_errors_into_the_engines(venue: SimVenue, clock: SimClock) -> None:
+    from engine.errors import BrokerError, OrderRejected
+    from engine.models import Intent, Leg, OrderRequest, Side
+
+    broker = SimBroker(venue)
+    clock.set(at(10, 0))
+    leg = Leg("SPY250701C00600000", Side.BUY, Intent.BUY_TO_OPEN)
+    broker.submit_order(OrderRequest("dup", (leg,), 1, 0.01))
+    with pytest.raises(OrderRejected, match="unique") as rejected:
+        broker.submit_order(OrderRequest("dup", (leg,), 1, 0.01))
+    assert rejected.value.status == 422 and not rejected.value.transient
+    with pytest.raises(BrokerError, match="not found") as missing:
+        broker.get_order("no-such-order")
+    assert missing.value.status == 404
+
+
+def test_the_simulator_imports_only_the_models_it_serves() -> None:
+    """engine/sim stands on its own: its own parameters (params.py) and errors (errors.py); from the engine only
+    the plain data it serves (models, OCC symbols) and the pricing math. serve-sim's server module still takes
+    the engine's simulated clock and calendar range, and its command reads the engine's config."""
+    import ast
+
+    allowed = {"engine.models", "engine.occ", "engine.pricing", "engine"}
+    sim_dir = Path(__file__).resolve().parents[2] / "engine" / "sim"
+    for path in sorted(sim_dir.glob("*.py")):
+        if path.name == "server.py":
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("engine"):
+                module = node.module
+                if module == "engine":
+                    assert [a.name for a in node.names] == ["pricing"], f"{path.name}: from engine import {node.names}"
+                assert module.startswith("engine.sim") or module in allowed, f"{path.name} imports {module}"
