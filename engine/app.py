@@ -144,7 +144,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         discovery=ContractDiscovery(
             ports["broker"], cfg.underlying, cfg.data.strike_discovery_range, cfg.strategy.wing_width
         ),
-        strategy=IronCondor(cfg.strategy),
+        strategy=IronCondor(cfg.strategy, cfg.instrument.multiplier),
         risk=RiskGate(cfg.risk, cfg.strategy),
         orders=None,  # type: ignore[arg-type] - bound below, once the runner exists to receive its events
     )

@@ -21,12 +21,13 @@ class CondorPlan:
     qty: int
     mid: float
     natural: float
+    multiplier: int = CONTRACT_MULTIPLIER
 
     @property
     def max_loss(self) -> float:
         """Worst case at expiry if filled at mid, in dollars for the whole position."""
         per = self.wing_width + self.mid if self.direction == "short" else self.mid
-        return max(per, 0.0) * CONTRACT_MULTIPLIER * self.qty
+        return max(per, 0.0) * self.multiplier * self.qty
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Spread:
     entry_time: datetime
     entry_client_order_id: str
     force_exit: str | None = None
+    multiplier: int = CONTRACT_MULTIPLIER
 
     @property
     def closing_legs(self) -> tuple[Leg, ...]:
@@ -54,14 +56,14 @@ class Spread:
     @property
     def max_profit(self) -> float:
         per = self.premium if self.direction == "short" else self.wing_width - self.premium
-        return per * CONTRACT_MULTIPLIER * self.qty
+        return per * self.multiplier * self.qty
 
     def value(self, quotes: dict[str, OptionQuote]) -> float:
         """Mark of the open position per contract at mid, in net-debit terms."""
         return net_mid(self.legs, quotes)
 
     def pnl(self, quotes: dict[str, OptionQuote]) -> float:
-        return (self.value(quotes) - self.entry_price) * CONTRACT_MULTIPLIER * self.qty
+        return (self.value(quotes) - self.entry_price) * self.multiplier * self.qty
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,7 +86,7 @@ class ClosedTrade:
     @property
     def pnl(self) -> float:
         """Closing legs are the reverse of the opening ones, so the round trip is entry + exit in debit terms."""
-        return -(self.spread.entry_price + self.exit_price) * CONTRACT_MULTIPLIER * self.spread.qty
+        return -(self.spread.entry_price + self.exit_price) * self.spread.multiplier * self.spread.qty
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -107,6 +107,7 @@ class InstrumentConfig(_Strict):
     strike_step: Num = Field(1.0, gt=0, description="model chain: points between listed strikes")
     tick: Num = Field(0.01, gt=0, description="model chain: quote tick below 3.00")
     tick_above_3: Num = Field(0.01, gt=0, description="model chain: quote tick from 3.00 up")
+    multiplier: Int = Field(100, ge=1, description="units of the underlying per contract")
     exercise: Literal["american", "european"] = "american"
     settlement: Literal["physical", "cash"] = Field(
         "physical", description="what happens to an option left open at the close: exercise or cash at intrinsic"

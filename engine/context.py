@@ -241,6 +241,7 @@ class Context:
             entry_price=round(w.avg_price, 4),
             entry_time=self.now,
             entry_client_order_id=w.order.client_order_id,
+            multiplier=self.plan.multiplier,
         )
         self.book.open.append(spread)
         self.book.trades_today += 1

@@ -148,15 +148,16 @@ def trading_to_calendar_iv(iv_trading: np.ndarray | float, seconds_left: np.ndar
     return np.asarray(iv_trading, dtype=float) * np.sqrt(ratio)
 
 
-def black_scholes(
+def _terms(
     S: np.ndarray | float,
     K: np.ndarray | float,
     T: np.ndarray | float,
     sigma: np.ndarray | float,
     r: float,
     is_call: np.ndarray | bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """European (price, delta) without dividends; one pass shares d1/d2 between price and delta."""
+) -> tuple[np.ndarray, ...]:
+    """The inputs broadcast together, and what every Black–Scholes quantity is made of:
+    (S, K, T, sigma, sigma sqrt T, d1, d2, K e^-rT, +1 for a call / -1 for a put)."""
     S, K, T, sigma, is_call = np.broadcast_arrays(
         np.asarray(S, dtype=float),
         np.asarray(K, dtype=float),
@@ -167,8 +168,19 @@ def black_scholes(
     vol_t = sigma * np.sqrt(T)
     d1 = (np.log(S / K) + (r + 0.5 * sigma * sigma) * T) / vol_t
     d2 = d1 - vol_t
-    disc_k = K * np.exp(-r * T)
-    sign = np.where(is_call, 1.0, -1.0)
+    return S, K, T, sigma, vol_t, d1, d2, K * np.exp(-r * T), np.where(is_call, 1.0, -1.0)
+
+
+def black_scholes(
+    S: np.ndarray | float,
+    K: np.ndarray | float,
+    T: np.ndarray | float,
+    sigma: np.ndarray | float,
+    r: float,
+    is_call: np.ndarray | bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """European (price, delta) without dividends; one pass shares d1/d2 between price and delta."""
+    S, _, T, _, vol_t, d1, d2, disc_k, sign = _terms(S, K, T, sigma, r, is_call)
     n1 = norm_cdf(sign * d1)
     price = sign * (S * n1 - disc_k * norm_cdf(sign * d2))
     delta = sign * n1
@@ -207,20 +219,9 @@ def greeks(
     Theta is the calendar-year theta / 365. A zero volatility or time gives inf/NaN greeks rather than
     warnings: the caller decides what a degenerate greek becomes.
     """
-    S, K, T, sigma, is_call = np.broadcast_arrays(
-        np.asarray(S, dtype=float),
-        np.asarray(K, dtype=float),
-        np.asarray(T, dtype=float),
-        np.asarray(sigma, dtype=float),
-        np.asarray(is_call, dtype=bool),
-    )
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        S, K, T, sigma, vol_t, d1, d2, disc_k, sign = _terms(S, K, T, sigma, r, is_call)
         sqrt_t = np.sqrt(T)
-        vol_t = sigma * sqrt_t
-        d1 = (np.log(S / K) + (r + 0.5 * sigma * sigma) * T) / vol_t
-        d2 = d1 - vol_t
-        disc_k = K * np.exp(-r * T)
-        sign = np.where(is_call, 1.0, -1.0)
         n1 = norm_cdf(sign * d1)
         n2 = norm_cdf(sign * d2)
         pdf = np.exp(-0.5 * d1 * d1) / _SQRT_2PI

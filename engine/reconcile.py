@@ -16,7 +16,7 @@ from typing import Any
 from engine.book import ClosedTrade, CondorPlan, Spread
 from engine.calendar import ET
 from engine.ids import parse_client_order_id
-from engine.models import Leg, Order, Position, Right, Side
+from engine.models import CONTRACT_MULTIPLIER, Leg, Order, Position, Right, Side
 from engine.occ import parse_occ
 from engine.orders import Working
 
@@ -81,7 +81,7 @@ class Reconciliation:
         return "; ".join(parts) or "nothing at the broker to take over"
 
 
-def plan_from_legs(legs: tuple[Leg, ...], qty: int, limit: float) -> CondorPlan:
+def plan_from_legs(legs: tuple[Leg, ...], qty: int, limit: float, multiplier: int = CONTRACT_MULTIPLIER) -> CondorPlan:
     """The plan an adopted entry order was sent for, rebuilt from its legs (strikes come from the symbols)."""
     parsed = {leg.symbol: parse_occ(leg.symbol) for leg in legs}
     def side(right: Right) -> list[Leg]:
@@ -92,11 +92,16 @@ def plan_from_legs(legs: tuple[Leg, ...], qty: int, limit: float) -> CondorPlan:
     strikes = tuple(parsed[leg.symbol].strike for leg in ordered)
     direction = "short" if puts and puts[-1].side is Side.SELL else "long"
     wing = strikes[1] - strikes[0] if len(strikes) == 4 else 0.0
-    return CondorPlan(direction, ordered, strikes, wing, qty, limit, limit)  # type: ignore[arg-type]
+    return CondorPlan(direction, ordered, strikes, wing, qty, limit, limit, multiplier)  # type: ignore[arg-type]
 
 
 def reconcile(
-    day, prefix: str, orders: list[Order], positions: list[Position], now: datetime
+    day,
+    prefix: str,
+    orders: list[Order],
+    positions: list[Position],
+    now: datetime,
+    multiplier: int = CONTRACT_MULTIPLIER,
 ) -> Reconciliation:
     """Decide, from today's orders and the positions held, what the engine takes back into its care."""
     out = Reconciliation()
@@ -128,7 +133,7 @@ def reconcile(
     for t in sorted(trades.values(), key=lambda t: t.trade_no):
         if t.entry_qty == 0:
             continue
-        plan = plan_from_legs(t.legs, t.entry_qty, t.entry_price)
+        plan = plan_from_legs(t.legs, t.entry_qty, t.entry_price, multiplier)
         if t.exit_qty:
             done = _spread(t, plan, plan.legs, t.exit_qty, now)
             out.closed.append(ClosedTrade(done, round(t.exit_price, 4), t.last_exit or now, "closed before a restart"))
@@ -151,7 +156,7 @@ def reconcile(
             attempt=attempt, why="adopted at start-up",
         )
         if kind == "entry":
-            out.working_plan = plan_from_legs(order.legs, order.qty, order.limit_price)
+            out.working_plan = plan_from_legs(order.legs, order.qty, order.limit_price, multiplier)
     return out
 
 
@@ -166,6 +171,7 @@ def _spread(t: TradeHistory, plan: CondorPlan, legs: tuple[Leg, ...], qty: int, 
         entry_price=round(t.entry_price, 4),
         entry_time=t.first_fill or now,
         entry_client_order_id=t.entry_client_order_id,
+        multiplier=plan.multiplier,
     )
 
 

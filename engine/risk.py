@@ -95,7 +95,7 @@ class RiskGate:
         pnl = spread.pnl(quotes)
         if pnl >= self.cfg.profit_target_pct * spread.max_profit:
             return f"profit target: {pnl:.2f} >= {self.cfg.profit_target_pct:.0%} of max profit {spread.max_profit:.2f}"
-        stop = self.cfg.spread_stop_pct * spread.premium * 100 * spread.qty
+        stop = self.cfg.spread_stop_pct * spread.premium * spread.multiplier * spread.qty
         if pnl <= -stop:
             return f"spread stop: {pnl:.2f} <= -{stop:.2f}"
         return None

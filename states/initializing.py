@@ -34,7 +34,14 @@ def handle(ctx: Context) -> Step:
 def adopt_from_broker(ctx: Context) -> str:
     """Take back what the broker holds from an earlier run of this engine today; the decision is journaled."""
     orders = ctx.broker.orders_since(day_start(ctx.day))
-    rec = reconcile(ctx.day, ctx.cfg.orders.client_order_id_prefix, orders, ctx.broker.positions(), ctx.now)
+    rec = reconcile(
+        ctx.day,
+        ctx.cfg.orders.client_order_id_prefix,
+        orders,
+        ctx.broker.positions(),
+        ctx.now,
+        ctx.cfg.instrument.multiplier,
+    )
     for order in rec.extra_working:
         with suppress(OrderRejected):
             ctx.broker.cancel_order(order.id)

@@ -182,3 +182,20 @@ def test_a_quote_file_holds_one_day_so_it_runs_one_session(tmp_path: Path) -> No
     cfg = config_with(tmp_path, {"quotes": str(spxw_tree(tmp_path))}, session={"date": "2021-01-04", "days": 2})
     done = run("--config", str(cfg))
     assert done.returncode == 2 and "session.days must be 1 with sim.quotes" in done.stderr
+
+
+def test_the_contract_multiplier_is_the_instruments_in_the_book_and_at_the_exchange(tmp_path: Path) -> None:
+    """With 10-share contracts the engine's trade P&L (its book) must equal the account's change (the exchange):
+    were either still counting 100 shares a contract, the two would differ tenfold."""
+    path = tmp_path / "mini.yaml"
+    raw = yaml.safe_load((REPO_ROOT / "config.yaml").read_text())
+    raw["instrument"] = {"multiplier": 10}
+    raw["logs_dir"], raw["risk"]["kill_file"] = str(tmp_path / "logs"), str(tmp_path / "KILL")
+    path.write_text(yaml.safe_dump(raw))
+    done = run("--config", str(path))
+    assert done.returncode == 0, done.stderr
+    report = json.loads((tmp_path / "logs" / "report-20250701.json").read_text())
+    assert report["trade_count"] >= 1 and report["open_at_end"] == []
+    assert report["realized_pnl"] == pytest.approx(report["total_pnl"], abs=0.01)
+    for t in report["trades"]:
+        assert t["pnl"] == pytest.approx(-(t["entry_price"] + t["exit_price"]) * 10 * t["qty"], abs=0.01)

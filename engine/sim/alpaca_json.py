@@ -18,7 +18,6 @@ import numpy as np
 
 from engine import pricing
 from engine.models import (
-    CONTRACT_MULTIPLIER,
     Account,
     Intent,
     OptionContract,
@@ -157,7 +156,7 @@ def calendar_json(session: Session, settlement: date) -> dict[str, Any]:
 # -- contracts and market data -----------------------------------------------------------------------
 
 
-def contract_json(c: OptionContract) -> dict[str, Any]:
+def contract_json(c: OptionContract, multiplier: int = 100, style: str = "american") -> dict[str, Any]:
     """One /v2/options/contracts entry. Open interest is unknown in the simulator, so it is null (not 0)."""
     kind = "call" if c.right is Right.CALL else "put"
     return {
@@ -171,10 +170,10 @@ def contract_json(c: OptionContract) -> dict[str, Any]:
         "underlying_symbol": c.underlying,
         "underlying_asset_id": asset_id(c.underlying),
         "type": kind,
-        "style": "american",
+        "style": style,
         "strike_price": num(c.strike),
-        "multiplier": str(CONTRACT_MULTIPLIER),
-        "size": str(CONTRACT_MULTIPLIER),
+        "multiplier": str(multiplier),
+        "size": str(multiplier),
         "open_interest": None,
         "open_interest_date": None,
         "close_price": None,
@@ -386,14 +385,14 @@ def order_json(order: Order, meta: OrderMeta, close: datetime | None) -> dict[st
     }
 
 
-def position_json(p: Position, qty_available: int) -> dict[str, Any]:
+def position_json(p: Position, qty_available: int, multiplier: int = 100) -> dict[str, Any]:
     """One option position. Quantities and money are signed like Alpaca's: a short leg has a negative qty,
     market value and cost basis, and side "short". Unknown values stay null, never 0."""
-    basis = p.qty * p.avg_entry_price * CONTRACT_MULTIPLIER
+    basis = p.qty * p.avg_entry_price * multiplier
     current = None
     plpc = None
     if p.market_value is not None and p.qty:
-        current = p.market_value / (p.qty * CONTRACT_MULTIPLIER)
+        current = p.market_value / (p.qty * multiplier)
     if p.unrealized_pl is not None and basis:
         plpc = p.unrealized_pl / abs(basis)
     upl = num(p.unrealized_pl) if p.unrealized_pl is not None else None

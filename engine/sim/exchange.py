@@ -18,7 +18,6 @@ from datetime import datetime
 import numpy as np
 
 from engine.models import (
-    CONTRACT_MULTIPLIER,
     Account,
     Intent,
     Leg,
@@ -84,6 +83,8 @@ class SimExchange:
         self._working: list[str] = []
         self._seq = 0
         self.market: SimMarket | None = None
+        self._multiplier = 100
+        """Units per contract of the session's instrument (100 until a session starts)."""
         self._closed = True
         self._minute = -1
         self._liq_minute = 0
@@ -99,6 +100,7 @@ class SimExchange:
             self.sync(self.market.session.close)
         self.last_equity = self._close_equity
         self.market = market
+        self._multiplier = market.multiplier
         self._closed = False
         self._minute = -1
         self._liq_minute = (market.close_s - LIQUIDATION_LEAD_S - market.open_s) // 60
@@ -245,7 +247,7 @@ class SimExchange:
         cash = self.cash
         pending = [(o.legs, o.qty - o.filled_qty, o.limit_price) for o in map(self._orders.get, self._working)]
         for legs, n, limit in [*pending, (request.legs, request.qty, request.limit_price)]:
-            cash -= limit * n * CONTRACT_MULTIPLIER
+            cash -= limit * n * self._multiplier
             for leg in legs:
                 qty[leg.symbol] = qty.get(leg.symbol, 0) + _signed(leg, n)
         need = self._requirement_of(qty)
@@ -323,7 +325,7 @@ class SimExchange:
 
     def _trade(self, symbol: str, qty: int, price: float) -> None:
         """Book a signed trade: cash, average entry price, and realized P&L on the closing part."""
-        self.cash -= qty * price * CONTRACT_MULTIPLIER
+        self.cash -= qty * price * self._multiplier
         self._requirement = None
         h = self._holdings.get(symbol)
         if h is None:
@@ -335,7 +337,7 @@ class SimExchange:
             return
         closing = min(abs(qty), abs(h.qty))
         direction = 1 if h.qty > 0 else -1
-        self.realized_pl += closing * (price - h.avg) * direction * CONTRACT_MULTIPLIER
+        self.realized_pl += closing * (price - h.avg) * direction * self._multiplier
         h.qty += qty
         if h.qty == 0:
             del self._holdings[symbol]
@@ -356,7 +358,7 @@ class SimExchange:
         calls = np.array([c.right is Right.CALL for c, _ in held])
         qty = np.array([q for _, q in held], dtype=float)
         prices = np.concatenate(([0.0], strikes, [NAKED_CALL_STRESS * strikes.max()]))
-        payoff = intrinsic(prices[:, None], strikes[None, :], calls[None, :]) @ qty * CONTRACT_MULTIPLIER
+        payoff = intrinsic(prices[:, None], strikes[None, :], calls[None, :]) @ qty * self._multiplier
         return max(0.0, -float(payoff.min()))
 
     def _current_requirement(self) -> float:
@@ -378,8 +380,8 @@ class SimExchange:
                     symbol=symbol,
                     qty=h.qty,
                     avg_entry_price=h.avg,
-                    market_value=h.qty * mark * CONTRACT_MULTIPLIER,
-                    unrealized_pl=(mark - h.avg) * h.qty * CONTRACT_MULTIPLIER,
+                    market_value=h.qty * mark * self._multiplier,
+                    unrealized_pl=(mark - h.avg) * h.qty * self._multiplier,
                 )
             )
         return out
@@ -387,7 +389,7 @@ class SimExchange:
     def account(self, now: datetime) -> Account:
         """Equity marked at mid; buying power net of the defined-risk requirement of what is held."""
         self.sync(now)
-        value = sum(h.qty * self._mark(s, now) for s, h in self._holdings.items()) * CONTRACT_MULTIPLIER
+        value = sum(h.qty * self._mark(s, now) for s, h in self._holdings.items()) * self._multiplier
         return Account(
             account_id=ACCOUNT_ID,
             equity=self.cash + value,

@@ -169,6 +169,8 @@ class SimMarket:
         self.session = session
         self.underlying = underlying
         self.settlement = inst.settlement
+        self.multiplier = inst.multiplier
+        self.exercise = inst.exercise
         self.open_s = int(session.open.timestamp())
         self.close_s = int(session.close.timestamp())
         self.minutes = (self.close_s - self.open_s) // 60

@@ -71,6 +71,8 @@ class InstrumentSettings(Protocol):
     @property
     def tick_above_3(self) -> float: ...
     @property
+    def multiplier(self) -> int: ...
+    @property
     def exercise(self) -> str: ...
     @property
     def settlement(self) -> str: ...
@@ -84,6 +86,7 @@ class Instrument:
     strike_step: float = 1.0
     tick: float = 0.01
     tick_above_3: float = 0.01
+    multiplier: int = 100
     exercise: str = "american"
     settlement: str = "physical"
 

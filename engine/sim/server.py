@@ -603,6 +603,9 @@ class SimServer:
         session = self._session(when.astimezone(ET).date())
         return session.close if session else None
 
+    def _instrument(self) -> tuple[int, str]:
+        return self.venue.instrument.multiplier, self.venue.instrument.exercise
+
     def _order_json(self, order: Order) -> dict[str, Any]:
         return aj.order_json(order, self._meta.get(order.id) or aj.OrderMeta(), self._close_of(order.submitted_at))
 
@@ -694,14 +697,15 @@ class SimServer:
     def _contracts(self, req: _Request) -> _Reply:
         limit = req.query.integer("limit", 100, 1, 10_000)
         page, token = _page(self._listed(req), _decode_token(req.query.get("page_token")), limit)
-        return _Reply(200, {"option_contracts": [aj.contract_json(c) for c in page], "next_page_token": token})
+        contracts = [aj.contract_json(c, *self._instrument()) for c in page]
+        return _Reply(200, {"option_contracts": contracts, "next_page_token": token})
 
     def _contract(self, req: _Request) -> _Reply:
         key = req.params["symbol_or_id"]
         mk = self.venue.market()
         for c in mk.contracts() if mk is not None else []:
             if key in (c.symbol, aj.asset_id(c.symbol)):
-                return _Reply(200, aj.contract_json(c))
+                return _Reply(200, aj.contract_json(c, *self._instrument()))
         raise ApiError(404, 40410000, f"option contract not found: {key}")
 
     def _submit_order(self, req: _Request) -> _Reply:
@@ -849,7 +853,7 @@ class SimServer:
         out = []
         for p in self.venue.positions():
             available = max(abs(p.qty) - reserved[p.symbol], 0)
-            out.append(aj.position_json(p, available if p.qty > 0 else -available))
+            out.append(aj.position_json(p, available if p.qty > 0 else -available, self.venue.instrument.multiplier))
         return out
 
     def _positions(self, req: _Request) -> _Reply:

@@ -12,7 +12,7 @@ from engine.book import CondorPlan
 from engine.combo import natural, net_mid
 from engine.config import StrategyConfig
 from engine.errors import DataError
-from engine.models import Intent, Leg, OptionContract, OptionQuote, Right, Side
+from engine.models import CONTRACT_MULTIPLIER, Intent, Leg, OptionContract, OptionQuote, Right, Side
 from engine.pricing import black_scholes
 
 
@@ -22,8 +22,9 @@ class Skip:
 
 
 class IronCondor:
-    def __init__(self, cfg: StrategyConfig) -> None:
+    def __init__(self, cfg: StrategyConfig, multiplier: int = CONTRACT_MULTIPLIER) -> None:
         self.cfg = cfg
+        self.multiplier = multiplier
 
     def check_volatility(self, realized_vol: float) -> Skip | None:
         c = self.cfg
@@ -77,6 +78,7 @@ class IronCondor:
             qty=self.cfg.contracts,
             mid=mid,
             natural=nat,
+            multiplier=self.multiplier,
         )
 
     def _short_strikes(
