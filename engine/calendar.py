@@ -22,6 +22,10 @@ def _xnys():
 class ExchangeCalendar:
     """XNYS sessions with their real open and close (13:00 ET on early-close days)."""
 
+    first_day = date.fromisoformat(CALENDAR_START)
+    last_day = date.fromisoformat(CALENDAR_END)
+    """The range the calendar knows."""
+
     def session(self, day: date) -> Session | None:
         cal = _xnys()
         if not cal.is_session(day):

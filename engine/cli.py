@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(mermaid() + "\n")
         return 0
     if args.command == "serve-sim":
-        from engine.sim.server import serve
+        from engine.serve_cli import serve
 
         return serve(args)
     if args.command == "check":

@@ -89,8 +89,8 @@ def measure(day: RealDay, cfg: Config, atm_iv: float) -> dict[str, Any]:
     """The fidelity figures of the model (cfg's sim and instrument at `atm_iv`) against the real day."""
     mq = model_quotes(day, cfg, atm_iv)
     rate = cfg.sim.rate
-    delta = real_delta(day, rate)
-    delta = np.where(np.isfinite(delta), delta, mq.delta)
+    own = real_delta(day, rate)
+    delta = np.where(np.isfinite(own), own, mq.delta)
     rows = day.two_sided & np.isfinite(mq.ask)
     real_mid = (day.bid + day.ask) / 2.0
     model_mid = (mq.bid + mq.ask) / 2.0
@@ -117,7 +117,7 @@ def measure(day: RealDay, cfg: Config, atm_iv: float) -> dict[str, Any]:
         "buckets": [{"bucket": name, **pick(buckets_of == i)} for i, name in enumerate(BUCKETS)],
         "hours": {f"{h:02d}": pick(hours == h) for h in sorted(set(day.hours.tolist()))},
         "all": pick(np.ones_like(rows)),
-        "combo": combo(day, cfg, mq, delta),
+        "combo": combo(day, cfg, mq, own),
     }
 
 
@@ -133,7 +133,8 @@ def _quotes_at(day: RealDay, m: int, bid: np.ndarray, ask: np.ndarray, delta: np
 
 
 def combo(day: RealDay, cfg: Config, mq: ModelQuotes, delta: np.ndarray) -> dict[str, Any]:
-    """The strategy's condor picked on the real chain at the first minute; real vs model mid and natural."""
+    """The strategy's condor picked on the real chain (its own deltas) at the entry start; real vs model mid and
+    natural."""
     contracts = {
         occ_symbol(day.root, day.expiry, r, float(k)): OptionContract(
             occ_symbol(day.root, day.expiry, r, float(k)), day.root, day.expiry, float(k), r

@@ -92,7 +92,10 @@ class Instrument:
 
 
 class Calendar(Protocol):
-    """The exchange's sessions (engine/calendar.py's ExchangeCalendar is one)."""
+    """The exchange's sessions (engine/calendar.py's ExchangeCalendar is one), and the range it knows."""
+
+    first_day: date
+    last_day: date
 
     def session(self, day: date) -> Session | None: ...
 
@@ -101,6 +104,14 @@ class Calendar(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class SimulatedClock(Clock, Protocol):
+    """The clock serve-sim moves (engine/clock.py's SimClock is one)."""
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def set(self, when: datetime) -> None: ...
 
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -13,19 +13,15 @@ is accepted by the exchange but the answer is lost, which doubles orders in clie
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import contextlib
 import hmac
 import json
 import math
-import os
 import random
 import re
-import signal
 import socket
-import sys
 import threading
 import time
 import uuid
@@ -38,12 +34,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from engine.calendar import CALENDAR_END, CALENDAR_START, ET
-from engine.clock import SimClock
 from engine.models import Intent, Leg, Order, OrderRequest, OrderStatus, Session, Side
 from engine.occ import parse_occ
 from engine.sim import alpaca_json as aj
 from engine.sim.errors import SimDataError, SimError, SimNotFound, SimOrderRejected
+from engine.sim.params import NEW_YORK as ET
+from engine.sim.params import SimulatedClock
 from engine.sim.venue import SimVenue
 
 DEFAULT_API_KEY = "zdte-sim-key"
@@ -54,12 +50,6 @@ processed (mutating requests only, e.g. an order the exchange accepted): a 500 o
 AFTER_FAULTS = frozenset({"server_error_after", "drop_after"})
 RATE_LIMIT_PER_MIN = 200
 MAX_CLIENT_ORDER_ID = 128
-SIM_START = dtime(9, 0)
-
-_FIRST_DAY = date.fromisoformat(CALENDAR_START) + timedelta(days=7)
-_LAST_DAY = date.fromisoformat(CALENDAR_END) - timedelta(days=15)
-"""The calendar package's range, less its edges: it refuses days before its first session, and the last
-session needs a next one for its settlement date."""
 _INTENT_SIDE = {
     Intent.BUY_TO_OPEN: Side.BUY,
     Intent.BUY_TO_CLOSE: Side.BUY,
@@ -328,7 +318,7 @@ class SimServer:
     def __init__(
         self,
         venue: SimVenue,
-        clock: SimClock,
+        clock: SimulatedClock,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -642,9 +632,13 @@ class SimServer:
         return _Reply(200, aj.clock_json(now, self._session(day), self.venue.next_session(day)))
 
     def _calendar(self, req: _Request) -> _Reply:
-        start = req.query.day("start") or _FIRST_DAY
-        end = req.query.day("end") or _LAST_DAY
-        start, end = max(start, _FIRST_DAY), min(end, _LAST_DAY)
+        # The calendar's range less its edges: it refuses days before its first session, and the last session
+        # needs a next one for its settlement date.
+        cal = self.venue.calendar
+        first, last = cal.first_day + timedelta(days=7), cal.last_day - timedelta(days=15)
+        start = req.query.day("start") or first
+        end = req.query.day("end") or last
+        start, end = max(start, first), min(end, last)
         out = []
         day = start
         while day <= end:
@@ -1057,79 +1051,3 @@ def _enum(kind: type, value: Any, name: str) -> Any:
 def _expiry_matches(q: _Query, day: date) -> bool:
     exact, gte, lte = q.day("expiration_date"), q.day("expiration_date_gte"), q.day("expiration_date_lte")
     return (exact is None or exact == day) and (gte is None or gte <= day) and (lte is None or day <= lte)
-
-
-# -- the CLI command -------------------------------------------------------------------------------
-
-
-def serve(args: argparse.Namespace) -> int:
-    """`run.py serve-sim`: the simulator on loopback until SIGINT/SIGTERM, then the request counts.
-
-    The keys are simulator keys (anything the clients are configured with); defaults are printed so a
-    user can paste them. Keys taken from the environment are not echoed: they may be real ones.
-    """
-    from engine.calendar import ExchangeCalendar
-    from engine.config import ConfigError, SimConfig, load_config
-
-    sim_cfg, underlying = SimConfig(), "SPY"
-    if getattr(args, "config", None) is not None:
-        try:
-            cfg = load_config(args.config)
-        except ConfigError as exc:
-            print(f"config error: {exc}", file=sys.stderr)
-            return 2
-        sim_cfg, underlying = cfg.sim, cfg.underlying
-    if getattr(args, "seed", None) is not None:
-        sim_cfg = sim_cfg.model_copy(update={"seed": args.seed})
-    day = args.date or date(2025, 7, 1)
-    clock = SimClock(datetime.combine(day, SIM_START, tzinfo=ET))
-    venue = SimVenue(sim_cfg, underlying, clock, ExchangeCalendar())
-    env_key, env_secret = os.environ.get("ALPACA_API_KEY"), os.environ.get("ALPACA_SECRET_KEY")
-    from_env = bool(env_key and env_secret)
-    key, secret = (env_key, env_secret) if from_env else (DEFAULT_API_KEY, DEFAULT_SECRET_KEY)
-    try:
-        server = SimServer(
-            venue,
-            clock,
-            port=args.port or 0,
-            api_key=key,
-            secret_key=secret,
-            fault_rate=args.fault_rate or 0.0,
-            seed=sim_cfg.seed,
-            slow_seconds=args.slow_seconds if args.slow_seconds is not None else 2.0,
-        )
-    except ValueError as exc:
-        print(f"usage error: {exc}", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-    previous: dict[int, Any] = {}
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, on_signal)
-    try:
-        try:
-            server.start()
-        except OSError as exc:
-            print(f"cannot serve on 127.0.0.1:{args.port or 0}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-        session = venue.session(day)
-        when = "a session" if session else f"no session (next: {venue.next_session(day).day.isoformat()})"
-        print(f"zdte simulator: Alpaca REST API at {server.url}", flush=True)
-        print(f"  {day.isoformat()}: {when}; clock at {aj.iso_et(clock.now())}; seed {sim_cfg.seed}; {underlying}")
-        if from_env:
-            print("  keys: ALPACA_API_KEY / ALPACA_SECRET_KEY from the environment")
-        else:
-            print(f"  keys (simulator only): ALPACA_API_KEY={key} ALPACA_SECRET_KEY={secret}")
-        print(f"  faults: rate {server.fault_rate}, slow {server.slow_seconds}s; time moves by POST /sim/advance")
-        print("  Ctrl-C to stop", flush=True)
-        while not stop.wait(0.2):
-            pass
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    print(server.format_counts(), flush=True)
-    return 0
