@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from engine.context import STAY, Context, Halt, Step
+from engine.context import STAY, Context, Step
 from engine.orders import Progress, progress_of
+from states import guard
 
 
 def handle(ctx: Context) -> Step:
-    if kill := ctx.kill_switch():
-        ctx.halt = Halt(kill, flatten=True, resumable=False)
-        return Step("halt", kill)
+    if step := guard.kill_switch(ctx):
+        return step
     if ctx.working is None:
         plan = ctx.plan
         assert plan is not None, "Entering without a plan"

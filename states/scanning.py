@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from engine.context import STAY, Context, Halt, Step
-from engine.data import DataHealth
+from engine.context import STAY, Context, Step
 from engine.pricing import calendar_years
 from engine.strategies.iron_condor import Skip
+from states import guard
 
 
 def handle(ctx: Context) -> Step:
@@ -15,22 +15,18 @@ def handle(ctx: Context) -> Step:
         return Step("adopted_entry", f"working entry {ctx.working.order.client_order_id} taken over from the broker")
     if ctx.now >= ctx.hard_exit:
         return Step("session_end", f"hard exit {ctx.hard_exit:%H:%M} ET reached, flat")
-    if kill := ctx.kill_switch():
-        ctx.halt = Halt(kill, flatten=True, resumable=False)
-        return Step("halt", kill)
+    if step := guard.kill_switch(ctx):
+        return step
     if ctx.now >= ctx.entry_end:
         return Step(None, "entry window over; flat", wait=(ctx.hard_exit - ctx.now).total_seconds())
     p = ctx.parts
     p.bars.refresh(ctx.now)
     verdict = p.bars.verdict(ctx.now)
-    if verdict.health is DataHealth.OUTAGE:
-        ctx.halt = Halt(verdict.reason, flatten=False, resumable=True)
-        return Step("halt", verdict.reason)
+    if step := guard.data_outage(ctx, verdict):
+        return step
     ctx.refresh_account()
-    if p.risk.loss_limit_hit(ctx.daily_pnl):
-        reason = f"daily loss limit: P&L {ctx.daily_pnl:.2f} <= -{ctx.cfg.risk.max_daily_loss:.2f}"
-        ctx.halt = Halt(reason, flatten=True, resumable=False)
-        return Step("halt", reason)
+    if step := guard.loss_limit(ctx):
+        return step
     view = ctx.risk_view()
     if blocked := p.risk.entries_allowed(view):
         return _wait(ctx, "; ".join(blocked))

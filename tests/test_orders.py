@@ -639,3 +639,31 @@ def test_a_cancel_that_failed_is_asked_again_at_the_next_poll(broker, md, events
     assert broker.cancel_order.call_count == 2
     assert venue.orders["oid-1"].status is OrderStatus.CANCELED
     assert ids(broker) == ["zdte-20250701-01o-00", "zdte-20250701-01o-01"]
+
+
+def test_an_order_in_doubt_that_the_broker_holds_with_other_legs_is_refused_not_adopted(broker, md, events, venue):
+    """The id is ours but the broker's order under it has other legs (another program, or a bug): adopting it
+    would manage legs this engine never sent, so the lookup refuses loudly and nothing is sent again."""
+    om = manager(broker, md, events)
+    broker.submit_order.side_effect = lost_in_transit
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
+    assert w.resubmit_pending
+    stranger = Order("oid-x", w.order.client_order_id, OrderStatus.NEW, EXIT_LEGS[:2], 1, 0, -0.5, None, T0)
+    broker.order_by_client_id.side_effect = lambda cid: stranger if cid == stranger.client_order_id else None
+    broker.submit_order.side_effect = venue.submit
+    with pytest.raises(BrokerError, match="other legs than this engine sent"):
+        om.poll(w, at(5))
+    assert broker.submit_order.call_count == 1  # the lost send only: no second order under any id
+    assert not [e for e in events if e[0] == "adopt"]
+
+
+def test_cancelling_an_order_that_never_reached_the_broker_is_final_at_once(broker, md, events, venue):
+    """Nothing to cancel: the lookup finds no such id, so the cancel is done (True), not pending forever."""
+    broker.order_by_client_id.side_effect = lookup_in(venue)
+    broker.submit_order.side_effect = lost_in_transit
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
+    assert om.cancel(w, "session closed") is True
+    broker.cancel_order.assert_not_called()
+    broker.order_by_client_id.assert_called_once_with(w.order.client_order_id)
+    assert w.filled_qty == 0 and not w.resubmit_pending

@@ -58,9 +58,9 @@ def test_sim_paths_are_never_faulted(make_sim) -> None:
     assert all(e["fault"] is None for e in s.server.request_log)
 
 
-def _faulted_order(make_sim, kind: str):
+def _faulted_order(make_sim, kind: str, **server):
     """A server faulting every eligible request with `kind`, at 10:00, and a marketable condor for it."""
-    s = make_sim(fault_rate=0.0, fault_kinds=[kind])
+    s = make_sim(fault_rate=0.0, fault_kinds=[kind], **server)
     s.at_least(10, 0)
     legs = s.condor()
     request = s.mleg(legs, s.natural(legs), f"{kind}-1")
@@ -115,7 +115,34 @@ def test_fault_settings_are_validated(sim) -> None:
         SimServer(sim.server.venue, sim.server.clock, api_key="k", secret_key="s", fault_kinds=["meteor"])
     with pytest.raises(ValueError, match="fault_rate"):
         SimServer(sim.server.venue, sim.server.clock, api_key="k", secret_key="s", fault_rate=2.0)
-    assert set(FAULT_KINDS) >= {"rate_limit", "server_error", "unavailable", "slow", "drop", "drop_after"}
+
+
+# What each kind looks like to a client, as Alpaca (or the network) would show it: the answer's status (None: no
+# answer, the connection dropped) and whether the order is at the exchange afterwards.
+FAULT_EFFECTS = {
+    "rate_limit": (429, False),
+    "server_error": (500, False),
+    "unavailable": (503, False),
+    "slow": (200, True),
+    "drop": (None, False),
+    "server_error_after": (500, True),
+    "drop_after": (None, True),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FAULT_KINDS))
+def test_every_fault_kind_is_served_as_itself(make_sim, kind: str) -> None:
+    assert kind in FAULT_EFFECTS, f"fault kind {kind} has no expected effect written down here"
+    status, placed = FAULT_EFFECTS[kind]
+    s, request = _faulted_order(make_sim, kind, slow_seconds=0.2)
+    s.trading._retry = 0  # alpaca-py would otherwise sleep and retry a 429 itself
+    with contextlib.suppress(requests.ConnectionError, APIError):
+        s.trading.submit_order(request)
+    s.server.fault_rate = 0.0
+    [post] = [e for e in s.server.request_log if e["path"] == "/v2/orders" and e["method"] == "POST"]
+    assert post["fault"] == kind and post["status"] == status
+    at_exchange = s.server.venue.order_by_client_id(request.client_order_id) is not None
+    assert at_exchange is placed
 
 
 def test_stop_is_fast_and_cuts_pooled_connections(make_sim) -> None:

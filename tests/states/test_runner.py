@@ -1,0 +1,53 @@
+"""engine/runner.py's failure policy: what an exception in a handler becomes, by state and by kind of error.
+(Here beside the state tests, whose world of fakes it drives.)"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from engine.errors import AuthError, DataError
+from engine.machine import S
+from states import HANDLERS
+from tests.states.statekit import World
+
+
+def raising(exc: BaseException):
+    def handler(ctx):
+        raise exc
+
+    return handler
+
+
+def test_an_unexpected_error_while_trading_halts_and_flattens_for_good(world: World, monkeypatch) -> None:
+    runner = world.runner(S.MONITORING)
+    monkeypatch.setitem(HANDLERS, S.MONITORING, raising(RuntimeError("boom")))
+    runner.tick()
+    assert runner.state is S.HALTED
+    halt = runner.ctx.halt
+    assert halt is not None and halt.flatten and not halt.resumable and "RuntimeError: boom" in halt.reason
+    world.assert_moved("halt", S.MONITORING, S.HALTED, "RuntimeError: boom")
+    assert runner.ctx.exit_code == 0
+
+
+def test_a_data_error_is_waited_out_then_halts_resumably_past_the_tolerance(world: World, monkeypatch) -> None:
+    runner = world.runner(S.SCANNING)
+    monkeypatch.setitem(HANDLERS, S.SCANNING, raising(DataError("no bars")))
+    runner.tick()
+    assert runner.state is S.SCANNING and runner.ctx.outage_since is not None
+    tolerance = world.cfg.risk.broker_outage_tolerance_s
+    world.clock.set(runner.ctx.outage_since + timedelta(seconds=tolerance + 1))
+    runner.tick()
+    assert runner.state is S.HALTED
+    halt = runner.ctx.halt
+    assert halt is not None and halt.resumable and not halt.flatten and "no bars" in halt.reason
+
+
+@pytest.mark.parametrize(("exc", "code"), [(RuntimeError("bug"), 1), (AuthError("key refused"), 2)])
+def test_a_start_up_failure_fails_with_the_right_exit_code(world: World, monkeypatch, exc, code) -> None:
+    runner = world.runner(S.INITIALIZING, session=False)
+    monkeypatch.setitem(HANDLERS, S.INITIALIZING, raising(exc))
+    runner.tick()
+    assert runner.state is S.SHUTTING_DOWN and runner.ctx.exit_code == code
+    world.assert_moved("fail", S.INITIALIZING, S.SHUTTING_DOWN, str(exc))
