@@ -22,14 +22,14 @@ from engine.discovery import ContractDiscovery
 from engine.errors import ConfigError
 from engine.ids import DeterministicIds
 from engine.logs import open_day_files
-from engine.machine import TRANSITIONS, S
+from engine.machine import TRANSITIONS, State
 from engine.orders import OrderManager
-from engine.ports import Broker, Clock, IdGen, MarketData, Signals
+from engine.ports import PORTS, Broker, Clock, IdGen, MarketData, Signals
 from engine.recording import Recorded, Recorder
 from engine.risk import RiskGate
 from engine.runner import Runner
 from engine.signals import ProcessSignals
-from engine.strategies.iron_condor import IronCondor
+from engine.strategies import make_strategy
 
 SIM_START = time(9, 0)
 
@@ -97,7 +97,9 @@ def adapters_for_check(cfg: Config) -> Adapters:
         return alpaca(cfg)
     day = first_day(cfg, None)
     adapters = sim_adapters(cfg, day)
-    adapters.clock.set(datetime.combine(day, cfg.strategy.entry_start, tzinfo=ET))
+    clock = adapters.clock
+    assert isinstance(clock, SimClock)
+    clock.set(datetime.combine(day, cfg.strategy.entry_start, tzinfo=ET))
     return adapters
 
 
@@ -110,7 +112,7 @@ def first_day(cfg: Config, adapters: Adapters | None) -> date:
     raise ConfigError("session.date: required with broker 'sim' (set it in the config or pass --date)")
 
 
-def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALIZING) -> Runner:
+def build(cfg: Config, adapters: Adapters | None = None, initial: State = State.INITIALIZING) -> Runner:
     """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs, `initial` to start mid-way."""
     if adapters is None and cfg.broker == "alpaca":
         adapters = alpaca(cfg)
@@ -120,13 +122,8 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
     sim = cfg.broker == "sim"
     recorder = Recorder()
     signals = adapters.signals or ProcessSignals(cfg.risk.kill_file)
-    ports: dict[str, Any] = {
-        "clock": adapters.clock,
-        "market_data": adapters.market_data,
-        "broker": adapters.broker,
-        "ids": adapters.ids or DeterministicIds(cfg.orders.client_order_id_prefix),
-        "signals": signals,
-    }
+    given = {**vars(adapters), "ids": adapters.ids or DeterministicIds(cfg.orders.client_order_id_prefix)}
+    ports: dict[str, Any] = {name: signals if name == "signals" else given[name] for name in PORTS}
     if cfg.journal.record_inputs and adapters.recorded:
         ports = {name: Recorded(name, port, recorder) for name, port in ports.items()}
 
@@ -144,9 +141,9 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: S = S.INITIALI
         discovery=ContractDiscovery(
             ports["broker"], cfg.underlying, cfg.data.strike_discovery_range, cfg.strategy.wing_width
         ),
-        strategy=IronCondor(cfg.strategy, cfg.instrument.multiplier),
+        strategy=make_strategy(cfg.strategy, cfg.instrument.multiplier),
         risk=RiskGate(cfg.risk, cfg.strategy),
-        orders=None,  # type: ignore[arg-type] - bound below, once the runner exists to receive its events
+        orders=None,  # type: ignore[arg-type]  # bound below, once the runner exists to receive its events
     )
     ctx = Context(
         cfg=cfg,

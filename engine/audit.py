@@ -168,7 +168,8 @@ def read_journal(path: Path) -> tuple[list[dict[str, Any]], list[JournalProblem]
     lines = data.split(b"\n")
     if not torn_tail:
         lines = lines[:-1]
-    prev_hash, expected_seq = GENESIS, 1
+    prev_hash: str | None = GENESIS
+    expected_seq: int | None = 1
     for n, raw in enumerate(lines, start=1):
         last = n == len(lines)
         try:

@@ -10,9 +10,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import time, timedelta
+from typing import TYPE_CHECKING
 
 from engine.calendar import ET
 from engine.config import Config, load_secrets
+
+if TYPE_CHECKING:
+    from engine.app import Adapters
 
 EXPIRY_DAY_ORDER_CUTOFF = time(15, 30)
 
@@ -27,7 +31,7 @@ class CheckLine:
         return f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
 
 
-def run_checks(cfg: Config, adapters_for: Callable[[Config], object]) -> list[CheckLine]:
+def run_checks(cfg: Config, adapters_for: Callable[[Config], Adapters]) -> list[CheckLine]:
     """Every check runs even after a failure, so one run lists everything to fix."""
     lines: list[CheckLine] = []
 

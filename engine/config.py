@@ -115,7 +115,9 @@ class InstrumentConfig(_Strict):
 
 
 class StrategyConfig(_Strict):
-    kind: Literal["iron_condor"] = "iron_condor"
+    kind: Literal["iron_condor", "iron_butterfly"] = Field(
+        "iron_condor", description="iron_condor, or iron_butterfly (both short strikes at the money)"
+    )
     direction: Literal["short", "long"] = "short"
     short_strike_rule: Literal["delta", "distance"] = "delta"
     short_delta: Num = Field(0.15, gt=0, lt=0.5)

@@ -25,7 +25,7 @@ from engine.orders import OrderManager, Working
 from engine.ports import Broker, Clock, IdGen, MarketData, Signals
 from engine.recording import Recorder
 from engine.risk import RiskGate, RiskView, daily_pnl, session_time
-from engine.strategies.iron_condor import IronCondor
+from engine.strategies.base import Strategy
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Halt:
 class Components:
     bars: BarWindow
     discovery: ContractDiscovery
-    strategy: IronCondor
+    strategy: Strategy
     risk: RiskGate
     orders: OrderManager
     declines: Declines = field(default_factory=Declines)

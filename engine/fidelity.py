@@ -31,7 +31,8 @@ from engine.pricing import black_scholes, implied_vol
 from engine.sim import model
 from engine.sim.market import model_params
 from engine.sim.realday import RealDay
-from engine.strategies.iron_condor import IronCondor, Skip
+from engine.strategies import make_strategy
+from engine.strategies.base import Skip
 
 BUCKETS = ("otm<0.05", "otm0.05-0.15", "otm0.15-0.30", "otm0.30-0.50", "itm")
 _EDGES = (0.05, 0.15, 0.30, 0.50)
@@ -144,7 +145,8 @@ def combo(day: RealDay, cfg: Config, mq: ModelQuotes, delta: np.ndarray) -> dict
     }
     entry = datetime.combine(day.day, cfg.strategy.entry_start, tzinfo=ET).timestamp()
     m = min(int(np.searchsorted(day.starts, entry, "left")), len(day.starts) - 1)
-    plan = IronCondor(cfg.strategy).propose(float(day.spot[m]), contracts, _quotes_at(day, m, day.bid, day.ask, delta))
+    strategy = make_strategy(cfg.strategy, cfg.instrument.multiplier)
+    plan = strategy.propose(float(day.spot[m]), contracts, _quotes_at(day, m, day.bid, day.ask, delta))
     if isinstance(plan, Skip):
         return {"strikes": None, "why_none": plan.reason, "n": 0}
     return _combo_track(day, plan, mq, delta)

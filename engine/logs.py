@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 from loguru import logger
 
@@ -60,7 +60,7 @@ class DayFile:
     per day. Line-buffered like loguru's own file sink, so a crash loses no finished line."""
 
     def __init__(self) -> None:
-        self._file: TextIO | None = None
+        self._file: IO[str] | None = None
 
     def open(self, path: Path, mode: str) -> None:
         self.close()

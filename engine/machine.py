@@ -16,7 +16,7 @@ from typing import Any
 from transitions import EventData, Machine, MachineError
 
 
-class S(StrEnum):
+class State(StrEnum):
     INITIALIZING = "Initializing"
     AWAITING_OPEN = "AwaitingOpen"
     SCANNING = "Scanning"
@@ -26,29 +26,29 @@ class S(StrEnum):
     SHUTTING_DOWN = "ShuttingDown"
 
 
-STATES = [s.value for s in S]
+STATES = [s.value for s in State]
 
-_TRADING = [S.SCANNING, S.ENTERING, S.MONITORING]
-_SESSION_END_SOURCES = [S.AWAITING_OPEN, S.SCANNING, S.MONITORING, S.HALTED]
-_ALL_BUT_SHUTTING_DOWN = [s for s in S if s is not S.SHUTTING_DOWN]
+_TRADING = [State.SCANNING, State.ENTERING, State.MONITORING]
+_SESSION_END = [State.AWAITING_OPEN, State.SCANNING, State.MONITORING, State.HALTED]
+_ALL_BUT_SHUTTING_DOWN = [s for s in State if s is not State.SHUTTING_DOWN]
 
 # fmt: off
 TRANSITIONS: list[dict[str, Any]] = [
-    {"trigger": "ready",       "source": S.INITIALIZING,   "dest": S.AWAITING_OPEN},
-    {"trigger": "fail",        "source": S.INITIALIZING,   "dest": S.SHUTTING_DOWN},
-    {"trigger": "market_open", "source": S.AWAITING_OPEN,  "dest": S.SCANNING},
-    {"trigger": "no_session",  "source": S.AWAITING_OPEN,  "dest": S.SHUTTING_DOWN},
-    {"trigger": "signal",      "source": S.SCANNING,       "dest": S.ENTERING},
-    {"trigger": "adopted",     "source": S.SCANNING,       "dest": S.MONITORING},
-    {"trigger": "adopted_entry", "source": S.SCANNING,     "dest": S.ENTERING},
-    {"trigger": "filled",      "source": S.ENTERING,       "dest": S.MONITORING},
-    {"trigger": "abandoned",   "source": S.ENTERING,       "dest": S.SCANNING},
-    {"trigger": "exited",      "source": S.MONITORING,     "dest": S.SCANNING},
-    {"trigger": "halt",        "source": _TRADING,         "dest": S.HALTED},
-    {"trigger": "resume",      "source": S.HALTED,         "dest": S.SCANNING},
-    {"trigger": "session_end", "source": _SESSION_END_SOURCES, "dest": S.AWAITING_OPEN, "conditions": "more_sessions"},
-    {"trigger": "session_end", "source": _SESSION_END_SOURCES, "dest": S.SHUTTING_DOWN, "unless": "more_sessions"},
-    {"trigger": "shutdown",    "source": _ALL_BUT_SHUTTING_DOWN, "dest": S.SHUTTING_DOWN},
+    {"trigger": "ready",         "source": State.INITIALIZING,      "dest": State.AWAITING_OPEN},
+    {"trigger": "fail",          "source": State.INITIALIZING,      "dest": State.SHUTTING_DOWN},
+    {"trigger": "market_open",   "source": State.AWAITING_OPEN,     "dest": State.SCANNING},
+    {"trigger": "no_session",    "source": State.AWAITING_OPEN,     "dest": State.SHUTTING_DOWN},
+    {"trigger": "signal",        "source": State.SCANNING,          "dest": State.ENTERING},
+    {"trigger": "adopted",       "source": State.SCANNING,          "dest": State.MONITORING},
+    {"trigger": "adopted_entry", "source": State.SCANNING,          "dest": State.ENTERING},
+    {"trigger": "filled",        "source": State.ENTERING,          "dest": State.MONITORING},
+    {"trigger": "abandoned",     "source": State.ENTERING,          "dest": State.SCANNING},
+    {"trigger": "exited",        "source": State.MONITORING,        "dest": State.SCANNING},
+    {"trigger": "halt",          "source": _TRADING,                "dest": State.HALTED},
+    {"trigger": "resume",        "source": State.HALTED,            "dest": State.SCANNING},
+    {"trigger": "session_end",   "source": _SESSION_END,            "dest": State.AWAITING_OPEN, "conditions": "more_sessions"},  # noqa: E501
+    {"trigger": "session_end",   "source": _SESSION_END,            "dest": State.SHUTTING_DOWN, "unless": "more_sessions"},  # noqa: E501
+    {"trigger": "shutdown",      "source": _ALL_BUT_SHUTTING_DOWN,  "dest": State.SHUTTING_DOWN},
 ]
 # fmt: on
 
@@ -84,12 +84,12 @@ class EngineMachine:
         self,
         on_record: Callable[[Outcome], None],
         more_sessions: Callable[[], bool] = lambda: False,
-        initial: S = S.INITIALIZING,
+        initial: State = State.INITIALIZING,
     ) -> None:
         self._on_record = on_record
         self._last: Outcome | None = None
         self._source = str(initial)
-        self.model = _Model(more_sessions)
+        self.model: Any = _Model(more_sessions)  # transitions adds `state` and the triggers at run time
         self.machine = Machine(
             model=self.model,
             states=STATES,
@@ -103,8 +103,8 @@ class EngineMachine:
         )
 
     @property
-    def state(self) -> S:
-        return S(self.model.state)
+    def state(self) -> State:
+        return State(self.model.state)
 
     def fire(self, trigger: str, reason: str) -> Outcome:
         source = self.state
@@ -150,12 +150,12 @@ def mermaid() -> str:
     """The machine as a mermaid stateDiagram drawn by transitions itself from TRANSITIONS, so docs cannot drift."""
     from transitions.extensions import GraphMachine
 
-    model = _Model(lambda: False)
+    model: Any = _Model(lambda: False)
     GraphMachine(
         model=model,
         states=STATES,
         transitions=_table(),
-        initial=str(S.INITIALIZING),
+        initial=str(State.INITIALIZING),
         auto_transitions=False,
         graph_engine="mermaid",
         show_conditions=True,

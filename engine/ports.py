@@ -78,3 +78,20 @@ class IdGen(Protocol):
     def client_order_id(self, day: date, trade_no: int, kind: str, attempt: int) -> str:
         """The id of one order attempt; the same intent always gets the same id, so a retry or restart finds it."""
         ...
+
+
+PORTS: dict[str, type] = {"clock": Clock, "market_data": MarketData, "broker": Broker, "ids": IdGen, "signals": Signals}
+"""Every port by the name the engine, the journal and replay know it by: the one list of them."""
+
+NOT_RECORDED = {("clock", "sleep")}
+"""Calls that answer nothing a decision depends on: a sleep moves time, and the next clock read records where to."""
+
+
+def methods_of(port: type) -> tuple[str, ...]:
+    """A port's methods in the order its Protocol declares them."""
+    return tuple(name for name, value in vars(port).items() if callable(value) and not name.startswith("_"))
+
+
+def recorded_methods() -> dict[str, tuple[str, ...]]:
+    """What the journal records of each port: every method but those in NOT_RECORDED."""
+    return {name: tuple(m for m in methods_of(p) if (name, m) not in NOT_RECORDED) for name, p in PORTS.items()}

@@ -105,8 +105,8 @@ def reconcile(
 ) -> Reconciliation:
     """Decide, from today's orders and the positions held, what the engine takes back into its care."""
     out = Reconciliation()
-    ours = [(o, parse_client_order_id(prefix, o.client_order_id)) for o in orders]
-    ours = [(o, p) for o, p in ours if p is not None and p[0] == day]
+    parsed = [(o, parse_client_order_id(prefix, o.client_order_id)) for o in orders]
+    ours = [(o, p) for o, p in parsed if p is not None and p[0] == day]
     trades: dict[int, TradeHistory] = {}
     working: list[tuple[Order, tuple]] = []
     for o, (_, trade_no, kind, attempt) in sorted(ours, key=lambda x: x[0].submitted_at):

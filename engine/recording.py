@@ -12,31 +12,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from engine import errors
 from engine.audit import json_form
 from engine.codec import decode_result, encode, encode_args, result_codec
+from engine.ports import recorded_methods
 
-PORT_METHODS: dict[str, tuple[str, ...]] = {
-    "clock": ("now",),
-    "market_data": ("bars", "chain", "quotes"),
-    "broker": (
-        "account",
-        "session",
-        "next_session",
-        "contracts",
-        "submit_order",
-        "get_order",
-        "order_by_client_id",
-        "open_orders",
-        "orders_since",
-        "cancel_order",
-        "positions",
-    ),
-    "ids": ("client_order_id",),
-    "signals": ("kill", "stop"),
-}
+PORT_METHODS = recorded_methods()
 # A journal row names the method only: each method name belongs to one port.
 PORT_OF = {method: port for port, methods in PORT_METHODS.items() for method in methods}
 assert len(PORT_OF) == sum(map(len, PORT_METHODS.values())), "a method name must identify its port"
@@ -75,7 +58,8 @@ def decode_error(data: dict[str, Any]) -> BaseException:
     if cls is None:
         return RecordedError(f"{data['type']}: {data['message']}")
     if issubclass(cls, errors.BrokerError):
-        return cls(data["message"], transient=bool(data.get("transient")), status=data.get("status"))
+        broker = cast(type[errors.BrokerError], cls)
+        return broker(data["message"], transient=bool(data.get("transient")), status=data.get("status"))
     return cls(data["message"])
 
 

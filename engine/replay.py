@@ -18,6 +18,7 @@ from engine.audit import Journal, JournalProblem, read_journal
 from engine.codec import decode
 from engine.config import parse_config
 from engine.errors import ConfigError
+from engine.ports import PORTS
 from engine.recording import Divergence, Replayed, Tape, recorded_calls
 from engine.report import stats_from_records
 
@@ -166,7 +167,7 @@ def _show(r: dict[str, Any] | None) -> str:
 def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None, cut_off: bool = False) -> Verdict:
     from engine.app import Adapters, build
     from engine.logs import close_day_files
-    from engine.machine import S
+    from engine.machine import State
 
     if not seg.header.get("config", {}).get("journal", {}).get("record_inputs", True):
         raise JournalUnusable(
@@ -186,16 +187,9 @@ def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None, 
             cfg = parse_config(raw, "the journal's header")
         except ConfigError as exc:
             raise JournalUnusable(f"the recorded config cannot be used: {exc}") from None
-        ports = {name: Replayed(name, tape) for name in ("clock", "market_data", "broker", "ids", "signals")}
-        adapters = Adapters(
-            clock=ports["clock"],
-            broker=ports["broker"],
-            market_data=ports["market_data"],
-            ids=ports["ids"],
-            signals=ports["signals"],
-            recorded=False,
-        )
-        runner = build(cfg, adapters, initial=S(resume["state"]))
+        ports: dict[str, Any] = {name: Replayed(name, tape) for name in PORTS}  # answered from the recording
+        adapters = Adapters(**ports, recorded=False)
+        runner = build(cfg, adapters, initial=State(resume["state"]))
         ctx = runner.ctx
         written: list[Path] = []
         open_journal = ctx.open_journal

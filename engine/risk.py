@@ -109,7 +109,7 @@ def structure_problems(plan: CondorPlan) -> list[str]:
         why.append("an iron condor needs four distinct legs")
         return why
     lp, sp, sc, lc = plan.strikes
-    if not lp < sp < sc < lc:
+    if not lp < sp <= sc < lc:
         why.append(f"strikes out of order: {plan.strikes}")
     if any(leg.intent not in (Intent.BUY_TO_OPEN, Intent.SELL_TO_OPEN) for leg in plan.legs):
         why.append("entry legs must all be opening legs")

@@ -15,11 +15,11 @@ from loguru import logger
 from engine.audit import read_journal
 from engine.context import STAY, Context, Halt, Step
 from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
-from engine.machine import EngineMachine, Outcome, S
+from engine.machine import EngineMachine, Outcome, State
 from engine.report import DayStats, build_report, report_path, stats_from_records, write_report
 from states import HANDLERS
 
-_TRADING = {S.SCANNING, S.ENTERING, S.MONITORING}
+_TRADING = {State.SCANNING, State.ENTERING, State.MONITORING}
 # Port calls are written in batches: always before the transition or order they lead to and after each
 # move (so a day's calls stay in its own file), otherwise once this many have gathered. A crash can lose
 # only calls that no written decision depended on.
@@ -27,7 +27,9 @@ INPUT_BATCH = 64
 
 
 class Runner:
-    def __init__(self, ctx: Context, initial: S = S.INITIALIZING, venue: Any = None, signals: Any = None) -> None:
+    def __init__(
+        self, ctx: Context, initial: State = State.INITIALIZING, venue: Any = None, signals: Any = None
+    ) -> None:
         """`venue` is the simulator (for benchmarks and tests), `signals` the raw ProcessSignals (for handlers)."""
         self.ctx = ctx
         self.venue = venue
@@ -38,7 +40,7 @@ class Runner:
         ctx.write_report = self._write_report
 
     @property
-    def state(self) -> S:
+    def state(self) -> State:
         return self.machine.state
 
     def run(self) -> int:
@@ -56,10 +58,10 @@ class Runner:
         """One handler call; fires its trigger, or sleeps the state's poll interval when it stays."""
         ctx = self.ctx
         state = self.state
-        if state is S.AWAITING_OPEN and ctx.at_day_boundary:
+        if state is State.AWAITING_OPEN and ctx.at_day_boundary:
             ctx.next_day()
         ctx.now = ctx.clock.now()
-        stop = ctx.signals.stop() if state is not S.SHUTTING_DOWN else None
+        stop = ctx.signals.stop() if state is not State.SHUTTING_DOWN else None
         step = Step("shutdown", stop) if stop else self._handle(state)
         outcome = None
         if step.trigger:
@@ -84,7 +86,7 @@ class Runner:
             self.ctx.end_day()
         return outcome
 
-    def _handle(self, state: S) -> Step:
+    def _handle(self, state: State) -> Step:
         ctx = self.ctx
         try:
             step = HANDLERS[state](ctx)
@@ -93,21 +95,21 @@ class Runner:
         ctx.outage_since = None
         return step
 
-    def _fault(self, state: S, exc: BaseException) -> Step:
+    def _fault(self, state: State, exc: BaseException) -> Step:
         ctx = self.ctx
         what = f"{type(exc).__name__}: {exc}"
         transient = isinstance(exc, DataError) or (isinstance(exc, BrokerError) and exc.transient)
-        if state is S.INITIALIZING and transient:
+        if state is State.INITIALIZING and transient:
             ctx.outage_since = ctx.outage_since or ctx.now
             lasted = (ctx.now - ctx.outage_since).total_seconds()
             if lasted <= ctx.cfg.risk.broker_outage_tolerance_s:
                 logger.warning(f"start-up: transient failure for {lasted:.0f}s, retrying: {what}")
                 return STAY
-        if state is S.INITIALIZING:
+        if state is State.INITIALIZING:
             logger.error(f"start-up failed: {what}")
             ctx.exit_code = 2 if isinstance(exc, (AuthError, UnsafeEndpointError)) else 1
             return Step("fail", f"start-up failed: {what}")
-        if state is S.SHUTTING_DOWN:
+        if state is State.SHUTTING_DOWN:
             logger.exception(f"cleanup failed: {what}")
             ctx.exit_code = 1
             ctx.finish()
@@ -127,24 +129,24 @@ class Runner:
         ctx.exit_code = 1
         return Step("shutdown", f"error: {what}")
 
-    def _poll(self, state: S) -> float:
+    def _poll(self, state: State) -> float:
         """The state's poll interval; while an order is being worked, the faster order poll."""
         p = self.ctx.cfg.poll
         if self.ctx.working is not None:
             return p.entering
         return {
-            S.AWAITING_OPEN: p.awaiting_open,
-            S.SCANNING: p.scanning,
-            S.ENTERING: p.entering,
-            S.MONITORING: p.monitoring,
-            S.HALTED: p.halted,
+            State.AWAITING_OPEN: p.awaiting_open,
+            State.SCANNING: p.scanning,
+            State.ENTERING: p.entering,
+            State.MONITORING: p.monitoring,
+            State.HALTED: p.halted,
         }.get(state, p.entering)
 
     def _record(self, outcome: Outcome) -> None:
         """Every attempted transition, moved or refused, becomes one fsynced audit record."""
         ctx, now = self.ctx, self.ctx.now
         kind = "transition" if outcome.moved else ("error" if outcome.error else "refused")
-        fields = {
+        fields: dict[str, Any] = {
             "trigger": outcome.trigger,
             "source": outcome.source,
             "dest": outcome.dest,
@@ -189,5 +191,5 @@ class Runner:
         ctx.reports.append((path, report))
         self.stats = DayStats()
         pnl = "unknown" if total is None else f"{total:+.2f}"
-        left = ctx.days_left - 1 if self.state is S.AWAITING_OPEN else 0
+        left = ctx.days_left - 1 if self.state is State.AWAITING_OPEN else 0
         logger.info(f"session {ctx.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")

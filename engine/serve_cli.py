@@ -39,7 +39,7 @@ def serve(args: argparse.Namespace) -> int:
     day = args.date or date(2025, 7, 1)
     clock = SimClock(datetime.combine(day, SIM_START, tzinfo=ET))
     venue = SimVenue(sim_cfg, underlying, clock, ExchangeCalendar(), instrument)
-    env_key, env_secret = os.environ.get("ALPACA_API_KEY"), os.environ.get("ALPACA_SECRET_KEY")
+    env_key, env_secret = os.environ.get("ALPACA_API_KEY", ""), os.environ.get("ALPACA_SECRET_KEY", "")
     from_env = bool(env_key and env_secret)
     key, secret = (env_key, env_secret) if from_env else (DEFAULT_API_KEY, DEFAULT_SECRET_KEY)
     try:
@@ -57,7 +57,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"usage error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
 
     def on_signal(signum: int, frame: Any) -> None:
         stop.set()

@@ -1,14 +1,14 @@
 """One module per state; each exposes `handle(ctx) -> Step`, run by engine.runner while the machine is in it."""
 
-from engine.machine import S
+from engine.machine import State
 from states import awaiting_open, entering, halted, initializing, monitoring, scanning, shutting_down
 
 HANDLERS = {
-    S.INITIALIZING: initializing.handle,
-    S.AWAITING_OPEN: awaiting_open.handle,
-    S.SCANNING: scanning.handle,
-    S.ENTERING: entering.handle,
-    S.MONITORING: monitoring.handle,
-    S.HALTED: halted.handle,
-    S.SHUTTING_DOWN: shutting_down.handle,
+    State.INITIALIZING: initializing.handle,
+    State.AWAITING_OPEN: awaiting_open.handle,
+    State.SCANNING: scanning.handle,
+    State.ENTERING: entering.handle,
+    State.MONITORING: monitoring.handle,
+    State.HALTED: halted.handle,
+    State.SHUTTING_DOWN: shutting_down.handle,
 }

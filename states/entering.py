@@ -13,13 +13,14 @@ def handle(ctx: Context) -> Step:
     if ctx.working is None:
         plan = ctx.plan
         assert plan is not None, "Entering without a plan"
-        w = ctx.parts.orders.place(
+        placed = ctx.parts.orders.place(
             "entry", ctx.book.trades_today + 1, ctx.day, plan.legs, plan.qty, ctx.now, hold=ctx.hold_working
         )
-        progress = progress_of(w)
+        progress = progress_of(placed)
     else:
         progress = ctx.parts.orders.poll(ctx.working, ctx.now)
     w = ctx.working
+    assert w is not None, "the entry being worked is held from the moment it is placed"
     if progress is Progress.FILLED:
         spread = ctx.open_spread_from(w)
         ctx.working = None

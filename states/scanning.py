@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.context import STAY, Context, Step
 from engine.pricing import calendar_years
-from engine.strategies.iron_condor import Skip
+from engine.strategies.base import Skip
 from states import guard
 
 

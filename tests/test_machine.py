@@ -2,7 +2,7 @@
 
 import pytest
 
-from engine.machine import STATES, TRANSITIONS, TRIGGERS, EngineMachine, S, mermaid
+from engine.machine import STATES, TRANSITIONS, TRIGGERS, EngineMachine, State, mermaid
 
 # The spec, written out row by row (DESIGN.md's table plus the two start-up adoption rows), independently of
 # engine.machine.TRANSITIONS: a row added, dropped or redirected there fails here. `more` is whether more
@@ -35,7 +35,7 @@ def _rows():
     for t in TRANSITIONS:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         for src in sources:
-            yield t["trigger"], S(src), S(t["dest"]), t
+            yield t["trigger"], State(src), State(t["dest"]), t
 
 
 def test_the_table_is_the_spec():
@@ -50,7 +50,7 @@ def test_the_table_is_the_spec():
 @pytest.mark.parametrize("trigger,source,dest,more", SPEC)
 def test_every_row_moves_from_its_source_to_its_dest(trigger, source, dest, more):
     records = []
-    source, dest = S(source), S(dest)
+    source, dest = State(source), State(dest)
     m = EngineMachine(records.append, more_sessions=lambda: bool(more), initial=source)
     out = m.fire(trigger, "because")
     assert out.moved and m.state is dest
@@ -60,7 +60,7 @@ def test_every_row_moves_from_its_source_to_its_dest(trigger, source, dest, more
 
 def _invalid_pairs():
     valid = {(trig, src) for trig, src, _, _ in SPEC}
-    return [(t, s) for t in TRIGGERS for s in S if (t, str(s)) not in valid]
+    return [(t, s) for t in TRIGGERS for s in State if (t, str(s)) not in valid]
 
 
 @pytest.mark.parametrize("trigger,source", _invalid_pairs())
@@ -76,13 +76,13 @@ def test_unknown_trigger_is_refused_and_recorded():
     records = []
     m = EngineMachine(records.append)
     out = m.fire("explode", "why not")
-    assert not out.moved and m.state is S.INITIALIZING
+    assert not out.moved and m.state is State.INITIALIZING
     assert "unknown trigger 'explode'" in records[0].reason
 
 
 def test_session_end_destination_depends_on_remaining_sessions():
-    for more, dest in ((True, S.AWAITING_OPEN), (False, S.SHUTTING_DOWN)):
-        m = EngineMachine(lambda o: None, more_sessions=lambda more=more: more, initial=S.MONITORING)
+    for more, dest in ((True, State.AWAITING_OPEN), (False, State.SHUTTING_DOWN)):
+        m = EngineMachine(lambda o: None, more_sessions=lambda more=more: more, initial=State.MONITORING)
         assert m.fire("session_end", "x").dest == dest
 
 
@@ -93,7 +93,7 @@ def test_states_are_exactly_the_seven():
 def test_no_wildcard_sources_and_shutdown_from_every_other_state():
     assert all(t["source"] != "*" for t in TRANSITIONS)
     shutdown = next(t for t in TRANSITIONS if t["trigger"] == "shutdown")
-    assert set(shutdown["source"]) == set(S) - {S.SHUTTING_DOWN}
+    assert set(shutdown["source"]) == set(State) - {State.SHUTTING_DOWN}
 
 
 def test_diagram_is_generated_from_the_table():

@@ -14,6 +14,7 @@ import json
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -23,10 +24,12 @@ from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed
 from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.models import BarSet
 from alpaca.data.requests import OptionChainRequest, OptionSnapshotRequest, StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass, OrderSide, PositionIntent, PositionSide, QueryOrderStatus, TimeInForce
+from alpaca.trading.models import OptionContractsResponse
 from alpaca.trading.requests import GetCalendarRequest, GetOptionContractsRequest, GetOrdersRequest, LimitOrderRequest
 from alpaca.trading.requests import OptionLegRequest as AlpacaLeg
 from loguru import logger
@@ -191,12 +194,13 @@ def classify(what: str, exc: BaseException) -> BrokerError:
     if isinstance(exc, requests.ConnectionError):
         return BrokerError(f"{what}: connection failed ({exc.__class__.__name__})", transient=True)
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ())) or exc.title
-        return BrokerError(f"{what}: malformed response: {where}: {first.get('msg', str(exc)[:200])}")
+        problems = exc.errors()
+        where = ".".join(str(p) for p in problems[0]["loc"]) if problems else ""
+        message = problems[0]["msg"] if problems else str(exc)[:200]
+        return BrokerError(f"{what}: malformed response: {where or exc.title}: {message}")
     if isinstance(exc, (ValueError, KeyError, TypeError)):
-        first = str(exc).splitlines()[0][:200]
-        return BrokerError(f"{what}: malformed response: {type(exc).__name__}: {first}")
+        line = str(exc).splitlines()[0][:200]
+        return BrokerError(f"{what}: malformed response: {type(exc).__name__}: {line}")
     return BrokerError(f"{what}: {type(exc).__name__}: {exc}")
 
 
@@ -260,7 +264,9 @@ class AlpacaBroker:
                 limit=1000,
                 page_token=token,
             )
-            page = self._retry.call("GET /v2/options/contracts", lambda req=req: self._tc.get_option_contracts(req))
+            page = self._retry.call("GET /v2/options/contracts", partial(self._tc.get_option_contracts, req))
+            if not isinstance(page, OptionContractsResponse):
+                raise BrokerError("GET /v2/options/contracts: malformed response: not a contracts page")
             for c in page.option_contracts or []:
                 try:
                     parsed = parse_occ(c.symbol)
@@ -342,7 +348,7 @@ class AlpacaBroker:
             req = GetOrdersRequest(
                 status=QueryOrderStatus.ALL, after=after, nested=True, limit=ORDERS_PAGE, direction="asc"
             )
-            page = self._get("GET /v2/orders?status=all", lambda req=req: self._tc.get_orders(req), _orders)
+            page = self._get("GET /v2/orders?status=all", partial(self._tc.get_orders, req), _orders)
             fresh = [o for o in page if o.id not in found]
             found.update((o.id, o) for o in fresh)
             if len(page) < ORDERS_PAGE:
@@ -478,6 +484,8 @@ class AlpacaMarketData:
             symbol_or_symbols=[symbol], timeframe=TimeFrame.Minute, start=start, end=end, feed=self._feed
         )
         barset = self._retry.call("GET /v2/stocks/bars", lambda: self._stocks.get_stock_bars(req))
+        if not isinstance(barset, BarSet):
+            raise BrokerError("GET /v2/stocks/bars: malformed response: not a bar set")
         end_s = end.timestamp()
         rows = [b for b in barset.data.get(symbol, []) if b.timestamp.timestamp() + 60 <= end_s]
         if not rows:

@@ -232,9 +232,10 @@ def greeks(
         rate,
         np.array([c.right is Right.CALL for _, c, _ in picked]),
     )
+    deltas = [q.delta for q, _, _ in picked]
     for j, i in enumerate(known):
         out[i] = Greeks(
-            delta=_finite(float(rows[i][0].delta)),  # type: ignore[arg-type] - known rows carry a delta
+            delta=_finite(float(deltas[j] or 0.0)),
             gamma=_finite(float(g.gamma[j])),
             rho=_finite(float(g.rho[j])),
             theta=_finite(float(g.theta[j])),
@@ -287,7 +288,7 @@ def _order_common(order: Order, meta: OrderMeta, expires_at: datetime | None, cl
     canceled_at = meta.canceled_at if order.status is OrderStatus.CANCELED else None
     expired_at = close if order.status is OrderStatus.EXPIRED else None
     updated = max(t for t in (order.submitted_at, order.filled_at, canceled_at, expired_at) if t is not None)
-    out = {
+    out: dict[str, Any] = {
         "created_at": iso_utc(order.submitted_at),
         "updated_at": iso_utc(updated),
         "submitted_at": iso_utc(order.submitted_at),

@@ -21,6 +21,7 @@ from engine.models import (
     Account,
     Intent,
     Leg,
+    OptionContract,
     Order,
     OrderRequest,
     OrderStatus,
@@ -92,12 +93,18 @@ class SimExchange:
         if market is not None:
             self.start_session(market)
 
+    @property
+    def _mk(self) -> SimMarket:
+        """The session's market; everything that reads it runs inside a session (sync stops before, otherwise)."""
+        assert self.market is not None, "the exchange has no session yet"
+        return self.market
+
     # -- sessions and time -------------------------------------------------------------------------
 
     def start_session(self, market: SimMarket) -> None:
         """Move to the next session's market, first playing the previous one out to its close if nobody did."""
         if not self._closed:
-            self.sync(self.market.session.close)
+            self.sync(self._mk.session.close)
         self.last_equity = self._close_equity
         self.market = market
         self._multiplier = market.multiplier
@@ -114,7 +121,7 @@ class SimExchange:
         """
         if self._closed:
             return
-        mk = self.market
+        mk = self._mk
         e = now.timestamp()
         if e < mk.open_s:
             return
@@ -133,14 +140,14 @@ class SimExchange:
 
     def _close_session(self) -> None:
         """Expire working orders and cash-settle every open position at intrinsic value."""
-        mk = self.market
+        mk = self._mk
         when = mk.session.close
         for oid in self._working:
             self._orders[oid] = replace(self._orders[oid], status=OrderStatus.EXPIRED)
         self._working.clear()
         settle = mk.settlement_price()
         for symbol, h in list(self._holdings.items()):
-            c = mk.contract(symbol)
+            c = self._contract(symbol)
             value = float(intrinsic(settle, c.strike, c.right is Right.CALL))
             qty = -h.qty
             kind = self._expiry_event(h.qty, value)
@@ -152,8 +159,9 @@ class SimExchange:
     def _expiry_event(self, held: int, value: float) -> str:
         """Cash-settled products settle; physical ones are exercised (long) or assigned (short) when in the
         money, which the exchange books at the same intrinsic value as if the stock were sold at the close."""
-        if self.market.settlement == "cash" or value <= 0:
-            return "settlement" if self.market.settlement == "cash" else "expired worthless"
+        cash = self._mk.settlement == "cash"
+        if cash or value <= 0:
+            return "settlement" if cash else "expired worthless"
         return "exercise" if held > 0 else "assignment"
 
     def _liquidate(self, k: int) -> None:
@@ -164,7 +172,7 @@ class SimExchange:
         are canceled, since filling them now would open the opposite position; other working orders
         keep working until the close.
         """
-        mk = self.market
+        mk = self._mk
         when = mk.minute_start(k)
         liquidated = set()
         for symbol, h in list(self._holdings.items()):
@@ -220,7 +228,7 @@ class SimExchange:
             raise _reject("each leg of a multi-leg order must be a different symbol")
         mk = self.market
         e = now.timestamp()
-        if self._closed or not mk.open_s <= e < mk.close_s:
+        if self._closed or mk is None or not mk.open_s <= e < mk.close_s:
             raise _reject("market is closed: option orders are accepted only during regular trading hours")
         if e >= self._cutoff_s:
             raise _reject(
@@ -245,7 +253,7 @@ class SimExchange:
         """Worst case: every working order and this one fill completely at their limits."""
         qty = {s: h.qty for s, h in self._holdings.items()}
         cash = self.cash
-        pending = [(o.legs, o.qty - o.filled_qty, o.limit_price) for o in map(self._orders.get, self._working)]
+        pending = [(o.legs, o.qty - o.filled_qty, o.limit_price) for o in (self._orders[i] for i in self._working)]
         for legs, n, limit in [*pending, (request.legs, request.qty, request.limit_price)]:
             cash -= limit * n * self._multiplier
             for leg in legs:
@@ -258,7 +266,7 @@ class SimExchange:
         """Fill at the natural price of minute k when the limit reaches it (Alpaca paper fills at the NBBO):
         only at prices the market shows, so a leg to buy that has no ask leaves the order working."""
         order = self._orders[oid]
-        mk = self.market
+        mk = self._mk
         prices = {}
         natural = 0.0
         for leg in order.legs:
@@ -351,7 +359,7 @@ class SimExchange:
         at 0, at a strike, or at the far right (a stress price stands in for infinity): exact for
         defined-risk spreads, and enormous for a naked short call, which is what gets it rejected.
         """
-        held = [(self.market.contract(s), q) for s, q in qty_by_symbol.items() if q]
+        held = [(self._contract(s), q) for s, q in qty_by_symbol.items() if q]
         if not held:
             return 0.0
         strikes = np.array([c.strike for c, _ in held])
@@ -366,9 +374,15 @@ class SimExchange:
             self._requirement = self._requirement_of({s: h.qty for s, h in self._holdings.items()})
         return self._requirement
 
+    def _contract(self, symbol: str) -> OptionContract:
+        """A held or ordered symbol's contract: the exchange only ever holds what today's market lists."""
+        c = self._mk.contract(symbol)
+        assert c is not None, f"{symbol} is not listed today"
+        return c
+
     def _mark(self, symbol: str, now: datetime) -> float:
         """The market's mark of the minute; only called with holdings, which exist only inside a session once synced."""
-        return self.market.mark(symbol, self.market.minute(now))
+        return self._mk.mark(symbol, self._mk.minute(now))
 
     def positions(self, now: datetime) -> list[Position]:
         self.sync(now)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
+from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -392,7 +393,7 @@ class SimServer:
         if self._httpd is None:
             raise RuntimeError("server not started")
         host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host if isinstance(host, str) else host.decode()}:{port}"
 
     @property
     def request_counts(self) -> Counter[str]:
@@ -1038,7 +1039,7 @@ def _whole(value: Any, name: str) -> int:
     return int(out)
 
 
-def _enum(kind: type, value: Any, name: str) -> Any:
+def _enum(kind: type[StrEnum], value: Any, name: str) -> Any:
     if value in (None, ""):
         return None
     try:

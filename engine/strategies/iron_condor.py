@@ -6,19 +6,13 @@ spot; wings sit `wing_width` further out. A volatility filter on realized volati
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from engine.book import CondorPlan
 from engine.combo import natural, net_mid
 from engine.config import StrategyConfig
 from engine.errors import DataError
 from engine.models import CONTRACT_MULTIPLIER, Intent, Leg, OptionContract, OptionQuote, Right, Side
 from engine.pricing import black_scholes
-
-
-@dataclass(frozen=True)
-class Skip:
-    reason: str
+from engine.strategies.base import Skip
 
 
 class IronCondor:

@@ -50,7 +50,7 @@ from engine.brokers.sim import SimBroker, SimMarketData
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, parse_config
-from engine.machine import S
+from engine.machine import State
 from engine.models import Bars, Right, Session
 from engine.occ import parse_occ
 from engine.sim.market import SimMarket
@@ -208,7 +208,7 @@ class Seen:
     minute: int | None
     loss: float
     held: dict[str, int]
-    state: S
+    state: State
 
 
 @dataclass
@@ -218,7 +218,7 @@ class Day:
     market: SimMarket
     hard_exit: datetime
     code: int
-    final_state: S
+    final_state: State
     seen: list[Seen] = field(default_factory=list)
 
 
@@ -375,7 +375,7 @@ def naked_shorts(held: dict[str, int]) -> list[str]:
 def check_invariants(day: Day) -> None:
     cfg = day.cfg
     assert day.code == 0, f"exit code {day.code}"
-    assert day.final_state is S.SHUTTING_DOWN
+    assert day.final_state is State.SHUTTING_DOWN
     assert day.seen, "the engine never ticked"
 
     move, slip = loss_tolerance(day)

@@ -27,7 +27,7 @@ from engine.clock import SimClock
 from engine.combo import natural, net_mid
 from engine.config import Config, parse_config
 from engine.errors import OrderRejected
-from engine.machine import S
+from engine.machine import State
 from engine.models import (
     Account,
     Bars,
@@ -149,7 +149,7 @@ class World:
         self.clock = SimClock(et(day, hh, mm) + timedelta(seconds=ss))
         return self.clock.now()
 
-    def runner(self, initial: S, *, session: bool = True) -> Runner:
+    def runner(self, initial: State, *, session: bool = True) -> Runner:
         """A runner in `initial` with its journal open and, unless told otherwise, today's session loaded."""
         r = build(self.cfg, Adapters(self.clock, self.broker, self.market_data), initial=initial)
         ctx = r.ctx
@@ -277,7 +277,7 @@ class World:
     def last_transition(self, day: date = DAY) -> dict[str, Any]:
         return [r for r in self.records(day) if r["kind"] == "transition"][-1]
 
-    def assert_moved(self, trigger: str, source: S, dest: S, *words: str, day: date = DAY) -> dict[str, Any]:
+    def assert_moved(self, trigger: str, source: State, dest: State, *words: str, day: date = DAY) -> dict[str, Any]:
         """The last transition record is trigger/source -> dest, its reason holds `words`, it has a snapshot."""
         rec = self.last_transition(day)
         assert (rec["trigger"], rec["source"], rec["dest"]) == (trigger, str(source), str(dest))

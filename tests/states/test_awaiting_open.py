@@ -6,49 +6,49 @@ import json
 
 from engine.audit import journal_path
 from engine.calendar import et
-from engine.machine import S
+from engine.machine import State
 from tests.states.statekit import DAY, HOLIDAY, NEXT_DAY, World
 
 
 def test_market_open_inside_the_entry_window_loads_the_session(world: World):
-    runner = world.runner(S.AWAITING_OPEN, session=False)
+    runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()
 
-    assert runner.state is S.SCANNING
+    assert runner.state is State.SCANNING
     world.broker.session.assert_called_once_with(DAY)
     assert runner.ctx.session is not None and runner.ctx.session.day == DAY
-    world.assert_moved("market_open", S.AWAITING_OPEN, S.SCANNING, "session 2025-07-01 09:30-16:00 ET",
+    world.assert_moved("market_open", State.AWAITING_OPEN, State.SCANNING, "session 2025-07-01 09:30-16:00 ET",
                        "entries 10:00-14:30", "hard exit 15:15")
     world.broker.submit_order.assert_not_called()
 
 
 def test_before_the_entry_window_sleeps_exactly_until_it_then_opens(world: World):
     world.at(9, 0)
-    runner = world.runner(S.AWAITING_OPEN, session=False)
+    runner = world.runner(State.AWAITING_OPEN, session=False)
 
     outcome = runner.tick()
 
-    assert outcome is None and runner.state is S.AWAITING_OPEN
+    assert outcome is None and runner.state is State.AWAITING_OPEN
     assert world.clock.now() == et(DAY, 10, 0)
     assert not [r for r in world.records() if r["kind"] == "transition"]
 
     runner.tick()
 
-    assert runner.state is S.SCANNING
-    rec = world.assert_moved("market_open", S.AWAITING_OPEN, S.SCANNING, "entries 10:00-14:30")
+    assert runner.state is State.SCANNING
+    rec = world.assert_moved("market_open", State.AWAITING_OPEN, State.SCANNING, "entries 10:00-14:30")
     assert rec["ts"] == et(DAY, 10, 0).isoformat()
 
 
 def test_no_session_on_a_holiday_shuts_down_without_trading(world: World):
     world.configure({"session": {"date": HOLIDAY.isoformat()}})
     world.at(10, 30, day=HOLIDAY)
-    runner = world.runner(S.AWAITING_OPEN, session=False)
+    runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("no_session", S.AWAITING_OPEN, S.SHUTTING_DOWN, "2025-07-04 is not a trading session",
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved("no_session", State.AWAITING_OPEN, State.SHUTTING_DOWN, "2025-07-04 is not a trading session",
                        "holiday", day=HOLIDAY)
     world.broker.submit_order.assert_not_called()
     world.market_data.bars.assert_not_called()
@@ -58,13 +58,13 @@ def test_no_session_on_a_holiday_shuts_down_without_trading(world: World):
 def test_holiday_with_sessions_left_moves_to_the_next_session_without_using_one_up(world: World):
     world.configure({"session": {"date": HOLIDAY.isoformat(), "days": 2}})
     world.at(10, 30, day=HOLIDAY)
-    runner = world.runner(S.AWAITING_OPEN, session=False)
+    runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()  # finds no session on the holiday: the move to the next day is made between ticks
     assert runner.ctx.skip_day and runner.ctx.day == HOLIDAY
     runner.tick()
 
-    assert runner.state is S.AWAITING_OPEN
+    assert runner.state is State.AWAITING_OPEN
     assert runner.ctx.day.isoformat() == "2025-07-07"
     assert runner.ctx.days_left == 2
     assert journal_path(world.cfg.logs_dir, runner.ctx.day).exists()
@@ -72,12 +72,12 @@ def test_holiday_with_sessions_left_moves_to_the_next_session_without_using_one_
 
 def test_session_end_past_the_hard_exit_shuts_down_when_no_sessions_are_left(world: World):
     world.at(15, 20)
-    runner = world.runner(S.AWAITING_OPEN, session=False)
+    runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("session_end", S.AWAITING_OPEN, S.SHUTTING_DOWN, "already past its hard exit 15:15")
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved("session_end", State.AWAITING_OPEN, State.SHUTTING_DOWN, "already past its hard exit 15:15")
     assert json.loads(world.report_file().read_text())["session_date"] == "2025-07-01"
     world.broker.submit_order.assert_not_called()
 
@@ -85,12 +85,12 @@ def test_session_end_past_the_hard_exit_shuts_down_when_no_sessions_are_left(wor
 def test_session_end_past_the_hard_exit_waits_for_the_next_session_when_one_is_left(world: World):
     world.configure({"session": {"days": 2}})
     world.at(15, 20)
-    runner = world.runner(S.AWAITING_OPEN, session=False)
+    runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()
 
-    assert runner.state is S.AWAITING_OPEN
-    world.assert_moved("session_end", S.AWAITING_OPEN, S.AWAITING_OPEN, "already past its hard exit 15:15")
+    assert runner.state is State.AWAITING_OPEN
+    world.assert_moved("session_end", State.AWAITING_OPEN, State.AWAITING_OPEN, "already past its hard exit 15:15")
     assert world.report_file().exists()
     world.broker.submit_order.assert_not_called()
 
@@ -104,12 +104,12 @@ def test_session_end_past_the_hard_exit_waits_for_the_next_session_when_one_is_l
 
 def test_shutdown_signal_while_awaiting_open(world: World):
     world.at(9, 0)
-    runner = world.runner(S.AWAITING_OPEN)
+    runner = world.runner(State.AWAITING_OPEN)
 
     outcome = runner.fire("shutdown", "SIGTERM")
 
-    assert outcome.moved and runner.state is S.SHUTTING_DOWN
-    world.assert_moved("shutdown", S.AWAITING_OPEN, S.SHUTTING_DOWN, "SIGTERM")
+    assert outcome.moved and runner.state is State.SHUTTING_DOWN
+    world.assert_moved("shutdown", State.AWAITING_OPEN, State.SHUTTING_DOWN, "SIGTERM")
     runner.tick()
     assert runner.ctx.finished and world.report_file().exists()
     world.broker.submit_order.assert_not_called()
@@ -117,19 +117,19 @@ def test_shutdown_signal_while_awaiting_open(world: World):
 
 def test_unexpected_error_while_awaiting_open_shuts_down_with_the_error(world: World):
     world.broker.session.side_effect = RuntimeError("calendar service returned garbage")
-    runner = world.runner(S.AWAITING_OPEN, session=False)
+    runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("shutdown", S.AWAITING_OPEN, S.SHUTTING_DOWN, "RuntimeError",
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved("shutdown", State.AWAITING_OPEN, State.SHUTTING_DOWN, "RuntimeError",
                        "calendar service returned garbage")
     assert runner.ctx.exit_code == 1
 
 
 def test_trigger_not_valid_in_awaiting_open_is_refused_and_audited(world: World):
     world.at(9, 0)
-    runner = world.runner(S.AWAITING_OPEN)
+    runner = world.runner(State.AWAITING_OPEN)
 
     world.assert_refused(runner, "filled")
     world.assert_refused(runner, "ready")

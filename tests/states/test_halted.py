@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from engine.calendar import et
 from engine.context import Halt
-from engine.machine import S
+from engine.machine import State
 from engine.models import OrderStatus
 from tests.states.statekit import DAY, EXIT_LEGS, World, paper_account
 
@@ -13,7 +13,7 @@ LOSS_LIMIT = Halt("daily loss limit: P&L -600.00 <= -500.00", flatten=True, resu
 
 
 def halted(world: World, halt: Halt):
-    runner = world.runner(S.HALTED)
+    runner = world.runner(State.HALTED)
     runner.ctx.halt = Halt(halt.reason, halt.flatten, halt.resumable)
     return runner
 
@@ -23,8 +23,8 @@ def test_resume_once_the_data_outage_has_cleared(world: World):
 
     runner.tick()
 
-    assert runner.state is S.SCANNING
-    world.assert_moved("resume", S.HALTED, S.SCANNING, "cleared", "data outage")
+    assert runner.state is State.SCANNING
+    world.assert_moved("resume", State.HALTED, State.SCANNING, "cleared", "data outage")
     assert runner.ctx.halt is None
     world.market_data.bars.assert_called()
     world.broker.submit_order.assert_not_called()
@@ -36,7 +36,7 @@ def test_stays_halted_while_the_data_outage_lasts(world: World):
 
     assert runner.tick() is None
 
-    assert runner.state is S.HALTED and runner.ctx.halt is not None
+    assert runner.state is State.HALTED and runner.ctx.halt is not None
     assert not [r for r in world.records() if r["kind"] == "transition"]
 
 
@@ -46,7 +46,7 @@ def test_never_resumes_after_the_daily_loss_limit(world: World):
     for _ in range(3):
         assert runner.tick() is None
 
-    assert runner.state is S.HALTED
+    assert runner.state is State.HALTED
     assert not [r for r in world.records() if r["kind"] == "transition"]
     world.market_data.bars.assert_not_called()
     world.broker.submit_order.assert_not_called()
@@ -58,7 +58,7 @@ def test_flatten_halt_closes_the_condor_with_one_urgent_combo_order(world: World
 
     runner.tick()
 
-    assert runner.state is S.HALTED
+    assert runner.state is State.HALTED
     [request] = world.submitted()
     assert request.client_order_id == "zdte-20250701-01c-00"
     assert request.legs == EXIT_LEGS and request.qty == 1 and request.limit_price >= 1.00
@@ -73,7 +73,7 @@ def test_resumable_halt_keeps_the_condor_under_its_exit_rules(world: World):
 
     runner.tick()
 
-    assert runner.state is S.HALTED and len(runner.ctx.book.open) == 1
+    assert runner.state is State.HALTED and len(runner.ctx.book.open) == 1
     world.broker.submit_order.assert_not_called()
 
 
@@ -84,7 +84,7 @@ def test_resumable_halt_escalates_to_flatten_on_the_loss_limit(world: World):
 
     runner.tick()
 
-    assert runner.state is S.HALTED
+    assert runner.state is State.HALTED
     assert runner.ctx.halt is not None and runner.ctx.halt.flatten and not runner.ctx.halt.resumable
     escalated = [r for r in world.records() if r["kind"] == "halt_escalated"]
     assert len(escalated) == 1 and "daily loss limit" in escalated[0]["reason"]
@@ -99,8 +99,8 @@ def test_session_end_at_the_hard_exit_when_flat_shuts_down(world: World):
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("session_end", S.HALTED, S.SHUTTING_DOWN, "hard exit 15:15 ET reached while halted",
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved("session_end", State.HALTED, State.SHUTTING_DOWN, "hard exit 15:15 ET reached while halted",
                        "daily loss limit", "flat")
     assert world.report_file().exists()
     world.broker.submit_order.assert_not_called()
@@ -113,8 +113,8 @@ def test_session_end_at_the_hard_exit_awaits_the_next_session_when_one_is_left(w
 
     runner.tick()
 
-    assert runner.state is S.AWAITING_OPEN
-    world.assert_moved("session_end", S.HALTED, S.AWAITING_OPEN, "hard exit 15:15 ET reached while halted")
+    assert runner.state is State.AWAITING_OPEN
+    world.assert_moved("session_end", State.HALTED, State.AWAITING_OPEN, "hard exit 15:15 ET reached while halted")
     assert runner.ctx.day_closed and world.report_file().exists()
 
 
@@ -126,8 +126,10 @@ def test_session_end_after_the_close_while_halted(world: World):
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("session_end", S.HALTED, S.SHUTTING_DOWN, "session closed while halted", "daily loss limit")
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved(
+        "session_end", State.HALTED, State.SHUTTING_DOWN, "session closed while halted", "daily loss limit"
+    )
     world.broker.submit_order.assert_not_called()
     assert runner.ctx.book.open == []
 
@@ -137,8 +139,8 @@ def test_shutdown_signal_while_halted(world: World):
 
     outcome = runner.fire("shutdown", "SIGTERM")
 
-    assert outcome.moved and runner.state is S.SHUTTING_DOWN
-    world.assert_moved("shutdown", S.HALTED, S.SHUTTING_DOWN, "SIGTERM")
+    assert outcome.moved and runner.state is State.SHUTTING_DOWN
+    world.assert_moved("shutdown", State.HALTED, State.SHUTTING_DOWN, "SIGTERM")
     runner.tick()
     assert runner.ctx.finished and world.report_file().exists()
     world.broker.submit_order.assert_not_called()
@@ -151,8 +153,8 @@ def test_unexpected_error_while_halted_shuts_down_with_the_error(world: World):
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("shutdown", S.HALTED, S.SHUTTING_DOWN, "RuntimeError", "quote service down hard")
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved("shutdown", State.HALTED, State.SHUTTING_DOWN, "RuntimeError", "quote service down hard")
     assert runner.ctx.exit_code == 1
 
 
@@ -168,12 +170,12 @@ def test_trigger_not_valid_in_halted_is_refused_and_audited(world: World):
 def halted_with_a_resting_entry(world: World, halt: Halt, qty: int = 1):
     """Entering had an entry resting at the broker when the halt came; the broker cancels asynchronously."""
     world.fill = "rest"
-    runner = world.runner(S.ENTERING)
+    runner = world.runner(State.ENTERING)
     runner.ctx.plan = world.plan(qty)
     runner.tick()
     runner.ctx.halt = Halt(halt.reason, halt.flatten, halt.resumable)
     runner.fire("halt", halt.reason)
-    assert runner.state is S.HALTED
+    assert runner.state is State.HALTED
     world.cancel_pends = True
     return runner
 
@@ -184,7 +186,7 @@ def test_does_not_resume_while_the_working_entrys_cancel_is_pending(world: World
 
     for _ in range(3):
         assert runner.tick() is None
-        assert runner.state is S.HALTED and runner.ctx.working is not None
+        assert runner.state is State.HALTED and runner.ctx.working is not None
 
     assert [r for r in world.records() if r["kind"] == "transition"][transitions:] == []
     assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
@@ -192,8 +194,8 @@ def test_does_not_resume_while_the_working_entrys_cancel_is_pending(world: World
 
     runner.tick()
 
-    assert runner.state is S.SCANNING
-    world.assert_moved("resume", S.HALTED, S.SCANNING, "cleared", "data outage")
+    assert runner.state is State.SCANNING
+    world.assert_moved("resume", State.HALTED, State.SCANNING, "cleared", "data outage")
     assert runner.ctx.working is None and runner.ctx.plan is None and runner.ctx.book.open == []
     assert world.broker.submit_order.call_count == 1
 
@@ -202,7 +204,7 @@ def test_an_entry_that_fills_during_its_pending_cancel_is_flattened_once_the_can
     runner = halted_with_a_resting_entry(world, LOSS_LIMIT, qty=2)
     runner.tick()
     runner.tick()
-    assert runner.state is S.HALTED and runner.ctx.working.kind == "entry"
+    assert runner.state is State.HALTED and runner.ctx.working.kind == "entry"
     assert world.broker.submit_order.call_count == 1 and runner.ctx.book.open == []
     world.fill_resting()  # the entry filled before the cancel took effect
     world.confirm_cancels()

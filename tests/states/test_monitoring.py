@@ -7,14 +7,14 @@ import pytest
 from engine.book import CondorPlan
 from engine.calendar import et
 from engine.combo import natural, net_mid
-from engine.machine import S
+from engine.machine import State
 from engine.models import Leg, OrderRequest, OrderStatus
 from engine.occ import parse_occ
 from tests.states.statekit import DAY, ENTRY_LEGS, EXIT_LEGS, NEXT_DAY, World, occ, paper_account
 
 
 def monitoring(world: World):
-    runner = world.runner(S.MONITORING)
+    runner = world.runner(State.MONITORING)
     world.open_condor(runner, entry_price=-0.92)
     return runner
 
@@ -24,7 +24,7 @@ def test_keeps_the_condor_while_no_exit_rule_fires(world: World):
 
     assert runner.tick() is None
 
-    assert runner.state is S.MONITORING and len(runner.ctx.book.open) == 1
+    assert runner.state is State.MONITORING and len(runner.ctx.book.open) == 1
     world.broker.submit_order.assert_not_called()
     assert set(runner.ctx.marks) == {leg.symbol for leg in EXIT_LEGS}
 
@@ -35,11 +35,11 @@ def test_exited_on_the_profit_target_with_one_reverse_leg_order(world: World):
 
     runner.tick()
 
-    assert runner.state is S.SCANNING
+    assert runner.state is State.SCANNING
     world.broker.submit_order.assert_called_once_with(
         OrderRequest(client_order_id="zdte-20250701-01c-00", legs=EXIT_LEGS, qty=1, limit_price=0.28)
     )
-    world.assert_moved("exited", S.MONITORING, S.SCANNING, "trade 1 closed", "profit target", "P&L +64.00")
+    world.assert_moved("exited", State.MONITORING, State.SCANNING, "trade 1 closed", "profit target", "P&L +64.00")
     assert runner.ctx.book.open == []
     [trade] = runner.ctx.book.closed
     assert trade.exit_price == pytest.approx(0.28) and trade.pnl == pytest.approx(64.0)
@@ -51,8 +51,8 @@ def test_exited_on_the_spread_stop(world: World):
 
     runner.tick()
 
-    assert runner.state is S.SCANNING
-    world.assert_moved("exited", S.MONITORING, S.SCANNING, "spread stop")
+    assert runner.state is State.SCANNING
+    world.assert_moved("exited", State.MONITORING, State.SCANNING, "spread stop")
     [request] = world.submitted()
     assert request.legs == EXIT_LEGS and request.limit_price > 0
     assert runner.ctx.book.closed[0].pnl < -92.0
@@ -64,14 +64,14 @@ def test_halt_on_the_daily_loss_limit_then_flatten_with_one_combo_order(world: W
 
     runner.tick()
 
-    assert runner.state is S.HALTED
-    world.assert_moved("halt", S.MONITORING, S.HALTED, "daily loss limit", "P&L -650.00 <= -500.00")
+    assert runner.state is State.HALTED
+    world.assert_moved("halt", State.MONITORING, State.HALTED, "daily loss limit", "P&L -650.00 <= -500.00")
     assert runner.ctx.halt is not None and runner.ctx.halt.flatten and not runner.ctx.halt.resumable
     world.broker.submit_order.assert_not_called()
 
     runner.tick()
 
-    assert runner.state is S.HALTED
+    assert runner.state is State.HALTED
     [request] = world.submitted()
     assert request.client_order_id == "zdte-20250701-01c-00"
     assert request.legs == EXIT_LEGS and request.qty == 1
@@ -86,8 +86,8 @@ def test_halt_on_the_kill_switch_without_marking(world: World):
 
     runner.tick()
 
-    assert runner.state is S.HALTED
-    world.assert_moved("halt", S.MONITORING, S.HALTED, "kill switch: file")
+    assert runner.state is State.HALTED
+    world.assert_moved("halt", State.MONITORING, State.HALTED, "kill switch: file")
     assert runner.ctx.halt is not None and runner.ctx.halt.flatten
     world.market_data.quotes.assert_not_called()
     world.broker.submit_order.assert_not_called()
@@ -100,8 +100,8 @@ def test_halt_after_an_exit_that_reaches_max_daily_trades(world: World):
 
     runner.tick()
 
-    assert runner.state is S.HALTED
-    world.assert_moved("halt", S.MONITORING, S.HALTED, "trade 1 closed", "max_daily_trades reached (3)")
+    assert runner.state is State.HALTED
+    world.assert_moved("halt", State.MONITORING, State.HALTED, "trade 1 closed", "max_daily_trades reached (3)")
     assert runner.ctx.halt is not None and not runner.ctx.halt.flatten and not runner.ctx.halt.resumable
     assert world.broker.submit_order.call_count == 1
 
@@ -112,8 +112,8 @@ def test_handler_exception_becomes_halt_that_flattens(world: World):
 
     runner.tick()
 
-    assert runner.state is S.HALTED
-    world.assert_moved("halt", S.MONITORING, S.HALTED, "RuntimeError", "marking failed")
+    assert runner.state is State.HALTED
+    world.assert_moved("halt", State.MONITORING, State.HALTED, "RuntimeError", "marking failed")
     assert runner.ctx.halt is not None and runner.ctx.halt.flatten
     world.broker.submit_order.assert_not_called()
 
@@ -124,9 +124,10 @@ def test_session_end_at_the_hard_exit_closes_the_condor_then_shuts_down(world: W
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("session_end", S.MONITORING, S.SHUTTING_DOWN, "time exit at 15:15 ET", "hard exit reached",
-                       "flat")
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved(
+        "session_end", State.MONITORING, State.SHUTTING_DOWN, "time exit at 15:15 ET", "hard exit reached", "flat"
+    )
     [request] = world.submitted()
     assert request.legs == EXIT_LEGS
     assert runner.ctx.book.open == [] and world.report_file().exists()
@@ -139,8 +140,8 @@ def test_session_end_at_the_hard_exit_awaits_the_next_session_when_one_is_left(w
 
     runner.tick()
 
-    assert runner.state is S.AWAITING_OPEN
-    world.assert_moved("session_end", S.MONITORING, S.AWAITING_OPEN, "hard exit reached")
+    assert runner.state is State.AWAITING_OPEN
+    world.assert_moved("session_end", State.MONITORING, State.AWAITING_OPEN, "hard exit reached")
     assert world.broker.submit_order.call_count == 1
     assert runner.ctx.book.open == [] and world.report_file().exists()
 
@@ -152,8 +153,8 @@ def test_session_end_after_the_close_books_what_the_broker_settled(world: World)
 
     runner.tick()
 
-    assert runner.state is S.SHUTTING_DOWN
-    world.assert_moved("session_end", S.MONITORING, S.SHUTTING_DOWN, "session closed", "settled by the broker")
+    assert runner.state is State.SHUTTING_DOWN
+    world.assert_moved("session_end", State.MONITORING, State.SHUTTING_DOWN, "session closed", "settled by the broker")
     world.broker.submit_order.assert_not_called()
     assert runner.ctx.book.open == []
     assert "settled by the broker" in runner.ctx.book.closed[0].exit_reason
@@ -178,8 +179,8 @@ def test_shutdown_signal_while_monitoring(world: World):
 
     outcome = runner.fire("shutdown", "SIGTERM")
 
-    assert outcome.moved and runner.state is S.SHUTTING_DOWN
-    rec = world.assert_moved("shutdown", S.MONITORING, S.SHUTTING_DOWN, "SIGTERM")
+    assert outcome.moved and runner.state is State.SHUTTING_DOWN
+    rec = world.assert_moved("shutdown", State.MONITORING, State.SHUTTING_DOWN, "SIGTERM")
     assert [s["trade_no"] for s in rec["snapshot"]["open_spreads"]] == [1]
     world.broker.submit_order.assert_not_called()
 
@@ -199,15 +200,15 @@ def test_an_exit_still_working_at_the_close_is_dropped_and_day_two_starts_with_a
     world.at(15, 0)
     runner = monitoring(world)
     runner.tick()  # the profit target fires; the exit rests at the broker
-    assert runner.state is S.MONITORING and runner.ctx.working.kind == "exit"
+    assert runner.state is State.MONITORING and runner.ctx.working.kind == "exit"
     assert world.submitted()[0].client_order_id == "zdte-20250701-01c-00"
     world.held = []  # the broker settles the expired legs after the close
     world.clock.set(et(DAY, 16, 0))
 
     runner.tick()
 
-    assert runner.state is S.AWAITING_OPEN
-    world.assert_moved("session_end", S.MONITORING, S.AWAITING_OPEN, "session closed")
+    assert runner.state is State.AWAITING_OPEN
+    world.assert_moved("session_end", State.MONITORING, State.AWAITING_OPEN, "session closed")
     assert runner.ctx.working is None
     world.broker.cancel_order.assert_called_once_with("ord-1")
     assert world.orders["ord-1"].status is OrderStatus.CANCELED
@@ -215,7 +216,7 @@ def test_an_exit_still_working_at_the_close_is_dropped_and_day_two_starts_with_a
 
     world.clock.set(et(NEXT_DAY, 10, 30))
     runner.tick()
-    assert runner.state is S.SCANNING and runner.ctx.day == NEXT_DAY and runner.ctx.working is None
+    assert runner.state is State.SCANNING and runner.ctx.day == NEXT_DAY and runner.ctx.working is None
     world.price_scale = 1.0
     contracts = [(parse_occ(leg.symbol), leg) for leg in ENTRY_LEGS]
     legs = tuple(Leg(occ(c.right, c.strike, NEXT_DAY), leg.side, leg.intent) for c, leg in contracts)
@@ -227,10 +228,12 @@ def test_an_exit_still_working_at_the_close_is_dropped_and_day_two_starts_with_a
 
     runner.tick()
 
-    assert runner.state is S.MONITORING
+    assert runner.state is State.MONITORING
     first, second = world.submitted()
     assert first.client_order_id == "zdte-20250701-01c-00"
     assert second.client_order_id == "zdte-20250702-01o-00"
     assert second.legs == legs and second.qty == 1 and second.limit_price == -0.92
     world.broker.cancel_order.assert_called_once()  # day 1's exit was never touched again
-    world.assert_moved("filled", S.ENTERING, S.MONITORING, "trade 1 filled 1x", "zdte-20250702-01o-00", day=NEXT_DAY)
+    world.assert_moved(
+        "filled", State.ENTERING, State.MONITORING, "trade 1 filled 1x", "zdte-20250702-01o-00", day=NEXT_DAY
+    )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from engine.errors import AuthError, DataError
-from engine.machine import S
+from engine.machine import State
 from states import HANDLERS
 from tests.states.statekit import World
 
@@ -21,33 +21,33 @@ def raising(exc: BaseException):
 
 
 def test_an_unexpected_error_while_trading_halts_and_flattens_for_good(world: World, monkeypatch) -> None:
-    runner = world.runner(S.MONITORING)
-    monkeypatch.setitem(HANDLERS, S.MONITORING, raising(RuntimeError("boom")))
+    runner = world.runner(State.MONITORING)
+    monkeypatch.setitem(HANDLERS, State.MONITORING, raising(RuntimeError("boom")))
     runner.tick()
-    assert runner.state is S.HALTED
+    assert runner.state is State.HALTED
     halt = runner.ctx.halt
     assert halt is not None and halt.flatten and not halt.resumable and "RuntimeError: boom" in halt.reason
-    world.assert_moved("halt", S.MONITORING, S.HALTED, "RuntimeError: boom")
+    world.assert_moved("halt", State.MONITORING, State.HALTED, "RuntimeError: boom")
     assert runner.ctx.exit_code == 0
 
 
 def test_a_data_error_is_waited_out_then_halts_resumably_past_the_tolerance(world: World, monkeypatch) -> None:
-    runner = world.runner(S.SCANNING)
-    monkeypatch.setitem(HANDLERS, S.SCANNING, raising(DataError("no bars")))
+    runner = world.runner(State.SCANNING)
+    monkeypatch.setitem(HANDLERS, State.SCANNING, raising(DataError("no bars")))
     runner.tick()
-    assert runner.state is S.SCANNING and runner.ctx.outage_since is not None
+    assert runner.state is State.SCANNING and runner.ctx.outage_since is not None
     tolerance = world.cfg.risk.broker_outage_tolerance_s
     world.clock.set(runner.ctx.outage_since + timedelta(seconds=tolerance + 1))
     runner.tick()
-    assert runner.state is S.HALTED
+    assert runner.state is State.HALTED
     halt = runner.ctx.halt
     assert halt is not None and halt.resumable and not halt.flatten and "no bars" in halt.reason
 
 
 @pytest.mark.parametrize(("exc", "code"), [(RuntimeError("bug"), 1), (AuthError("key refused"), 2)])
 def test_a_start_up_failure_fails_with_the_right_exit_code(world: World, monkeypatch, exc, code) -> None:
-    runner = world.runner(S.INITIALIZING, session=False)
-    monkeypatch.setitem(HANDLERS, S.INITIALIZING, raising(exc))
+    runner = world.runner(State.INITIALIZING, session=False)
+    monkeypatch.setitem(HANDLERS, State.INITIALIZING, raising(exc))
     runner.tick()
-    assert runner.state is S.SHUTTING_DOWN and runner.ctx.exit_code == code
-    world.assert_moved("fail", S.INITIALIZING, S.SHUTTING_DOWN, str(exc))
+    assert runner.state is State.SHUTTING_DOWN and runner.ctx.exit_code == code
+    world.assert_moved("fail", State.INITIALIZING, State.SHUTTING_DOWN, str(exc))

@@ -9,15 +9,15 @@ import pytest
 from engine.app import build
 from engine.audit import journal_path, read_journal
 from engine.config import parse_config
-from engine.machine import S
+from engine.machine import State
 from engine.models import OrderStatus
 from tests.states.statekit import DAY, EXIT_LEGS, World
 
 
-def shut_down_from(world: World, source: S):
+def shut_down_from(world: World, source: State):
     runner = world.runner(source)
     runner.fire("shutdown", "SIGTERM")
-    assert runner.state is S.SHUTTING_DOWN
+    assert runner.state is State.SHUTTING_DOWN
     return runner
 
 
@@ -29,7 +29,7 @@ def report(world: World) -> dict:
 def test_cancels_the_working_entry_whatever_the_flatten_setting(world: World, close_on_shutdown):
     world.configure({"risk": {"close_positions_on_shutdown": close_on_shutdown}})
     world.fill = "rest"
-    runner = world.runner(S.ENTERING)
+    runner = world.runner(State.ENTERING)
     runner.ctx.plan = world.plan()
     runner.tick()
     runner.fire("shutdown", "SIGTERM")
@@ -44,7 +44,7 @@ def test_cancels_the_working_entry_whatever_the_flatten_setting(world: World, cl
 
 def test_flattens_open_condors_with_one_combo_order_when_configured(world: World):
     world.configure({"risk": {"close_positions_on_shutdown": True}})
-    runner = world.runner(S.MONITORING)
+    runner = world.runner(State.MONITORING)
     world.open_condor(runner)
     runner.fire("shutdown", "SIGTERM")
 
@@ -61,7 +61,7 @@ def test_flattens_open_condors_with_one_combo_order_when_configured(world: World
 
 def test_leaves_open_condors_alone_when_not_configured(world: World):
     world.configure({"risk": {"close_positions_on_shutdown": False}})
-    runner = world.runner(S.MONITORING)
+    runner = world.runner(State.MONITORING)
     world.open_condor(runner)
     runner.fire("shutdown", "SIGTERM")
 
@@ -74,7 +74,7 @@ def test_leaves_open_condors_alone_when_not_configured(world: World):
 
 def test_does_not_try_to_flatten_after_the_close(world: World):
     world.at(16, 5)
-    runner = world.runner(S.HALTED)
+    runner = world.runner(State.HALTED)
     world.open_condor(runner)
     runner.fire("shutdown", "SIGTERM")
 
@@ -86,7 +86,7 @@ def test_does_not_try_to_flatten_after_the_close(world: World):
 
 def test_a_resting_flatten_order_is_worked_before_finishing(world: World):
     world.fill = "rest"
-    runner = world.runner(S.MONITORING)
+    runner = world.runner(State.MONITORING)
     world.open_condor(runner)
     runner.fire("shutdown", "SIGTERM")
 
@@ -101,7 +101,7 @@ def test_a_resting_flatten_order_is_worked_before_finishing(world: World):
 
 
 def test_writes_the_report_and_closes_the_journal(world: World):
-    runner = shut_down_from(world, S.SCANNING)
+    runner = shut_down_from(world, State.SCANNING)
 
     runner.tick()
 
@@ -119,7 +119,7 @@ def test_writes_the_report_and_closes_the_journal(world: World):
 
 def test_cleanup_error_still_finishes_with_exit_code_1(world: World):
     world.market_data.quotes.side_effect = RuntimeError("quotes gone during cleanup")
-    runner = world.runner(S.MONITORING)
+    runner = world.runner(State.MONITORING)
     world.open_condor(runner)
     runner.fire("shutdown", "SIGTERM")
 
@@ -132,7 +132,7 @@ def test_cleanup_error_still_finishes_with_exit_code_1(world: World):
 
 @pytest.mark.parametrize("trigger", ["shutdown", "resume", "ready"])
 def test_trigger_not_valid_in_shutting_down_is_refused_and_audited(world: World, trigger):
-    runner = shut_down_from(world, S.AWAITING_OPEN)
+    runner = shut_down_from(world, State.AWAITING_OPEN)
 
     world.assert_refused(runner, trigger)
 
@@ -147,7 +147,7 @@ def test_a_whole_simulated_day_runs_to_shutting_down_with_a_verified_journal(tmp
 
     code = runner.run()
 
-    assert code == 0 and runner.ctx.finished and runner.state is S.SHUTTING_DOWN
+    assert code == 0 and runner.ctx.finished and runner.state is State.SHUTTING_DOWN
     records, problems = read_journal(journal_path(cfg.logs_dir, DAY))
     assert problems == []
     moves = [(r["trigger"], r["source"], r["dest"]) for r in records if r["kind"] == "transition"]
@@ -164,7 +164,7 @@ def test_a_whole_simulated_day_runs_to_shutting_down_with_a_verified_journal(tmp
 def test_keep_setting_books_the_filled_part_of_a_resting_exit_and_reports_the_rest_open(world: World):
     world.configure({"risk": {"close_positions_on_shutdown": False}})
     world.fill, world.price_scale = "rest", 0.3
-    runner = world.runner(S.MONITORING)
+    runner = world.runner(State.MONITORING)
     world.open_condor(runner, entry_price=-0.92, qty=2)
     runner.tick()  # the profit target fires: one exit order for both contracts, resting at 0.28
     [request] = world.submitted()
@@ -190,7 +190,7 @@ def test_keep_setting_books_the_filled_part_of_a_resting_exit_and_reports_the_re
 def test_stays_while_the_working_entrys_cancel_is_pending_then_finishes(world: World, outcome):
     world.configure({"risk": {"close_positions_on_shutdown": False}})
     world.fill = "rest"
-    runner = world.runner(S.ENTERING)
+    runner = world.runner(State.ENTERING)
     runner.ctx.plan = world.plan(qty=2)
     runner.tick()
     world.cancel_pends = True
@@ -198,7 +198,7 @@ def test_stays_while_the_working_entrys_cancel_is_pending_then_finishes(world: W
 
     for _ in range(3):
         runner.tick()
-        assert runner.state is S.SHUTTING_DOWN and not runner.ctx.finished
+        assert runner.state is State.SHUTTING_DOWN and not runner.ctx.finished
         assert runner.ctx.working is not None and not world.report_file().exists()
     assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
     if outcome == "filled":
