@@ -156,7 +156,14 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: State = State.
         **ports,
     )
     runner = Runner(ctx, initial, venue=adapters.venue, signals=signals)
-    parts.orders = OrderManager(ports["broker"], ports["market_data"], ports["ids"], cfg.orders, runner.on_order_event)
+    parts.orders = OrderManager(
+        ports["broker"],
+        ports["market_data"],
+        ports["ids"],
+        cfg.orders,
+        runner.on_order_event,
+        gate=parts.risk.order_problems,
+    )
     return runner
 
 

@@ -24,6 +24,8 @@ from engine.models import Leg, Order, OrderRequest, OrderStatus
 from engine.ports import Broker, IdGen, MarketData
 
 OrderEvent = Callable[[str, dict[str, Any]], None]
+OrderGate = Callable[[str, tuple[Leg, ...], int], list[str]]
+"""Why an order of this kind, legs and size must not go out (empty: it may): engine.risk's order gate."""
 
 
 class Progress(StrEnum):
@@ -87,9 +89,16 @@ def progress_of(w: Working) -> Progress:
 
 class OrderManager:
     def __init__(
-        self, broker: Broker, market_data: MarketData, ids: IdGen, cfg: OrdersConfig, on_event: OrderEvent
+        self,
+        broker: Broker,
+        market_data: MarketData,
+        ids: IdGen,
+        cfg: OrdersConfig,
+        on_event: OrderEvent,
+        gate: OrderGate,
     ) -> None:
         self._broker = broker
+        self._gate = gate
         self._md = market_data
         self._ids = ids
         self.cfg = cfg
@@ -279,6 +288,8 @@ class OrderManager:
                 self._next_attempt_no[key] = attempt + 1
                 self._on_event("adopt", {"client_order_id": cid, "order_id": existing.id, "status": existing.status})
                 return existing
+        if refused := self._gate(kind, legs, qty):
+            raise OrderRejected(f"risk gate: {'; '.join(refused)} (not sent)")
         limit, mid, nat = self._price(legs, step, kind == "exit", urgent)
         request = OrderRequest(client_order_id=cid, legs=legs, qty=qty, limit_price=limit)
         self._in_doubt.add(cid)

@@ -12,7 +12,8 @@ from datetime import date, datetime, time
 from engine.book import CondorPlan, Spread
 from engine.calendar import ET
 from engine.config import RiskConfig, StrategyConfig
-from engine.models import Account, Intent, OptionQuote
+from engine.models import Account, Intent, Leg, OptionQuote, Right, Side
+from engine.occ import parse_occ
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,9 @@ class RiskGate:
             why.append(f"options level {v.account.options_level} < 3: spreads not allowed")
         return why
 
+    def order_problems(self, kind: str, legs: tuple[Leg, ...], qty: int) -> list[str]:
+        return order_problems(kind, legs, qty, self.strategy.contracts)
+
     def loss_limit_hit(self, pnl: float) -> bool:
         return pnl <= -self.cfg.max_daily_loss
 
@@ -99,6 +103,28 @@ class RiskGate:
         if pnl <= -stop:
             return f"spread stop: {pnl:.2f} <= -{stop:.2f}"
         return None
+
+
+def order_problems(kind: str, legs: tuple[Leg, ...], qty: int, max_qty: int) -> list[str]:
+    """The gate in the order path, for every attempt of every order whatever sent it (engine/orders.py asks it
+    before anything reaches the broker): an entry only opens a defined-risk position of at most `max_qty`
+    contracts, every sold leg covered by a bought leg of the same right and size; an exit or a flatten only
+    reduces, every leg a closing leg."""
+    if kind == "exit":
+        opening = [leg.symbol for leg in legs if leg.intent not in (Intent.BUY_TO_CLOSE, Intent.SELL_TO_CLOSE)]
+        return [f"an exit may only reduce: {', '.join(opening)} would open"] if opening else []
+    why = []
+    if qty > max_qty:
+        why.append(f"{qty} contracts above strategy.contracts {max_qty}")
+    if any(leg.intent not in (Intent.BUY_TO_OPEN, Intent.SELL_TO_OPEN) for leg in legs):
+        why.append("entry legs must all be opening legs")
+    for right in (Right.PUT, Right.CALL):
+        on_side = [leg for leg in legs if parse_occ(leg.symbol).right is right]
+        sold = sum(leg.ratio_qty for leg in on_side if leg.side is Side.SELL)
+        bought = sum(leg.ratio_qty for leg in on_side if leg.side is Side.BUY)
+        if sold > bought:
+            why.append(f"{sold - bought} sold {right.name.lower()}(s) without a wing")
+    return why
 
 
 def structure_problems(plan: CondorPlan) -> list[str]:

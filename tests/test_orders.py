@@ -15,6 +15,7 @@ from engine.ids import DeterministicIds
 from engine.models import Intent, Leg, OptionQuote, Order, OrderRequest, OrderStatus, Side
 from engine.orders import OrderManager, Progress, progress_of
 from engine.ports import Broker, MarketData
+from engine.risk import order_problems
 
 NY = ZoneInfo("America/New_York")
 DAY = date(2025, 7, 1)
@@ -123,7 +124,12 @@ def manager(broker, md, events, **cfg) -> OrderManager:
         **cfg,
     }
     return OrderManager(
-        broker, md, DeterministicIds("zdte"), OrdersConfig(**settings), lambda event, data: events.append((event, data))
+        broker,
+        md,
+        DeterministicIds("zdte"),
+        OrdersConfig(**settings),
+        lambda event, data: events.append((event, data)),
+        lambda kind, legs, qty: order_problems(kind, legs, qty, max_qty=10),
     )
 
 
@@ -667,3 +673,25 @@ def test_cancelling_an_order_that_never_reached_the_broker_is_final_at_once(brok
     broker.cancel_order.assert_not_called()
     broker.order_by_client_id.assert_called_once_with(w.order.client_order_id)
     assert w.filled_qty == 0 and not w.resubmit_pending
+
+
+def test_no_order_reaches_the_broker_without_passing_the_gate(broker, md, events):
+    """A naked short, an entry above the size limit and an exit that would open are refused in the order path,
+    whoever asked for them: nothing is sent, and the attempt is dead with the gate's reason."""
+    om = manager(broker, md, events)
+    naked = (ENTRY_LEGS[0], ENTRY_LEGS[1], ENTRY_LEGS[2])  # the short call without its wing
+    w = om.place("entry", 1, DAY, naked, 1, T0)
+    assert progress_of(w) is Progress.DEAD and "sold call(s) without a wing" in w.dead_reason
+    w = om.place("entry", 2, DAY, ENTRY_LEGS, 11, T0)
+    assert progress_of(w) is Progress.DEAD and "11 contracts above" in w.dead_reason
+    reopening = (EXIT_LEGS[0], ENTRY_LEGS[1])  # a close that would sell another put to open
+    w = om.place("exit", 3, DAY, reopening, 1, T0)
+    assert "an exit may only reduce" in w.dead_reason and w.filled_qty == 0
+    broker.submit_order.assert_not_called()
+    assert not [e for e in events if e[0] == "submit"]
+
+
+def test_a_whole_condor_and_its_reverse_pass_the_gate():
+    assert order_problems("entry", ENTRY_LEGS, 1, max_qty=1) == []
+    assert order_problems("exit", EXIT_LEGS, 1, max_qty=1) == []
+    assert order_problems("exit", EXIT_LEGS[:1], 1, max_qty=1) == []  # a single remaining leg still only closes

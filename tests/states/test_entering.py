@@ -11,6 +11,7 @@ from tests.states.statekit import DAY, ENTRY_LEGS, World
 
 
 def entering(world: World, qty: int = 1):
+    world.configure({"strategy": {"contracts": qty}})  # the order gate allows entries up to strategy.contracts
     runner = world.runner(State.ENTERING)
     runner.ctx.plan = world.plan(qty)
     return runner

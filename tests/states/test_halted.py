@@ -170,6 +170,7 @@ def test_trigger_not_valid_in_halted_is_refused_and_audited(world: World):
 def halted_with_a_resting_entry(world: World, halt: Halt, qty: int = 1):
     """Entering had an entry resting at the broker when the halt came; the broker cancels asynchronously."""
     world.fill = "rest"
+    world.configure({"strategy": {"contracts": qty}})  # the order gate allows entries up to strategy.contracts
     runner = world.runner(State.ENTERING)
     runner.ctx.plan = world.plan(qty)
     runner.tick()

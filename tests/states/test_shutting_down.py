@@ -188,7 +188,7 @@ def test_keep_setting_books_the_filled_part_of_a_resting_exit_and_reports_the_re
 
 @pytest.mark.parametrize("outcome", ["canceled", "filled"])
 def test_stays_while_the_working_entrys_cancel_is_pending_then_finishes(world: World, outcome):
-    world.configure({"risk": {"close_positions_on_shutdown": False}})
+    world.configure({"risk": {"close_positions_on_shutdown": False}, "strategy": {"contracts": 2}})
     world.fill = "rest"
     runner = world.runner(State.ENTERING)
     runner.ctx.plan = world.plan(qty=2)
