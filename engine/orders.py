@@ -34,11 +34,49 @@ class Progress(StrEnum):
     DEAD = "dead"
 
 
+class OrderKind(StrEnum):
+    ENTRY = "entry"
+    EXIT = "exit"
+
+
+class Attempt(StrEnum):
+    """Where a Working's live attempt stands; the broker's order status (open or final) says the rest."""
+
+    UNSENT = "unsent"
+    """Not sent: its price could not be made yet, or it is about to go out."""
+    IN_DOUBT = "in_doubt"
+    """Sent without an answer: the broker may hold it, so its id is looked up before anything is sent again."""
+    SENT = "sent"
+    """The broker answered: `order` is what it holds, open or final."""
+    CANCELLING = "cancelling"
+    """A cancel was asked; `then` is what follows once the broker says the attempt is final."""
+    OVER = "over"
+    """Refused (by the risk gate or the broker), or never arrived when looked up: nothing is live."""
+
+
+class Then(StrEnum):
+    """What a cancel is asked for: walk one tick on, give the entry up, or stop (the caller cancels)."""
+
+    WALK = "walk"
+    GIVE_UP = "give_up"
+    STOP = "stop"
+
+
+ATTEMPT_MOVES: dict[Attempt, frozenset[Attempt]] = {
+    Attempt.UNSENT: frozenset({Attempt.UNSENT, Attempt.IN_DOUBT, Attempt.SENT, Attempt.OVER}),
+    Attempt.IN_DOUBT: frozenset({Attempt.IN_DOUBT, Attempt.SENT, Attempt.OVER}),
+    Attempt.SENT: frozenset({Attempt.CANCELLING, Attempt.UNSENT}),
+    Attempt.CANCELLING: frozenset({Attempt.CANCELLING, Attempt.SENT}),
+    Attempt.OVER: frozenset(),
+}
+"""The attempt's table: any other move is a bug, and raises."""
+
+
 @dataclass
 class Working:
     """One trade's entry or exit being worked; `filled_qty` and `fill_cost` add up over attempts."""
 
-    kind: str
+    kind: OrderKind
     trade_no: int
     day: date
     legs: tuple[Leg, ...]
@@ -55,8 +93,18 @@ class Working:
     seen_qty: int = 0
     seen_cost: float = 0.0
     why: str = ""
-    resubmit_pending: bool = False
-    after_cancel: str | None = None
+    state: Attempt = Attempt.SENT
+    then: Then | None = None
+
+    def move(self, to: Attempt, then: Then | None = None) -> None:
+        if to not in ATTEMPT_MOVES[self.state]:
+            raise RuntimeError(f"order attempt {self.order.client_order_id}: no move from {self.state} to {to}")
+        self.state, self.then = to, then
+
+    @property
+    def unanswered(self) -> bool:
+        """Not answered yet (unsent or in doubt): the next poll sends or looks it up."""
+        return self.state in (Attempt.UNSENT, Attempt.IN_DOUBT)
 
     @property
     def remaining(self) -> int:
@@ -68,7 +116,7 @@ class Working:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": self.kind.value,
             "trade_no": self.trade_no,
             "client_order_id": self.order.client_order_id,
             "status": str(self.order.status),
@@ -82,7 +130,7 @@ def progress_of(w: Working) -> Progress:
     """Where a just-placed order stands, without asking the broker again."""
     if w.remaining == 0:
         return Progress.FILLED
-    if w.resubmit_pending or w.order.status.is_open:
+    if w.unanswered or (w.state is not Attempt.OVER and w.order.status.is_open):
         return Progress.WORKING
     return Progress.FILLED if w.filled_qty else Progress.DEAD
 
@@ -104,7 +152,6 @@ class OrderManager:
         self.cfg = cfg
         self._on_event = on_event
         self._next_attempt_no: dict[tuple[date, int, str], int] = {}
-        self._in_doubt: set[str] = set()
 
     def restore(self, day: date, next_attempts: dict[tuple[int, str], int]) -> None:
         """After a restart: continue every (trade, kind) past the attempts the broker already has."""
@@ -126,13 +173,14 @@ class OrderManager:
         """Start working an order: first at mid, or at the natural price when `urgent` (a forced flatten).
 
         The Working is handed to `hold` before anything is sent, so the caller keeps it even when the send
-        raises: a send that fails leaves it in doubt (`resubmit_pending`), and the next poll or cancel first
+        raises: a send that fails leaves it in doubt (Attempt.IN_DOUBT), and the next poll or cancel first
         asks the broker for that client order id, so the order is neither lost nor doubled.
         """
+        kind = OrderKind(kind)
         attempt = self._next_attempt_no.get((day, trade_no, kind), 0)
-        cid = self._ids.client_order_id(day, trade_no, kind, attempt)
+        cid = self._ids.client_order_id(day, trade_no, kind.value, attempt)
         unsent = Order("", cid, OrderStatus.PENDING_NEW, legs, qty, 0, 0.0, None, now)
-        w = Working(kind, trade_no, day, legs, qty, urgent, now, unsent, now, attempt=attempt, resubmit_pending=True)
+        w = Working(kind, trade_no, day, legs, qty, urgent, now, unsent, now, attempt=attempt, state=Attempt.UNSENT)
         if hold is not None:
             hold(w)
         self._send(w, now)
@@ -144,8 +192,8 @@ class OrderManager:
         A walk step or a give-up first cancels the live attempt and waits until the broker confirms it is
         final (Alpaca cancels asynchronously): never two attempts live, never a fill left uncounted.
         """
-        if w.resubmit_pending:
-            if not (w.kind == "entry" and self._timed_out(w, now)):
+        if w.unanswered:
+            if not (w.kind is OrderKind.ENTRY and self._timed_out(w, now)):
                 return self._send(w, now)
             if not self._find(w):
                 w.dead_reason = f"not filled within {self.cfg.entry_timeout_s:.0f}s (the last send never arrived)"
@@ -154,12 +202,13 @@ class OrderManager:
         if w.remaining == 0:
             return Progress.FILLED
         if order.status.is_open:
-            if w.after_cancel is None:
+            if w.state is not Attempt.CANCELLING:
                 walk_due = (now - w.placed_at).total_seconds() >= self.cfg.walk_interval_s
-                if w.kind == "entry" and self._timed_out(w, now):
-                    self._request_cancel(w, "give_up", f"not filled within {self.cfg.entry_timeout_s:.0f}s")
-                elif walk_due and not (w.kind == "entry" and w.step >= self.cfg.max_walk_ticks):
-                    self._request_cancel(w, "walk", "walk")
+                entry = w.kind is OrderKind.ENTRY
+                if entry and self._timed_out(w, now):
+                    self._request_cancel(w, Then.GIVE_UP, f"not filled within {self.cfg.entry_timeout_s:.0f}s")
+                elif walk_due and not (entry and w.step >= self.cfg.max_walk_ticks):
+                    self._request_cancel(w, Then.WALK, "walk")
             if w.order.status.is_open:
                 return Progress.WORKING
         return self._after_final(w, now)
@@ -178,44 +227,48 @@ class OrderManager:
         """The live attempt is over (filled, cancelled, expired or rejected): decide what comes next."""
         if w.remaining == 0:
             return Progress.FILLED
-        plan, w.after_cancel = w.after_cancel, None
+        plan = w.then
+        if w.state is Attempt.CANCELLING:
+            w.move(Attempt.SENT)
         status = w.order.status
-        if plan == "walk" or (w.kind == "exit" and status is not OrderStatus.REJECTED):
+        if w.state is Attempt.SENT and (
+            plan is Then.WALK or (w.kind is OrderKind.EXIT and status is not OrderStatus.REJECTED)
+        ):
             return self._next_attempt(w, now)
-        if plan != "give_up":
+        if plan is not Then.GIVE_UP:
             w.dead_reason = f"order {w.order.client_order_id} {status}"
         return Progress.FILLED if w.filled_qty else Progress.DEAD
 
     def cancel(self, w: Working, why: str) -> bool:
         """Cancel the live attempt; True once it is final (fills read back), False while the cancel is pending.
         An attempt in doubt is looked up first: if the broker has it, it is cancelled like any other."""
-        if w.resubmit_pending and not self._find(w):
+        if w.state is Attempt.OVER or (w.unanswered and not self._find(w)):
             return True
         if self._refresh(w).status.is_open:
-            self._request_cancel(w, "stop", why)
+            self._request_cancel(w, Then.STOP, why)
         return not w.order.status.is_open
 
     def _find(self, w: Working) -> bool:
         """Resolve an attempt in doubt: True (and adopted) if the broker has it, False if it never arrived."""
         cid = w.order.client_order_id
         found = self._broker.order_by_client_id(cid)
-        self._in_doubt.discard(cid)
-        w.resubmit_pending = False
         if found is None:
+            w.move(Attempt.OVER)
             return False
+        w.move(Attempt.SENT)
         self._check_same(found, w.legs, cid)
         self._next_attempt_no[(w.day, w.trade_no, w.kind)] = w.attempt + 1
         self._on_event("adopt", {"client_order_id": cid, "order_id": found.id, "status": found.status})
         self._absorb(w, found)
         return True
 
-    def _request_cancel(self, w: Working, then: str, why: str) -> None:
+    def _request_cancel(self, w: Working, then: Then, why: str) -> None:
         """Ask for the cancel; only once the broker took the request is the order waiting on it. A cancel that
         failed (raised) leaves the Working as it was, so the next poll asks again."""
         with contextlib.suppress(OrderRejected):
             self._broker.cancel_order(w.order.id)
-        w.after_cancel = then
-        if then == "give_up":
+        w.move(Attempt.CANCELLING, then)
+        if then is Then.GIVE_UP:
             w.dead_reason = why
         self._refresh(w)
         self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": w.order.status})
@@ -224,9 +277,9 @@ class OrderManager:
         """Send the next attempt, one tick more aggressive, under the next client order id."""
         w.step += 1
         w.attempt = self._next_attempt_no.get((w.day, w.trade_no, w.kind), w.attempt + 1)
-        cid = self._ids.client_order_id(w.day, w.trade_no, w.kind, w.attempt)
+        cid = self._ids.client_order_id(w.day, w.trade_no, w.kind.value, w.attempt)
         w.order = Order("", cid, OrderStatus.PENDING_NEW, w.legs, w.remaining, 0, 0.0, None, now)
-        w.resubmit_pending = True
+        w.move(Attempt.UNSENT)
         return self._send(w, now)
 
     def _send(self, w: Working, now: datetime) -> Progress:
@@ -234,9 +287,9 @@ class OrderManager:
         rejection ends it (DEAD, or FILLED for what already filled); any other failure (a malformed answer,
         say) is raised with the attempt still in doubt, so whoever handles it can look it up and cancel it."""
         try:
-            order = self._submit(w.kind, w.trade_no, w.day, w.legs, w.remaining, w.step, w.attempt, w.urgent)
+            order = self._submit(w)
         except OrderRejected as exc:
-            w.resubmit_pending = False
+            w.move(Attempt.OVER)
             w.order = replace(w.order, status=OrderStatus.REJECTED)
             w.dead_reason = f"rejected: {exc}"
             return Progress.FILLED if w.filled_qty else Progress.DEAD
@@ -245,7 +298,7 @@ class OrderManager:
                 raise
             logger.warning(f"{w.order.client_order_id}: send failed ({exc}); it is looked up before any resend")
             return Progress.WORKING
-        w.resubmit_pending = False
+        w.move(Attempt.SENT)
         w.seen_qty, w.seen_cost, w.placed_at = 0, 0.0, now
         self._absorb(w, order)
         return Progress.FILLED if w.remaining == 0 else Progress.WORKING
@@ -265,43 +318,34 @@ class OrderManager:
         base = round_to_tick(nat, tick, up=True) if urgent else round_to_tick(mid, tick, up=False)
         return round(min(base + step * tick, cap), 2), mid, nat
 
-    def _submit(
-        self,
-        kind: str,
-        trade_no: int,
-        day: date,
-        legs: tuple[Leg, ...],
-        qty: int,
-        step: int,
-        attempt: int,
-        urgent: bool = False,
-    ) -> Order:
-        """Send one attempt. An id whose earlier send failed is in doubt (the broker may have it): it is looked
-        up first and adopted if found. The attempt number only moves on once the broker has the order."""
-        cid = self._ids.client_order_id(day, trade_no, kind, attempt)
+    def _submit(self, w: Working) -> Order:
+        """Send the attempt `w.attempt` at `w.step`. An attempt in doubt (an earlier send of it failed: the
+        broker may have it) is looked up first and adopted if found. The attempt number only moves on once
+        the broker has the order."""
+        kind, trade_no, day, legs, attempt = w.kind, w.trade_no, w.day, w.legs, w.attempt
+        qty, step = w.remaining, w.step
+        cid = self._ids.client_order_id(day, trade_no, kind.value, attempt)
         key = (day, trade_no, kind)
-        if cid in self._in_doubt:
+        if w.state is Attempt.IN_DOUBT:
             existing = self._broker.order_by_client_id(cid)
             if existing is not None:
                 self._check_same(existing, legs, cid)
-                self._in_doubt.discard(cid)
                 self._next_attempt_no[key] = attempt + 1
                 self._on_event("adopt", {"client_order_id": cid, "order_id": existing.id, "status": existing.status})
                 return existing
         if refused := self._gate(kind, legs, qty):
             raise OrderRejected(f"risk gate: {'; '.join(refused)} (not sent)")
-        limit, mid, nat = self._price(legs, step, kind == "exit", urgent)
+        limit, mid, nat = self._price(legs, step, kind is OrderKind.EXIT, w.urgent)
         request = OrderRequest(client_order_id=cid, legs=legs, qty=qty, limit_price=limit)
-        self._in_doubt.add(cid)
+        w.move(Attempt.IN_DOUBT)
         order = self._broker.submit_order(request)
-        self._in_doubt.discard(cid)
         self._next_attempt_no[key] = attempt + 1
         self._on_event(
             "submit",
             {
                 "client_order_id": cid,
                 "order_id": order.id,
-                "purpose": kind,
+                "purpose": kind.value,
                 "trade_no": trade_no,
                 "qty": qty,
                 "limit_price": limit,
@@ -333,7 +377,7 @@ class OrderManager:
             "fill",
             {
                 "client_order_id": order.client_order_id,
-                "purpose": w.kind,
+                "purpose": w.kind.value,
                 "trade_no": w.trade_no,
                 "filled_qty": order.filled_qty,
                 "price": order.filled_avg_price,

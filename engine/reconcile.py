@@ -18,7 +18,7 @@ from engine.calendar import ET
 from engine.ids import parse_client_order_id
 from engine.models import CONTRACT_MULTIPLIER, Leg, Order, Position, Right, Side
 from engine.occ import parse_occ
-from engine.orders import Working
+from engine.orders import OrderKind, Working
 
 
 @dataclass
@@ -152,7 +152,7 @@ def reconcile(
         (order, (trade_no, kind, attempt)), *extra = working
         out.extra_working = [o for o, _ in extra]
         out.working = Working(
-            kind, trade_no, day, order.legs, order.qty, False, order.submitted_at, order, order.submitted_at,
+            OrderKind(kind), trade_no, day, order.legs, order.qty, False, order.submitted_at, order, order.submitted_at,
             attempt=attempt, why="adopted at start-up",
         )
         if kind == "entry":

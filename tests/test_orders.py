@@ -13,7 +13,7 @@ from engine.config import OrdersConfig
 from engine.errors import BrokerError, OrderRejected
 from engine.ids import DeterministicIds
 from engine.models import Intent, Leg, OptionQuote, Order, OrderRequest, OrderStatus, Side
-from engine.orders import OrderManager, Progress, progress_of
+from engine.orders import ATTEMPT_MOVES, Attempt, OrderManager, Progress, Then, progress_of
 from engine.ports import Broker, MarketData
 from engine.risk import order_problems
 
@@ -372,7 +372,7 @@ def test_a_placement_that_timed_out_is_looked_up_and_adopted_not_sent_twice(brok
     broker.submit_order.side_effect = accepted_then_timeout(venue)
     om = manager(broker, md, events)
     w = om.place("entry", 1, DAY, ENTRY_LEGS, 2, T0)
-    assert w.resubmit_pending and progress_of(w) is Progress.WORKING  # in doubt, not lost, not raised
+    assert w.state is Attempt.IN_DOUBT and progress_of(w) is Progress.WORKING  # in doubt, not lost, not raised
     broker.order_by_client_id.assert_not_called()  # nothing was in doubt before the first send
     broker.submit_order.side_effect = venue.submit
 
@@ -398,7 +398,7 @@ def test_a_placement_the_broker_never_got_is_sent_again_with_the_same_id(broker,
     broker.submit_order.side_effect = lost_in_transit
     om = manager(broker, md, events)
     w = om.place("exit", 2, DAY, EXIT_LEGS, 1, T0)
-    assert w.resubmit_pending
+    assert w.state is Attempt.IN_DOUBT
     broker.submit_order.side_effect = venue.submit
 
     assert om.poll(w, at(5)) is Progress.WORKING
@@ -419,7 +419,7 @@ def test_a_walk_step_that_timed_out_is_looked_up_on_the_next_poll(broker, md, ev
     w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
     broker.submit_order.side_effect = accepted_then_timeout(venue)
     assert om.poll(w, at(10)) is Progress.WORKING  # cancels 01o-00 (confirmed), then the send of 01o-01 times out
-    assert w.resubmit_pending
+    assert w.state is Attempt.IN_DOUBT
     broker.submit_order.side_effect = venue.submit
 
     assert om.poll(w, at(15)) is Progress.WORKING
@@ -621,7 +621,7 @@ def test_a_malformed_answer_to_a_placement_raises_but_the_order_is_held_and_foun
     with pytest.raises(BrokerError, match="malformed"):
         om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0, hold=held.append)
     [w] = held
-    assert w.resubmit_pending and w.order.client_order_id == "zdte-20250701-01o-00"
+    assert w.state is Attempt.IN_DOUBT and w.order.client_order_id == "zdte-20250701-01o-00"
 
     assert om.cancel(w, "halted") is True
 
@@ -637,7 +637,7 @@ def test_a_cancel_that_failed_is_asked_again_at_the_next_poll(broker, md, events
     broker.cancel_order.side_effect = BrokerError("DELETE /v2/orders/oid-1: HTTP 503", transient=True)
     with pytest.raises(BrokerError):
         om.poll(w, at(10))
-    assert w.after_cancel is None and venue.orders["oid-1"].status.is_open
+    assert w.state is not Attempt.CANCELLING and venue.orders["oid-1"].status.is_open
     broker.cancel_order.side_effect = venue.cancel
 
     assert om.poll(w, at(15)) is Progress.WORKING
@@ -653,7 +653,7 @@ def test_an_order_in_doubt_that_the_broker_holds_with_other_legs_is_refused_not_
     om = manager(broker, md, events)
     broker.submit_order.side_effect = lost_in_transit
     w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
-    assert w.resubmit_pending
+    assert w.state is Attempt.IN_DOUBT
     stranger = Order("oid-x", w.order.client_order_id, OrderStatus.NEW, EXIT_LEGS[:2], 1, 0, -0.5, None, T0)
     broker.order_by_client_id.side_effect = lambda cid: stranger if cid == stranger.client_order_id else None
     broker.submit_order.side_effect = venue.submit
@@ -672,7 +672,7 @@ def test_cancelling_an_order_that_never_reached_the_broker_is_final_at_once(brok
     assert om.cancel(w, "session closed") is True
     broker.cancel_order.assert_not_called()
     broker.order_by_client_id.assert_called_once_with(w.order.client_order_id)
-    assert w.filled_qty == 0 and not w.resubmit_pending
+    assert w.filled_qty == 0 and w.state is Attempt.OVER
 
 
 def test_no_order_reaches_the_broker_without_passing_the_gate(broker, md, events):
@@ -695,3 +695,31 @@ def test_a_whole_condor_and_its_reverse_pass_the_gate():
     assert order_problems("entry", ENTRY_LEGS, 1, max_qty=1) == []
     assert order_problems("exit", EXIT_LEGS, 1, max_qty=1) == []
     assert order_problems("exit", EXIT_LEGS[:1], 1, max_qty=1) == []  # a single remaining leg still only closes
+
+
+def test_the_attempt_table_refuses_a_move_it_does_not_list(broker, md, events, venue):
+    """An attempt is unsent, in doubt, sent, cancelling or over; e.g. nothing moves out of `over`, and a sent
+    attempt is cancelled before another goes out, never left in doubt again."""
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
+    assert w.state is Attempt.SENT
+    with pytest.raises(RuntimeError, match="no move from sent to in_doubt"):
+        w.move(Attempt.IN_DOUBT)
+    assert ATTEMPT_MOVES[Attempt.OVER] == frozenset()
+    assert all(to in Attempt for moves in ATTEMPT_MOVES.values() for to in moves) and set(ATTEMPT_MOVES) == set(Attempt)
+
+
+def test_a_walk_goes_sent_cancelling_sent_then_the_next_attempt_unsent_to_sent(broker, md, events, venue):
+    om = manager(broker, md, events)
+    w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
+    seen = [w.state]
+    venue.cancel_effect = lambda oid: venue.set_status(oid, OrderStatus.PENDING_CANCEL)
+    om.poll(w, at(10))  # walk due: the cancel is asked and is pending
+    seen.append(w.state)
+    assert w.then is Then.WALK
+    venue.set_status("oid-1", OrderStatus.CANCELED)
+    venue.cancel_effect = None
+    om.poll(w, at(11))  # the cancel is final: the next attempt goes out one tick more aggressive
+    seen.append(w.state)
+    assert seen == [Attempt.SENT, Attempt.CANCELLING, Attempt.SENT] and w.then is None
+    assert ids(broker) == ["zdte-20250701-01o-00", "zdte-20250701-01o-01"]
