@@ -24,12 +24,28 @@ import numpy as np
 import yaml
 
 from engine.config import MODEL_KEYS
-from engine.pricing import implied_vol
 from engine.sim import model
+from engine.sim.market import solve_mids
 from engine.sim.model import Z_MAX, ModelParams
 from engine.sim.realday import RealDay
 
 LATE_MINUTES_GRID = (10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0)
+
+_UNIT = ModelParams(  # a unit level on which the late bump of each decay is measured
+    atm_iv=1.0,
+    skew_z=0.0,
+    curvature_z=0.0,
+    late_rise=0.0,
+    late_minutes=30.0,
+    spread_base=0.0,
+    spread_per_premium=0.0,
+    spread_max=1.0,
+    spread_late=0.0,
+    min_bid=0.0,
+    tick=0.01,
+    tick_above_3=0.01,
+    rate=0.0,
+)
 
 
 @dataclass(frozen=True)
@@ -42,8 +58,8 @@ class Fit:
 
 def trading_iv(day: RealDay, rate: float) -> np.ndarray:
     """IV (trading time) of each two-sided quote from its mid; NaN where none."""
-    mid = np.where(day.two_sided, (day.bid + day.ask) / 2.0, np.nan)
-    return implied_vol(mid, day.spot[:, None], day.col_strike[None, :], day.t_trading[:, None], rate, day.is_call)
+    spot, strike, t = day.spot[:, None], day.col_strike[None, :], day.t_trading[:, None]
+    return solve_mids(day.bid, day.ask, spot, strike, t, rate, day.is_call[None, :])[1]
 
 
 def _otm(day: RealDay, forward: np.ndarray) -> np.ndarray:
@@ -203,23 +219,6 @@ def calibrate(days: list[RealDay], base: ModelParams, history_rv: float | None) 
     if history_rv:
         return Fit(p, "realized", p.atm_iv / history_rv, residuals | {"history_realized_vol": round(history_rv, 4)})
     return Fit(p, "fixed", None, residuals)
-
-
-_UNIT = ModelParams(
-    atm_iv=1.0,
-    skew_z=0.0,
-    curvature_z=0.0,
-    late_rise=0.0,
-    late_minutes=30.0,
-    spread_base=0.0,
-    spread_per_premium=0.0,
-    spread_max=1.0,
-    spread_late=0.0,
-    min_bid=0.0,
-    tick=0.01,
-    tick_above_3=0.01,
-    rate=0.0,
-)
 
 
 def model_mapping(fit: Fit) -> dict[str, Any]:

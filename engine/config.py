@@ -224,10 +224,6 @@ class Config(_Strict):
             raise ValueError("session.days must be 1 with sim.quotes: a quote file holds one day")
         return self
 
-    @property
-    def option_root(self) -> str:
-        return self.instrument.root or self.underlying
-
 
 MODEL_KEYS = (
     "vol_source",

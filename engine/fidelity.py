@@ -27,9 +27,8 @@ from engine.combo import natural, net_mid
 from engine.config import Config
 from engine.models import OptionContract, OptionQuote, Right
 from engine.occ import occ_symbol
-from engine.pricing import black_scholes, implied_vol
 from engine.sim import model
-from engine.sim.market import model_params
+from engine.sim.market import model_params, solve_mids
 from engine.sim.realday import RealDay
 from engine.strategies import make_strategy
 from engine.strategies.base import Skip
@@ -57,11 +56,8 @@ def model_quotes(day: RealDay, cfg: Config, atm_iv: float) -> ModelQuotes:
 
 def real_delta(day: RealDay, rate: float) -> np.ndarray:
     """Delta of each two-sided real quote from its own mid (calendar time); NaN where it cannot be solved."""
-    mid = np.where(day.two_sided, (day.bid + day.ask) / 2.0, np.nan)
     spot, strike, t = day.spot[:, None], day.col_strike[None, :], day.t_calendar[:, None]
-    iv = implied_vol(mid, spot, strike, t, rate, day.is_call[None, :])
-    _, delta = black_scholes(spot, strike, t, np.where(np.isfinite(iv), iv, 1.0), rate, day.is_call[None, :])
-    return np.where(np.isfinite(iv), delta, np.nan)
+    return solve_mids(day.bid, day.ask, spot, strike, t, rate, day.is_call[None, :])[2]
 
 
 def bucket_of(abs_delta: np.ndarray) -> np.ndarray:

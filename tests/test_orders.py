@@ -706,7 +706,7 @@ def test_the_attempt_table_refuses_a_move_it_does_not_list(broker, md, events, v
     with pytest.raises(RuntimeError, match="no move from sent to in_doubt"):
         w.move(Attempt.IN_DOUBT)
     assert ATTEMPT_MOVES[Attempt.OVER] == frozenset()
-    assert all(to in Attempt for moves in ATTEMPT_MOVES.values() for to in moves) and set(ATTEMPT_MOVES) == set(Attempt)
+    assert set(ATTEMPT_MOVES) == set(Attempt)  # a state added without its row of moves fails here
 
 
 def test_a_walk_goes_sent_cancelling_sent_then_the_next_attempt_unsent_to_sent(broker, md, events, venue):

@@ -99,18 +99,34 @@ def model_strikes(first_open: float, step: float, width: int) -> np.ndarray:
     return np.round(strikes[strikes > 0], 6)
 
 
+def shown_sides(bid: np.ndarray, ask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A file's sides as the market shows them: an empty bid with an ask is a 0.00 bid; no ask, no quote."""
+    shown_bid = np.where(np.isnan(bid) & np.isfinite(ask), 0.0, bid)
+    return shown_bid, np.where(np.isfinite(shown_bid), ask, np.nan)
+
+
+def solve_mids(
+    bid: np.ndarray,
+    ask: np.ndarray,
+    spot: np.ndarray,
+    strike: np.ndarray,
+    t: np.ndarray,
+    rate: float,
+    is_call: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mid, iv, delta) of each two-sided quote (a bid above 0 and an ask), NaN elsewhere, in the clock of `t`."""
+    mid = np.where((bid > 0) & np.isfinite(ask), (bid + ask) / 2.0, np.nan)
+    iv = implied_vol(mid, spot, strike, t, rate, is_call)
+    _, delta = black_scholes(spot, strike, t, np.where(np.isfinite(iv), iv, 1.0), rate, is_call)
+    return mid, iv, np.where(np.isfinite(iv), delta, np.nan)
+
+
 def real_chain(grid: QuoteGrid, rate: float, spot: np.ndarray, left_s: np.ndarray) -> Chain:
     """The file's quotes as they are; IV and delta solved from each two-sided mid in calendar time."""
-    bid = np.where(np.isnan(grid.bid) & np.isfinite(grid.ask), 0.0, grid.bid)
-    ask = np.where(np.isfinite(bid), grid.ask, np.nan)
+    bid, ask = shown_sides(grid.bid, grid.ask)
     col_strike = np.repeat(grid.strikes, 2)[None, :]
     is_call = np.tile([True, False], len(grid.strikes))[None, :]
-    t = calendar_years(left_s)[:, None]
-    two_sided = (bid > 0) & np.isfinite(ask)
-    mid = np.where(two_sided, (bid + ask) / 2.0, np.nan)
-    iv = implied_vol(mid, spot[:, None], col_strike, t, rate, is_call)
-    _, delta = black_scholes(spot[:, None], col_strike, t, np.where(np.isfinite(iv), iv, 1.0), rate, is_call)
-    delta = np.where(np.isfinite(iv), delta, np.nan)
+    mid, iv, delta = solve_mids(bid, ask, spot[:, None], col_strike, calendar_years(left_s)[:, None], rate, is_call)
     return Chain(
         grid.strikes,
         grid.listed,
@@ -170,7 +186,6 @@ class SimMarket:
         self.underlying = underlying
         self.settlement = inst.settlement
         self.multiplier = inst.multiplier
-        self.exercise = inst.exercise
         self.open_s = int(session.open.timestamp())
         self.close_s = int(session.close.timestamp())
         self.minutes = (self.close_s - self.open_s) // 60

@@ -19,12 +19,12 @@ from engine.models import Bars, Session
 from engine.pricing import CALENDAR_SECONDS_PER_YEAR, TRADING_SECONDS_PER_YEAR
 from engine.sim import lean
 from engine.sim.errors import SimDataError
-from engine.sim.market import first_regular_open, spots_at
+from engine.sim.market import first_regular_open, shown_sides, spots_at
 from engine.sim.params import NEW_YORK as ET
 from engine.sim.params import Calendar
 
-INDEX_OF_ROOT = {"SPXW": "SPX", "SPX": "SPX", "NDXP": "NDX", "NDX": "NDX"}
-"""Index option roots and the index they are on; every other root is its own underlying's ticker."""
+INDEX_OF_ROOT = {"SPXW": "SPX", "NDXP": "NDX"}
+"""Option roots that differ from their underlying's ticker; every other root is its underlying's."""
 
 
 @dataclass(frozen=True)
@@ -131,8 +131,7 @@ def build_real_day(
     for s in later:
         cumulative = cumulative + (int(s.close.timestamp()) - int(s.open.timestamp()))
         closes_years.append(cumulative / TRADING_SECONDS_PER_YEAR)
-    shown_bid = np.where(np.isnan(bid) & np.isfinite(ask), 0.0, bid)[window]
-    shown_ask = np.where(np.isfinite(shown_bid), ask[window], np.nan)
+    shown_bid, shown_ask = shown_sides(bid[window], ask[window])
     return RealDay(
         source=source,
         day=session.day,
