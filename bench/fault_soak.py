@@ -414,9 +414,8 @@ class Sessions:
         self.progress = progress
         self.by_day: dict[date, DayFigures] = {}
         self._log_seen = 0
-        self._ctx: Any = None
         self._runner: Any = None
-        self._write_report: Callable[[Any], Any] = lambda _ctx: None
+        self._reports_seen = 0
         self._tick: Callable[[], Any] = lambda: None
         self._same_at: datetime | None = None
         self._same_n = 0
@@ -487,32 +486,35 @@ class Sessions:
             runner = build(cfg, Adapters(clock, broker, market_data))
         else:
             runner = build(cfg)
-        self._runner, self._ctx = runner, runner.ctx
+        self._runner, self._reports_seen = runner, 0
         _engine_ctx = runner.ctx
-        self._write_report, runner.ctx.write_report = runner.ctx.write_report, self._day_end
         self._tick, runner.tick = runner.tick, self._watched_tick  # type: ignore[method-assign]
         return runner
 
     def _watched_tick(self) -> Any:
         out = self._tick()
+        if len(self._runner.reports) > self._reports_seen:
+            self._reports_seen = len(self._runner.reports)
+            self._day_end(self._runner)
         self.watch.sample()
-        now = self._ctx.clock.now()
+        now = self._runner.clock.now()
         self._same_n = self._same_n + 1 if now == self._same_at else 0
         self._same_at = now
         if self._same_n > STUCK_TICKS:
             raise Stuck(f"{STUCK_TICKS} ticks at {now} in {self._runner.state}")
         return out
 
-    def _day_end(self, ctx: Any) -> None:
-        """The engine closes a session's books (session_end or shutdown): note what the exchange holds."""
-        self._write_report(ctx)
+    def _day_end(self, runner: Any) -> None:
+        """The engine closed a session's books (session_end or shutdown) in the tick just run: note what the
+        exchange holds."""
+        day = runner.days.day
         positions, working = self.watch.at_session_end()
         log = self.server.request_log
         today = [e for e in log[self._log_seen :] if not e["path"].startswith("/sim/")]
         self._log_seen = len(log)
-        report = ctx.reports[-1][1] if ctx.reports else {}
+        report = runner.reports[-1][1]
         figures = DayFigures(
-            day=ctx.day,
+            day=day,
             trades=report.get("trade_count", 0),
             engine_pnl=report.get("total_pnl"),
             requests=len(today),
@@ -520,17 +522,16 @@ class Sessions:
             flat=not positions and not working,
             open_at_end=positions + [f"working {cid}" for cid in working],
         )
-        if ctx.journal is not None:
-            figures.halts = _count_halts_in(ctx.journal.path)  # the whole day's journal, restarts included
-        earlier = self.by_day.get(ctx.day)
+        figures.halts = _count_halts_in(runner.audit.opened[-1])  # the whole day's journal, restarts included
+        earlier = self.by_day.get(day)
         if earlier is not None:  # the same session again, after a restart: its report covers the whole day
             figures.requests += earlier.requests
             figures.faults += earlier.faults
-        self.by_day[ctx.day] = figures
+        self.by_day[day] = figures
         pnl = "?" if figures.engine_pnl is None else f"{figures.engine_pnl:+8.2f}"
         state = "flat" if figures.flat else "NOT FLAT: " + ", ".join(figures.open_at_end)
         self._say(
-            f"day {len(self.by_day):>3}/{len(self.dates)} {ctx.day}  trades {figures.trades}  P&L {pnl}  "
+            f"day {len(self.by_day):>3}/{len(self.dates)} {day}  trades {figures.trades}  P&L {pnl}  "
             f"requests {figures.requests:>5}  faults {figures.faults:>4}  halts {figures.halts}  {state}"
             + ("  (again, after a restart)" if earlier is not None else "")
         )

@@ -94,7 +94,7 @@ def run_day(base: Config, day: date, tmp: Path, fault_rate: float) -> dict[str, 
         "session": venue.session(day),
         "hard_exit": datetime.combine(day, cfg.risk.hard_exit, tzinfo=ET),
         "retries": adapters.broker._retry.retries,
-        "report": runner.ctx.reports[-1][1] if runner.ctx.reports else {},
+        "report": runner.reports[-1][1] if runner.reports else {},
     }
 
 

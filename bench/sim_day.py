@@ -64,7 +64,7 @@ def main() -> int:
             ratios.append(on[-1] / off[-1])
             market = runner.venue.market()
             quotes += market.quotes_priced if market else 0
-            transitions.append(sum(r["transitions"] for _, r in runner.ctx.reports))
+            transitions.append(sum(r["transitions"] for _, r in runner.reports))
             sys.stderr.write(f"\r{i}/{len(days)} days")
         sys.stderr.write("\n")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

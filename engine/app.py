@@ -12,17 +12,18 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from engine.audit import Journal, journal_path
+from engine.audit_sink import AuditSink
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config
 from engine.context import Components, Context
 from engine.data import BarWindow
+from engine.days import Days
 from engine.discovery import ContractDiscovery
 from engine.errors import ConfigError
 from engine.ids import DeterministicIds
-from engine.logs import open_day_files
 from engine.machine import TRANSITIONS, State
+from engine.marks import Marks
 from engine.orders import OrderManager
 from engine.ports import PORTS, Broker, Clock, IdGen, MarketData, Signals
 from engine.recording import Recorded, Recorder
@@ -126,45 +127,29 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: State = State.
     ports: dict[str, Any] = {name: signals if name == "signals" else given[name] for name in PORTS}
     if cfg.journal.record_inputs and adapters.recorded:
         ports = {name: Recorded(name, port, recorder) for name, port in ports.items()}
-
-    def open_journal(d: date) -> Journal:
-        open_day_files(cfg.logs_dir, d, fresh=sim)
-        path = journal_path(cfg.logs_dir, d)
-        if sim and path.exists():
-            path.unlink()
-        journal = Journal(path, durable=not sim)
-        journal.append("header", ctx.now, **session_header(cfg, d), resume=ctx.resume)
-        return journal
-
+    audit = AuditSink(cfg.logs_dir, sim, recorder, lambda d: session_header(cfg, d))
+    broker, market_data = ports["broker"], ports["market_data"]
+    risk = RiskGate(cfg.risk, cfg.strategy)
     parts = Components(
-        bars=BarWindow(ports["market_data"], cfg.underlying, cfg.data),
+        bars=BarWindow(market_data, cfg.underlying, cfg.data),
+        marks=Marks(market_data, cfg.data),
         discovery=ContractDiscovery(
-            ports["broker"], cfg.underlying, cfg.data.strike_discovery_range, cfg.strategy.wing_width
+            broker, market_data, cfg.underlying, cfg.data.strike_discovery_range, cfg.strategy.wing_width
         ),
         strategy=make_strategy(cfg.strategy, cfg.instrument.multiplier),
-        risk=RiskGate(cfg.risk, cfg.strategy),
-        orders=None,  # type: ignore[arg-type]  # bound below, once the runner exists to receive its events
+        risk=risk,
+        orders=OrderManager(broker, market_data, ports["ids"], cfg.orders, audit, gate=risk.order_problems),
     )
     ctx = Context(
         cfg=cfg,
+        broker=broker,
+        market_data=market_data,
+        signals=ports["signals"],
         parts=parts,
-        open_journal=open_journal,
-        write_report=lambda _ctx: None,
-        days_left=cfg.session.days,
-        day=day,
-        recorder=recorder,
-        **ports,
+        audit=audit,
+        days=Days(cfg, day, broker),
     )
-    runner = Runner(ctx, initial, venue=adapters.venue, signals=signals)
-    parts.orders = OrderManager(
-        ports["broker"],
-        ports["market_data"],
-        ports["ids"],
-        cfg.orders,
-        runner.on_order_event,
-        gate=parts.risk.order_problems,
-    )
-    return runner
+    return Runner(ctx, ports["clock"], initial, venue=adapters.venue, signals=signals)
 
 
 def session_header(cfg: Config, day: date) -> dict[str, Any]:

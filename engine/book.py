@@ -1,13 +1,24 @@
-"""What the engine holds: open spreads, the order being worked, and the day's closed trades."""
+"""What the engine holds: open spreads, the plan being entered, the order being worked, the day's closed trades.
+
+The Book is the one owner of these: handlers open, close, split and adopt through it, and a plan goes from
+Scanning to Entering by being put in the Book, not through a loose field.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
 
 from engine.combo import net_mid, reverse
+from engine.errors import DataError
 from engine.models import CONTRACT_MULTIPLIER, Leg, OptionQuote
+
+if TYPE_CHECKING:
+    from engine.orders import Working
+    from engine.reconcile import Reconciliation
 
 
 @dataclass(frozen=True)
@@ -104,11 +115,86 @@ class Book:
     open: list[Spread] = field(default_factory=list)
     closed: list[ClosedTrade] = field(default_factory=list)
     trades_today: int = 0
+    plan: CondorPlan | None = None
+    """The entry Scanning chose, until Entering has filled or given it up."""
+    working: Working | None = None
+    """The entry or exit order being worked: held from before it is sent, so a failed send can be found."""
 
     @property
     def realized_pnl(self) -> float:
         return sum(t.pnl for t in self.closed)
 
+    def unrealized_pnl(self, marks: dict[str, OptionQuote]) -> float:
+        """The open spreads at mid; NaN when a mark is missing or malformed (unknown, not an error)."""
+        total = 0.0
+        for spread in self.open:
+            try:
+                total += spread.pnl(marks)
+            except DataError:
+                return float("nan")
+        return total
+
+    @property
+    def held_symbols(self) -> list[str]:
+        return [leg.symbol for s in self.open for leg in s.legs]
+
     def new_day(self) -> None:
         self.closed.clear()
         self.trades_today = 0
+        self.working, self.plan = None, None
+
+    def hold(self, w: Working) -> None:
+        self.working = w
+
+    def adopt(self, rec: Reconciliation) -> None:
+        """What reconciliation found at the broker after a restart becomes the book."""
+        self.open = rec.adopted + rec.broken
+        self.closed = rec.closed
+        self.trades_today = rec.trades_today
+        self.working, self.plan = rec.working, rec.working_plan
+
+    def open_from(self, w: Working, now: datetime) -> Spread:
+        """The plan's entry filled (wholly or in part): it becomes an open spread, and the plan is done."""
+        plan = self.plan
+        assert plan is not None, "an entry fills only for a plan"
+        spread = Spread(
+            trade_no=w.trade_no,
+            direction=plan.direction,
+            legs=w.legs,
+            strikes=plan.strikes,
+            wing_width=plan.wing_width,
+            qty=w.filled_qty,
+            entry_price=round(w.avg_price, 4),
+            entry_time=now,
+            entry_client_order_id=w.order.client_order_id,
+            multiplier=plan.multiplier,
+        )
+        self.open.append(spread)
+        self.trades_today += 1
+        self.plan = None
+        return spread
+
+    def spread_of(self, w: Working) -> Spread:
+        return next(s for s in self.open if s.trade_no == w.trade_no)
+
+    def close_exit(self, w: Working, now: datetime) -> ClosedTrade | None:
+        """Book what an exit filled; a partial fill splits the spread and the rest stays open."""
+        if w.filled_qty == 0:
+            return None
+        spread = self.spread_of(w)
+        if w.filled_qty < spread.qty:
+            part = replace(spread, qty=w.filled_qty)
+            spread.qty -= w.filled_qty
+            self.open.append(part)
+            spread = part
+        return self.close(spread, w.avg_price, now, w.why or "exit")
+
+    def close(self, spread: Spread, exit_price: float, now: datetime, reason: str) -> ClosedTrade:
+        trade = ClosedTrade(spread, round(exit_price, 4), now, reason)
+        self.open.remove(spread)
+        self.closed.append(trade)
+        logger.bind(trade=True).info(
+            f"closed trade {spread.trade_no} ({reason}): entry {spread.entry_price:+.2f} exit {exit_price:+.2f} "
+            f"P&L {trade.pnl:+.2f}"
+        )
+        return trade

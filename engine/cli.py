@@ -136,10 +136,10 @@ def _install_signals(runner) -> None:
     ctx = runner.ctx
 
     def abort(reason: str) -> None:
-        if ctx.journal is not None and ctx.now is not None:
-            ctx.journal.abort(ctx.now, reason)
+        if ctx.now is not None:
+            runner.audit.abort(ctx.now, reason)
 
-    install(runner.signals, getattr(ctx.clock, "wake", lambda: None), abort)
+    install(runner.signals, getattr(runner.clock, "wake", lambda: None), abort)
 
 
 def _run(args: argparse.Namespace) -> int:

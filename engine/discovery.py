@@ -1,20 +1,24 @@
-"""Today's option contracts for the underlying, within the strike range around spot.
+"""Today's option contracts for the underlying within the strike range around spot, and their quotes.
 
 Contracts do not change during a session, so they are fetched once per session and again only when
-spot has drifted far enough that the range no longer covers what the strategy may pick.
+spot has drifted far enough that the range no longer covers what the strategy may pick; their quotes
+are asked for on every scan.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from engine.models import OptionContract
-from engine.ports import Broker
+from engine.models import OptionContract, OptionQuote
+from engine.ports import Broker, MarketData
 
 
 class ContractDiscovery:
-    def __init__(self, broker: Broker, underlying: str, strike_range: float, wing_width: float) -> None:
+    def __init__(
+        self, broker: Broker, market_data: MarketData, underlying: str, strike_range: float, wing_width: float
+    ) -> None:
         self._broker = broker
+        self._md = market_data
         self.underlying = underlying
         self.strike_range = strike_range
         self._margin = strike_range + wing_width
@@ -32,3 +36,8 @@ class ContractDiscovery:
             self._day, self._center = day, spot
         lo, hi = spot - self._margin, spot + self._margin
         return {s: c for s, c in self._by_symbol.items() if lo <= c.strike <= hi}
+
+    def quotes(self, day: date, contracts: dict[str, OptionContract]) -> dict[str, OptionQuote]:
+        """The chain's quotes over the strikes of `contracts` (found by `contracts` for the same spot)."""
+        strikes = [c.strike for c in contracts.values()]
+        return {q.symbol: q for q in self._md.chain(self.underlying, day, min(strikes), max(strikes))}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
@@ -23,7 +23,9 @@ from engine.errors import BrokerError, DataError, OrderRejected
 from engine.models import Leg, Order, OrderRequest, OrderStatus
 from engine.ports import Broker, IdGen, MarketData
 
-OrderEvent = Callable[[str, dict[str, Any]], None]
+if TYPE_CHECKING:
+    from engine.audit_sink import AuditSink
+
 OrderGate = Callable[[str, tuple[Leg, ...], int], list[str]]
 """Why an order of this kind, legs and size must not go out (empty: it may): engine.risk's order gate."""
 
@@ -142,15 +144,16 @@ class OrderManager:
         market_data: MarketData,
         ids: IdGen,
         cfg: OrdersConfig,
-        on_event: OrderEvent,
+        audit: AuditSink,
         gate: OrderGate,
     ) -> None:
+        """Every submit, fill, cancel and adoption is written to `audit` as it happens."""
         self._broker = broker
         self._gate = gate
         self._md = market_data
         self._ids = ids
         self.cfg = cfg
-        self._on_event = on_event
+        self._audit = audit
         self._next_attempt_no: dict[tuple[date, int, str], int] = {}
 
     def restore(self, day: date, next_attempts: dict[tuple[int, str], int]) -> None:
@@ -161,7 +164,7 @@ class OrderManager:
 
     def place(
         self,
-        kind: str,
+        kind: OrderKind,
         trade_no: int,
         day: date,
         legs: tuple[Leg, ...],
@@ -195,10 +198,10 @@ class OrderManager:
         if w.unanswered:
             if not (w.kind is OrderKind.ENTRY and self._timed_out(w, now)):
                 return self._send(w, now)
-            if not self._find(w):
+            if not self._find(w, now):
                 w.dead_reason = f"not filled within {self.cfg.entry_timeout_s:.0f}s (the last send never arrived)"
                 return Progress.FILLED if w.filled_qty else Progress.DEAD
-        order = self._refresh(w)
+        order = self._refresh(w, now)
         if w.remaining == 0:
             return Progress.FILLED
         if order.status.is_open:
@@ -206,9 +209,9 @@ class OrderManager:
                 walk_due = (now - w.placed_at).total_seconds() >= self.cfg.walk_interval_s
                 entry = w.kind is OrderKind.ENTRY
                 if entry and self._timed_out(w, now):
-                    self._request_cancel(w, Then.GIVE_UP, f"not filled within {self.cfg.entry_timeout_s:.0f}s")
+                    self._request_cancel(w, Then.GIVE_UP, f"not filled within {self.cfg.entry_timeout_s:.0f}s", now)
                 elif walk_due and not (entry and w.step >= self.cfg.max_walk_ticks):
-                    self._request_cancel(w, Then.WALK, "walk")
+                    self._request_cancel(w, Then.WALK, "walk", now)
             if w.order.status.is_open:
                 return Progress.WORKING
         return self._after_final(w, now)
@@ -239,16 +242,16 @@ class OrderManager:
             w.dead_reason = f"order {w.order.client_order_id} {status}"
         return Progress.FILLED if w.filled_qty else Progress.DEAD
 
-    def cancel(self, w: Working, why: str) -> bool:
+    def cancel(self, w: Working, why: str, now: datetime) -> bool:
         """Cancel the live attempt; True once it is final (fills read back), False while the cancel is pending.
         An attempt in doubt is looked up first: if the broker has it, it is cancelled like any other."""
-        if w.state is Attempt.OVER or (w.unanswered and not self._find(w)):
+        if w.state is Attempt.OVER or (w.unanswered and not self._find(w, now)):
             return True
-        if self._refresh(w).status.is_open:
-            self._request_cancel(w, Then.STOP, why)
+        if self._refresh(w, now).status.is_open:
+            self._request_cancel(w, Then.STOP, why, now)
         return not w.order.status.is_open
 
-    def _find(self, w: Working) -> bool:
+    def _find(self, w: Working, now: datetime) -> bool:
         """Resolve an attempt in doubt: True (and adopted) if the broker has it, False if it never arrived."""
         cid = w.order.client_order_id
         found = self._broker.order_by_client_id(cid)
@@ -258,11 +261,11 @@ class OrderManager:
         w.move(Attempt.SENT)
         self._check_same(found, w.legs, cid)
         self._next_attempt_no[(w.day, w.trade_no, w.kind)] = w.attempt + 1
-        self._on_event("adopt", {"client_order_id": cid, "order_id": found.id, "status": found.status})
-        self._absorb(w, found)
+        self._event(now, "adopt", {"client_order_id": cid, "order_id": found.id, "status": found.status})
+        self._absorb(w, found, now)
         return True
 
-    def _request_cancel(self, w: Working, then: Then, why: str) -> None:
+    def _request_cancel(self, w: Working, then: Then, why: str, now: datetime) -> None:
         """Ask for the cancel; only once the broker took the request is the order waiting on it. A cancel that
         failed (raised) leaves the Working as it was, so the next poll asks again."""
         with contextlib.suppress(OrderRejected):
@@ -270,8 +273,8 @@ class OrderManager:
         w.move(Attempt.CANCELLING, then)
         if then is Then.GIVE_UP:
             w.dead_reason = why
-        self._refresh(w)
-        self._on_event("cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": w.order.status})
+        self._refresh(w, now)
+        self._event(now, "cancel", {"client_order_id": w.order.client_order_id, "why": why, "status": w.order.status})
 
     def _next_attempt(self, w: Working, now: datetime) -> Progress:
         """Send the next attempt, one tick more aggressive, under the next client order id."""
@@ -287,7 +290,7 @@ class OrderManager:
         rejection ends it (DEAD, or FILLED for what already filled); any other failure (a malformed answer,
         say) is raised with the attempt still in doubt, so whoever handles it can look it up and cancel it."""
         try:
-            order = self._submit(w)
+            order = self._submit(w, now)
         except OrderRejected as exc:
             w.move(Attempt.OVER)
             w.order = replace(w.order, status=OrderStatus.REJECTED)
@@ -300,7 +303,7 @@ class OrderManager:
             return Progress.WORKING
         w.move(Attempt.SENT)
         w.seen_qty, w.seen_cost, w.placed_at = 0, 0.0, now
-        self._absorb(w, order)
+        self._absorb(w, order, now)
         return Progress.FILLED if w.remaining == 0 else Progress.WORKING
 
     @staticmethod
@@ -318,7 +321,7 @@ class OrderManager:
         base = round_to_tick(nat, tick, up=True) if urgent else round_to_tick(mid, tick, up=False)
         return round(min(base + step * tick, cap), 2), mid, nat
 
-    def _submit(self, w: Working) -> Order:
+    def _submit(self, w: Working, now: datetime) -> Order:
         """Send the attempt `w.attempt` at `w.step`. An attempt in doubt (an earlier send of it failed: the
         broker may have it) is looked up first and adopted if found. The attempt number only moves on once
         the broker has the order."""
@@ -331,7 +334,7 @@ class OrderManager:
             if existing is not None:
                 self._check_same(existing, legs, cid)
                 self._next_attempt_no[key] = attempt + 1
-                self._on_event("adopt", {"client_order_id": cid, "order_id": existing.id, "status": existing.status})
+                self._event(now, "adopt", {"client_order_id": cid, "order_id": existing.id, "status": existing.status})
                 return existing
         if refused := self._gate(kind, legs, qty):
             raise OrderRejected(f"risk gate: {'; '.join(refused)} (not sent)")
@@ -340,7 +343,8 @@ class OrderManager:
         w.move(Attempt.IN_DOUBT)
         order = self._broker.submit_order(request)
         self._next_attempt_no[key] = attempt + 1
-        self._on_event(
+        self._event(
+            now,
             "submit",
             {
                 "client_order_id": cid,
@@ -358,12 +362,16 @@ class OrderManager:
         )
         return order
 
-    def _refresh(self, w: Working) -> Order:
+    def _refresh(self, w: Working, now: datetime) -> Order:
         order = self._broker.get_order(w.order.id)
-        self._absorb(w, order)
+        self._absorb(w, order, now)
         return order
 
-    def _absorb(self, w: Working, order: Order) -> None:
+    def _event(self, now: datetime, event: str, data: dict[str, Any]) -> None:
+        self._audit.record("order", now, event=event, **data)
+        logger.bind(trade=True).debug(f"{event} " + " ".join(f"{k}={v}" for k, v in data.items()))
+
+    def _absorb(self, w: Working, order: Order, now: datetime) -> None:
         """Add fills of the live attempt not counted yet to the running totals."""
         w.order = order
         new = order.filled_qty - w.seen_qty
@@ -373,7 +381,8 @@ class OrderManager:
         w.fill_cost += cost - w.seen_cost
         w.filled_qty += new
         w.seen_qty, w.seen_cost = order.filled_qty, cost
-        self._on_event(
+        self._event(
+            now,
             "fill",
             {
                 "client_order_id": order.client_order_id,

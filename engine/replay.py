@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-from engine.audit import Journal, JournalProblem, read_journal
-from engine.codec import decode
+from engine.audit import JournalProblem, read_journal
 from engine.config import parse_config
+from engine.days import ResumePoint
 from engine.errors import ConfigError
 from engine.ports import PORTS
 from engine.recording import Divergence, Replayed, Tape, recorded_calls
@@ -179,49 +179,25 @@ def verify_segment(seg: Segment, config_override: dict[str, Any] | None = None, 
     except ValueError as exc:
         raise JournalUnusable(f"its recorded inputs cannot be read: {exc}") from None
     raw = dict(config_override or seg.header["config"])
-    resume = seg.header.get("resume") or {"state": "Initializing", "day": seg.header["session_date"]}
+    resume = ResumePoint.from_header(seg.header, raw["session"].get("days", 1))
     with tempfile.TemporaryDirectory(prefix="zdte-replay-") as tmp:
         raw["logs_dir"] = tmp
-        raw["session"] = {**raw["session"], "date": resume["day"]}
+        raw["session"] = {**raw["session"], "date": resume.day.isoformat()}
         try:
             cfg = parse_config(raw, "the journal's header")
         except ConfigError as exc:
             raise JournalUnusable(f"the recorded config cannot be used: {exc}") from None
         ports: dict[str, Any] = {name: Replayed(name, tape) for name in PORTS}  # answered from the recording
-        adapters = Adapters(**ports, recorded=False)
-        runner = build(cfg, adapters, initial=State(resume["state"]))
-        ctx = runner.ctx
-        written: list[Path] = []
-        open_journal = ctx.open_journal
-
-        def capture(d: date) -> Journal:
-            journal = open_journal(d)
-            written.append(journal.path)
-            return journal
-
-        ctx.open_journal = capture
-        ctx.days_left = resume.get("days_left", cfg.session.days)
-        ctx.day_closed = resume.get("day_closed", False)
-        ctx.skip_day = resume.get("skip_day", False)
-        ctx.session_loaded = resume.get("session_loaded", False)
-        ctx.session = decode(resume.get("session"))
-        ctx.account = decode(resume.get("account"))
+        runner = build(cfg, Adapters(**ports, recorded=False), initial=State(resume.state))
         divergence: Divergence | None = None
         try:
-            if resume["state"] == "Initializing":
-                runner.run()
-            else:
-                ctx.now = datetime.fromisoformat(seg.header["ts"])
-                ctx.journal = ctx.open_journal(ctx.day)
-                while not ctx.finished:
-                    runner.tick()
+            runner.run(resume=resume)
         except Divergence as exc:
             divergence = exc
         finally:
-            if ctx.journal is not None:
-                ctx.journal.close()
+            runner.audit.close(runner.ctx.now)
             close_day_files()
-        produced = [r for p in written for r in read_journal(p)[0] if r.get("kind") in OUTPUT_KINDS]
+        produced = [r for p in runner.audit.opened for r in read_journal(p)[0] if r.get("kind") in OUTPUT_KINDS]
     return _compare(seg, produced, divergence, cut_off or not _ends_cleanly(seg))
 
 

@@ -12,26 +12,44 @@ from typing import Any
 
 @dataclass
 class DayStats:
-    """Counted by the runner as the day goes; reset at each new session."""
+    """The day's counters, folded from its audit records as they are written (or read back after a restart)."""
 
     transitions: int = 0
     refused: int = 0
     orders_submitted: int = 0
     fills: int = 0
     state_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _state: str | None = None
+    _since: datetime | None = None
+
+    def add(self, record: dict[str, Any]) -> None:
+        kind, ts = record.get("kind"), record.get("ts")
+        at = ts if isinstance(ts, datetime) else datetime.fromisoformat(ts) if ts else None
+        if kind == "header":
+            self._state, self._since = (record.get("resume") or {}).get("state", "Initializing"), at
+        elif kind == "transition":
+            self.transitions += 1
+            self.until(at)
+            self._state = record.get("dest")
+        elif kind == "refused":
+            self.refused += 1
+        elif kind == "order" and record.get("event") == "submit":
+            self.orders_submitted += 1
+        elif kind == "order" and record.get("event") == "fill":
+            self.fills += 1
+
+    def until(self, now: datetime | None) -> None:
+        """Count the time in the current state up to `now` (a transition, or the report)."""
+        if self._state is not None and self._since is not None and now is not None:
+            self.state_seconds[self._state] += (now - self._since).total_seconds()
+        self._since = now
 
 
 def stats_from_records(records: list[dict[str, Any]]) -> DayStats:
     """The day's counters rebuilt from its journal: after a restart the report still covers the whole day."""
     stats = DayStats()
-    moves = [r for r in records if r.get("kind") == "transition"]
-    for a, b in zip(moves, moves[1:], strict=False):
-        spent = (datetime.fromisoformat(b["ts"]) - datetime.fromisoformat(a["ts"])).total_seconds()
-        stats.state_seconds[a["dest"]] += spent
-    stats.transitions = len(moves)
-    stats.refused = sum(1 for r in records if r.get("kind") == "refused")
-    stats.orders_submitted = sum(1 for r in records if r.get("kind") == "order" and r.get("event") == "submit")
-    stats.fills = sum(1 for r in records if r.get("kind") == "order" and r.get("event") == "fill")
+    for r in records:
+        stats.add(r)
     return stats
 
 

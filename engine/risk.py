@@ -88,14 +88,21 @@ class RiskGate:
     def loss_limit_hit(self, pnl: float) -> bool:
         return pnl <= -self.cfg.max_daily_loss
 
-    def exit_reason(
-        self, spread: Spread, quotes: dict[str, OptionQuote], now: datetime, hard_exit: datetime
-    ) -> str | None:
-        """Why this spread must be closed now (None: keep it)."""
+    @staticmethod
+    def forced_exit(spread: Spread, now: datetime, hard_exit: datetime) -> str | None:
+        """The exits that need no price: a spread reconciliation found broken, and the time exit."""
         if spread.force_exit:
             return spread.force_exit
         if now >= hard_exit:
             return f"time exit at {hard_exit:%H:%M} ET"
+        return None
+
+    def exit_reason(
+        self, spread: Spread, quotes: dict[str, OptionQuote], now: datetime, hard_exit: datetime
+    ) -> str | None:
+        """Why this spread must be closed now (None: keep it); `quotes` must be fresh enough to decide on."""
+        if why := self.forced_exit(spread, now, hard_exit):
+            return why
         pnl = spread.pnl(quotes)
         if pnl >= self.cfg.profit_target_pct * spread.max_profit:
             return f"profit target: {pnl:.2f} >= {self.cfg.profit_target_pct:.0%} of max profit {spread.max_profit:.2f}"

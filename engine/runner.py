@@ -8,15 +8,17 @@ halt), anything else in a trading state is a halt that flattens, and at start-up
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from loguru import logger
 
-from engine.audit import read_journal
-from engine.context import STAY, Context, Halt, Step
+from engine.context import STAY, Context, Step
+from engine.days import ResumePoint
 from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
 from engine.machine import EngineMachine, Outcome, State
-from engine.report import DayStats, build_report, report_path, stats_from_records, write_report
+from engine.ports import Clock
+from engine.report import build_report, report_path, write_report
 from states import HANDLERS
 
 _TRADING = {State.SCANNING, State.ENTERING, State.MONITORING}
@@ -27,72 +29,108 @@ INPUT_BATCH = 64
 
 
 class Runner:
+    """Owns the run: its state machine, its days, its journal (through the audit sink) and its reports."""
+
     def __init__(
-        self, ctx: Context, initial: State = State.INITIALIZING, venue: Any = None, signals: Any = None
+        self,
+        ctx: Context,
+        clock: Clock,
+        initial: State = State.INITIALIZING,
+        venue: Any = None,
+        signals: Any = None,
     ) -> None:
         """`venue` is the simulator (for benchmarks and tests), `signals` the raw ProcessSignals (for handlers)."""
         self.ctx = ctx
+        self.clock = clock
+        self.days = ctx.days
+        self.audit = ctx.audit
         self.venue = venue
         self.signals = signals
-        self.stats = DayStats()
-        self.machine = EngineMachine(self._record, more_sessions=lambda: ctx.more_sessions, initial=initial)
-        self._state_since: datetime | None = None
-        ctx.write_report = self._write_report
+        self.machine = EngineMachine(self._record, more_sessions=lambda: self.days.more, initial=initial)
+        self.reports: list[tuple[Path, dict[str, Any]]] = []
+        self.exit_code = 0
+        self.finished = False
+        self.outage_since: datetime | None = None
 
     @property
     def state(self) -> State:
         return self.machine.state
 
-    def run(self) -> int:
-        ctx = self.ctx
-        ctx.now = ctx.clock.now()
-        self._state_since = ctx.now
-        ctx.start()
-        if ctx.journal is not None and ctx.journal.resumed:
-            self.stats = stats_from_records(read_journal(ctx.journal.path)[0])
-        while not ctx.finished:
+    def run(self, resume: ResumePoint | None = None) -> int:
+        """Run to the end. `resume` (replay) starts where a journal's run was when it opened the file: its
+        state, day and what it knew, at the header's time; without it the run starts now, on the clock."""
+        self.start(resume)
+        while not self.finished:
             self.tick()
-        return ctx.exit_code
+        return self.exit_code
+
+    def start(self, resume: ResumePoint | None = None) -> None:
+        """Open the day's journal, headed by where the run starts."""
+        ctx = self.ctx
+        ctx.now = resume.at if resume is not None and resume.at is not None else self.clock.now()
+        if resume is None:
+            resume = self.days.point(str(self.state), ctx.account)
+        else:
+            self.days.restore(resume)
+            ctx.account = resume.account
+        self.audit.open(self.days.day, ctx.now, resume)
 
     def tick(self) -> Outcome | None:
         """One handler call; fires its trigger, or sleeps the state's poll interval when it stays."""
         ctx = self.ctx
         state = self.state
-        if state is State.AWAITING_OPEN and ctx.at_day_boundary:
-            ctx.next_day()
-        ctx.now = ctx.clock.now()
+        if state is State.AWAITING_OPEN and self.days.at_boundary:
+            self._next_day()
+        ctx.now = self.clock.now()
         stop = ctx.signals.stop() if state is not State.SHUTTING_DOWN else None
         step = Step("shutdown", stop) if stop else self._handle(state)
+        self._apply(step)
         outcome = None
         if step.trigger:
             outcome = self.fire(step.trigger, step.reason)
         moved = outcome is not None and outcome.moved
-        if moved or len(ctx.recorder) >= INPUT_BATCH:
-            ctx.flush_inputs()
-        if not ctx.finished and not moved:
+        if moved or self.audit.pending_inputs >= INPUT_BATCH:
+            self.audit.flush_inputs(ctx.now)
+        if not self.finished and not moved:
             try:
-                ctx.clock.sleep(step.wait if step.wait is not None else self._poll(state))
+                self.clock.sleep(step.wait if step.wait is not None else self._poll(state))
             except BrokerError as exc:  # a remote (simulator) clock that could not move: the next tick tries again
                 logger.warning(f"the clock could not advance: {exc}")
         return outcome
+
+    def _apply(self, step: Step) -> None:
+        """What a Step asks of the run besides its trigger."""
+        if step.halt is not None:
+            self.ctx.halt = step.halt
+        if step.exit_code is not None:
+            self.exit_code = step.exit_code
+        if step.skip_day:
+            self.days.skipped = True
+        if step.finished:
+            self._finish()
 
     def fire(self, trigger: str, reason: str) -> Outcome:
         outcome = self.machine.fire(trigger, reason)
         if outcome.error is not None:
             step = self._fault(self.state, outcome.error)
+            self._apply(step)
             if step.trigger:
                 return self.machine.fire(step.trigger, step.reason)
         if outcome.moved and trigger == "session_end":
-            self.ctx.end_day()
+            self._end_day()
+        if outcome.moved and trigger == "resume":
+            self.ctx.halt = None
         return outcome
 
     def _handle(self, state: State) -> Step:
         ctx = self.ctx
         try:
+            if state is State.AWAITING_OPEN and not self.days.loaded:
+                self.days.load()
             step = HANDLERS[state](ctx)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a decision, never a crash
             return self._fault(state, exc)
-        ctx.outage_since = None
+        self.outage_since = None
         return step
 
     def _fault(self, state: State, exc: BaseException) -> Step:
@@ -100,39 +138,59 @@ class Runner:
         what = f"{type(exc).__name__}: {exc}"
         transient = isinstance(exc, DataError) or (isinstance(exc, BrokerError) and exc.transient)
         if state is State.INITIALIZING and transient:
-            ctx.outage_since = ctx.outage_since or ctx.now
-            lasted = (ctx.now - ctx.outage_since).total_seconds()
+            self.outage_since = self.outage_since or ctx.now
+            lasted = (ctx.now - self.outage_since).total_seconds()
             if lasted <= ctx.cfg.risk.broker_outage_tolerance_s:
                 logger.warning(f"start-up: transient failure for {lasted:.0f}s, retrying: {what}")
                 return STAY
         if state is State.INITIALIZING:
             logger.error(f"start-up failed: {what}")
-            ctx.exit_code = 2 if isinstance(exc, (AuthError, UnsafeEndpointError)) else 1
-            return Step("fail", f"start-up failed: {what}")
+            code = 2 if isinstance(exc, (AuthError, UnsafeEndpointError)) else 1
+            return Step("fail", f"start-up failed: {what}", exit_code=code)
         if state is State.SHUTTING_DOWN:
             logger.exception(f"cleanup failed: {what}")
-            ctx.exit_code = 1
-            ctx.finish()
-            return STAY
+            return Step(exit_code=1, finished=True)
         if transient:
-            ctx.outage_since = ctx.outage_since or ctx.now
-            lasted = (ctx.now - ctx.outage_since).total_seconds()
+            self.outage_since = self.outage_since or ctx.now
+            lasted = (ctx.now - self.outage_since).total_seconds()
             logger.warning(f"{state}: transient failure for {lasted:.0f}s: {what}")
             if state in _TRADING and lasted > ctx.cfg.risk.broker_outage_tolerance_s:
-                ctx.halt = Halt(f"broker/data outage for {lasted:.0f}s: {what}", flatten=False, resumable=True)
-                return Step("halt", ctx.halt.reason)
+                reason = f"broker/data outage for {lasted:.0f}s: {what}"
+                return Step.halting(reason, flatten=False, resumable=True)
             return STAY
         logger.opt(exception=exc).error(f"{state}: unexpected error: {what}")
         if state in _TRADING:
-            ctx.halt = Halt(f"error: {what}", flatten=True, resumable=False)
-            return Step("halt", ctx.halt.reason)
-        ctx.exit_code = 1
-        return Step("shutdown", f"error: {what}")
+            return Step.halting(f"error: {what}", flatten=True, resumable=False)
+        return Step("shutdown", f"error: {what}", exit_code=1)
+
+    # --- the day's life cycle ------------------------------------------------------------------
+    def _next_day(self) -> None:
+        """Move to the next exchange session: new journal, fresh book and data window.
+
+        Called between ticks, after the old day's calls are written, so each file holds exactly its day's
+        calls and replays on its own: its header says where the run stood when the old day ended.
+        """
+        ctx = self.ctx
+        point = self.days.point(str(State.AWAITING_OPEN), ctx.account)
+        self.audit.close(ctx.now)
+        self.days.advance()
+        ctx.book.new_day()
+        ctx.parts.bars.reset()
+        ctx.parts.marks.clear()
+        ctx.halt = None
+        self.audit.open(self.days.day, ctx.now, point)
+        self.days.load()
+
+    def _finish(self) -> None:
+        """The last step of ShuttingDown: the day's report, then the journal is closed."""
+        self._end_day()
+        self.audit.close(self.ctx.now)
+        self.finished = True
 
     def _poll(self, state: State) -> float:
         """The state's poll interval; while an order is being worked, the faster order poll."""
         p = self.ctx.cfg.poll
-        if self.ctx.working is not None:
+        if self.ctx.book.working is not None:
             return p.entering
         return {
             State.AWAITING_OPEN: p.awaiting_open,
@@ -144,7 +202,7 @@ class Runner:
 
     def _record(self, outcome: Outcome) -> None:
         """Every attempted transition, moved or refused, becomes one fsynced audit record."""
-        ctx, now = self.ctx, self.ctx.now
+        ctx = self.ctx
         kind = "transition" if outcome.moved else ("error" if outcome.error else "refused")
         fields: dict[str, Any] = {
             "trigger": outcome.trigger,
@@ -157,39 +215,28 @@ class Runner:
             fields["error"] = f"{type(outcome.error).__name__}: {outcome.error}"
         ctx.record(kind, **fields)
         if outcome.moved:
-            self.stats.transitions += 1
-            if self._state_since is not None:
-                self.stats.state_seconds[outcome.source] += (now - self._state_since).total_seconds()
-            self._state_since = now
             logger.info(f"{outcome.source} -> {outcome.dest} [{outcome.trigger}] {outcome.reason}")
         else:
-            self.stats.refused += 1
             logger.error(f"refused {outcome.trigger} in {outcome.source}: {outcome.reason}")
 
-    def on_order_event(self, event: str, data: dict) -> None:
-        if event == "submit":
-            self.stats.orders_submitted += 1
-        elif event == "fill":
-            self.stats.fills += 1
-        self.ctx.record("order", event=event, **data)
-        logger.bind(trade=True).debug(f"{event} " + " ".join(f"{k}={v}" for k, v in data.items()))
-
-    def _write_report(self, ctx: Context) -> None:
+    def _end_day(self) -> None:
+        """Close the books of the session just ended: its report. The journal stays open for its last records."""
+        days, ctx = self.days, self.ctx
+        if days.closed:
+            return
+        days.closed = True
         now = ctx.now
-        if self._state_since is not None:
-            self.stats.state_seconds[str(self.state)] += (now - self._state_since).total_seconds()
-            self._state_since = now
+        stats = self.audit.take_stats(now)
         total = None
         try:
             total = ctx.daily_pnl if ctx.session is not None and ctx.refresh_account() else None
         except Exception as exc:  # noqa: BLE001 - the report is still written, with the P&L unknown
             logger.warning(f"account unavailable for the report: {exc}")
-        report = build_report(ctx.day, ctx.book.closed, self.stats, total, ctx.book.open, now, str(self.state))
+        report = build_report(days.day, ctx.book.closed, stats, total, ctx.book.open, now, str(self.state))
         if self.venue is not None and getattr(self.venue, "chain_source", None):
             report["simulator"] = dict(self.venue.chain_source)
-        path = write_report(report_path(ctx.cfg.logs_dir, ctx.day), report)
-        ctx.reports.append((path, report))
-        self.stats = DayStats()
+        path = write_report(report_path(ctx.cfg.logs_dir, days.day), report)
+        self.reports.append((path, report))
         pnl = "unknown" if total is None else f"{total:+.2f}"
-        left = ctx.days_left - 1 if self.state is State.AWAITING_OPEN else 0
-        logger.info(f"session {ctx.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")
+        left = days.left - 1 if self.state is State.AWAITING_OPEN else 0
+        logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")

@@ -6,9 +6,8 @@ from typing import Any
 
 
 def human_summary(runner: Any) -> str:
-    ctx = runner.ctx
     lines = []
-    for path, r in ctx.reports:
+    for path, r in runner.reports:
         lines.append(f"session {r['session_date']}: {r['trade_count']} trade(s), {r['wins']} win(s), "
                      f"realized P&L {r['realized_pnl']:+.2f}, total P&L "
                      + ("unknown" if r["total_pnl"] is None else f"{r['total_pnl']:+.2f}"))
@@ -21,6 +20,6 @@ def human_summary(runner: Any) -> str:
         spent = ", ".join(f"{k} {v / 60:.0f}m" for k, v in r["seconds_in_state"].items() if v >= 30)
         lines.append(f"  {r['transitions']} transitions; time in state: {spent}")
         lines.append(f"  report {path}")
-    logs = ctx.cfg.logs_dir
+    logs = runner.ctx.cfg.logs_dir
     lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json")
     return "\n".join(lines)

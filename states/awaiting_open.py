@@ -6,22 +6,21 @@ from engine.context import Context, Step
 
 
 def handle(ctx: Context) -> Step:
-    if not ctx.session_loaded:
-        ctx.load_session()
-    if ctx.session is None:
-        if ctx.more_sessions:
-            ctx.skip_day = True
-            return Step(None, f"{ctx.day} is not a trading session; on to the next", wait=0)
-        return Step("no_session", f"{ctx.day} is not a trading session (weekend or holiday)")
-    if (ctx.book.open or ctx.working) and ctx.session.open <= ctx.now < ctx.session.close:
-        return Step("market_open", f"session {ctx.day} open with positions or orders taken over at start-up")
-    if ctx.now >= ctx.hard_exit:
-        return Step("session_end", f"session {ctx.day} already past its hard exit {ctx.hard_exit:%H:%M} ET")
-    if ctx.now < ctx.entry_start:
-        return Step(None, "before the entry window", wait=(ctx.entry_start - ctx.now).total_seconds())
+    session, day = ctx.session, ctx.days.day
+    if session is None:
+        if ctx.days.more:
+            return Step(None, f"{day} is not a trading session; on to the next", wait=0, skip_day=True)
+        return Step("no_session", f"{day} is not a trading session (weekend or holiday)")
+    s = ctx.schedule
+    if (ctx.book.open or ctx.book.working) and s.is_open(ctx.now):
+        return Step("market_open", f"session {day} open with positions or orders taken over at start-up")
+    if ctx.now >= s.hard_exit:
+        return Step("session_end", f"session {day} already past its hard exit {s.hard_exit:%H:%M} ET")
+    if ctx.now < s.entry_start:
+        return Step(None, "before the entry window", wait=(s.entry_start - ctx.now).total_seconds())
     ctx.refresh_account()
     return Step(
         "market_open",
-        f"session {ctx.day} {ctx.session.open:%H:%M}-{ctx.session.close:%H:%M} ET; entries "
-        f"{ctx.entry_start:%H:%M}-{ctx.entry_end:%H:%M}, hard exit {ctx.hard_exit:%H:%M}",
+        f"session {day} {s.open:%H:%M}-{s.close:%H:%M} ET; entries "
+        f"{s.entry_start:%H:%M}-{s.entry_end:%H:%M}, hard exit {s.hard_exit:%H:%M}",
     )

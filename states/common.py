@@ -3,30 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 
 from loguru import logger
 
 from engine.book import ClosedTrade, Spread
 from engine.context import Context
+from engine.data import DataVerdict
 from engine.models import Right
 from engine.occ import parse_occ
-from engine.orders import Progress, Working, progress_of
+from engine.orders import OrderKind, Progress, progress_of
+
+ExitRule = Callable[[Spread], str | None]
 
 
-def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: bool = False) -> ClosedTrade | None:
+def exit_rule(ctx: Context, marks: DataVerdict) -> ExitRule:
+    """Why a spread must close: every rule on fresh marks; on stale ones only the exits that need no price."""
+    risk, hard_exit = ctx.parts.risk, ctx.schedule.hard_exit
+    if marks.tradable:
+        return lambda s: risk.exit_reason(s, ctx.parts.marks.quotes, ctx.now, hard_exit)
+    return lambda s: risk.forced_exit(s, ctx.now, hard_exit)
+
+
+def work_exit(ctx: Context, why_for: ExitRule, urgent: bool = False) -> ClosedTrade | None:
     """Advance the exit order by one poll, starting one for the first spread that must close; return what closed."""
-    w = ctx.working
-    if w is not None and urgent and w.kind == "exit" and not w.urgent:
-        ctx.parts.orders.make_urgent(w)
+    book, orders = ctx.book, ctx.parts.orders
+    w = book.working
+    if w is not None and urgent and w.kind is OrderKind.EXIT and not w.urgent:
+        orders.make_urgent(w)
     if w is None:
-        for spread in ctx.book.open:
+        for spread in book.open:
             why = why_for(spread)
             if why:
                 logger.info(f"exit trade {spread.trade_no}: {why}")
-                w = ctx.parts.orders.place(
-                    "exit", spread.trade_no, ctx.day, spread.closing_legs, spread.qty, ctx.now,
-                    hold=ctx.hold_working, urgent=urgent,
+                w = orders.place(
+                    OrderKind.EXIT, spread.trade_no, ctx.days.day, spread.closing_legs, spread.qty, ctx.now,
+                    hold=book.hold, urgent=urgent,
                 )
                 w.why = why
                 break
@@ -34,50 +45,38 @@ def work_exit(ctx: Context, why_for: Callable[[Spread], str | None], urgent: boo
             return None
         progress = progress_of(w)
     else:
-        progress = ctx.parts.orders.poll(w, ctx.now)
+        progress = orders.poll(w, ctx.now)
     if progress is Progress.WORKING:
         return None
-    ctx.working = None
+    book.working = None
     if w.filled_qty == 0:
         logger.error(f"exit of trade {w.trade_no} failed ({w.dead_reason}); retrying next poll")
-    return book_exit(ctx, w)
+    return book.close_exit(w, ctx.now)
 
 
-def book_exit(ctx: Context, w: Working) -> ClosedTrade | None:
-    """Book what an exit filled as a closed trade; a partial fill splits the spread, the rest stays open."""
-    if w.filled_qty == 0:
-        return None
-    spread = ctx.spread_of(w)
-    if w.filled_qty < spread.qty:
-        part = replace(spread, qty=w.filled_qty)
-        spread.qty -= w.filled_qty
-        ctx.book.open.append(part)
-        spread = part
-    return ctx.close_spread(spread, w.avg_price, w.why or "exit")
-
-
-def drop_working(ctx: Context, why: str, kinds: tuple[str, ...] = ("entry", "exit")) -> bool:
+def drop_working(ctx: Context, why: str, kinds: tuple[OrderKind, ...] = (OrderKind.ENTRY, OrderKind.EXIT)) -> bool:
     """Cancel the order being worked and book whatever part of it filled: nothing is lost.
 
     False while the broker has not confirmed the cancel yet: the caller stays and asks again next poll.
     """
-    w = ctx.working
+    book = ctx.book
+    w = book.working
     if w is None or w.kind not in kinds:
         return True
-    if not ctx.parts.orders.cancel(w, why):
+    if not ctx.parts.orders.cancel(w, why, ctx.now):
         return False
-    ctx.working = None
-    if w.kind == "exit":
-        book_exit(ctx, w)
+    book.working = None
+    if w.kind is OrderKind.EXIT:
+        book.close_exit(w, ctx.now)
         return True
     if w.filled_qty:
-        ctx.open_spread_from(w)
-    ctx.plan = None
+        book.open_from(w, ctx.now)
+    book.plan = None
     return True
 
 
 def cancel_entry(ctx: Context, why: str) -> bool:
-    return drop_working(ctx, why, kinds=("entry",))
+    return drop_working(ctx, why, kinds=(OrderKind.ENTRY,))
 
 
 def settle_after_close(ctx: Context) -> bool:
@@ -101,5 +100,5 @@ def settle_after_close(ctx: Context) -> bool:
                 c = parse_occ(leg.symbol)
                 intrinsic = max(spot - c.strike, 0.0) if c.right is Right.CALL else max(c.strike - spot, 0.0)
                 value += intrinsic if leg.side == "buy" else -intrinsic
-        ctx.close_spread(spread, value, "settled by the broker at the close (estimated at intrinsic)")
+        ctx.book.close(spread, value, ctx.now, "settled by the broker at the close (estimated at intrinsic)")
     return True

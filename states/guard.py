@@ -1,25 +1,19 @@
 """The checks every trading state makes first, written once: the kill switch, the daily loss limit, a data outage.
 
-Each returns the halt Step to take (with the Halt recorded on the context) or None to carry on. A halt is
-therefore one statement in a handler: `if step := guard.kill_switch(ctx): return step`.
+Each returns the halt Step to take, or None to carry on, so a halt is one statement in a handler:
+`if step := guard.kill_switch(ctx): return step`.
 """
 
 from __future__ import annotations
 
-from engine.context import Context, Halt, Step
+from engine.context import Context, Step
 from engine.data import DataHealth, DataVerdict
-
-
-def halt(ctx: Context, reason: str, *, flatten: bool, resumable: bool, say: str | None = None) -> Step:
-    """Halt for `reason`; `say` is the transition's reason when it tells more than the halt's own."""
-    ctx.halt = Halt(reason, flatten=flatten, resumable=resumable)
-    return Step("halt", say or reason)
 
 
 def kill_switch(ctx: Context) -> Step | None:
     """The kill file or SIGUSR1: stop trading for good and flatten."""
-    if kill := ctx.kill_switch():
-        return halt(ctx, kill, flatten=True, resumable=False)
+    if kill := ctx.signals.kill():
+        return Step.halting(kill, flatten=True, resumable=False)
     return None
 
 
@@ -27,12 +21,13 @@ def loss_limit(ctx: Context) -> Step | None:
     """The day's P&L (from the account just refreshed) at the loss limit: flatten and stop for the day."""
     if ctx.parts.risk.loss_limit_hit(ctx.daily_pnl):
         reason = f"daily loss limit: P&L {ctx.daily_pnl:.2f} <= -{ctx.cfg.risk.max_daily_loss:.2f}"
-        return halt(ctx, reason, flatten=True, resumable=False)
+        return Step.halting(reason, flatten=True, resumable=False)
     return None
 
 
-def data_outage(ctx: Context, verdict: DataVerdict, say: str | None = None) -> Step | None:
-    """No usable data for longer than the tolerance: a halt that resumes when data returns, without flattening."""
+def data_outage(verdict: DataVerdict, say: str | None = None) -> Step | None:
+    """No usable bars or quotes for longer than the tolerance: a halt that resumes when data returns, without
+    flattening."""
     if verdict.health is DataHealth.OUTAGE:
-        return halt(ctx, verdict.reason, flatten=False, resumable=True, say=say)
+        return Step.halting(verdict.reason, flatten=False, resumable=True, say=say)
     return None

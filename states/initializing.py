@@ -21,8 +21,7 @@ def handle(ctx: Context) -> Step:
     elif account.status != "ACTIVE":
         refusal = f"account status is {account.status}, not ACTIVE"
     if refusal:
-        ctx.exit_code = 2
-        return Step("fail", refusal)
+        return Step("fail", refusal, exit_code=2)
     summary = adopt_from_broker(ctx)
     return Step(
         "ready",
@@ -33,9 +32,10 @@ def handle(ctx: Context) -> Step:
 
 def adopt_from_broker(ctx: Context) -> str:
     """Take back what the broker holds from an earlier run of this engine today; the decision is journaled."""
-    orders = ctx.broker.orders_since(day_start(ctx.day))
+    day = ctx.days.day
+    orders = ctx.broker.orders_since(day_start(day))
     rec = reconcile(
-        ctx.day,
+        day,
         ctx.cfg.orders.client_order_id_prefix,
         orders,
         ctx.broker.positions(),
@@ -45,11 +45,8 @@ def adopt_from_broker(ctx: Context) -> str:
     for order in rec.extra_working:
         with suppress(OrderRejected):
             ctx.broker.cancel_order(order.id)
-    ctx.book.open = rec.adopted + rec.broken
-    ctx.book.closed = rec.closed
-    ctx.book.trades_today = rec.trades_today
-    ctx.working, ctx.plan = rec.working, rec.working_plan
-    ctx.parts.orders.restore(ctx.day, rec.attempts)
+    ctx.book.adopt(rec)
+    ctx.parts.orders.restore(day, rec.attempts)
     ctx.record("reconcile", **rec.record())
     for p in rec.foreign:
         logger.warning(f"position {p.symbol} x{p.qty} was not opened by this engine: left alone")

@@ -1,28 +1,34 @@
-"""Scanning: look for an entry; only a plan that passes every pre-trade risk check becomes a signal."""
+"""Scanning: look for an entry; only a plan that passes every pre-trade risk check becomes a signal.
+
+It asks the components (bars, discovery, strategy, risk) and hands the plan on to Entering in the Book.
+"""
 
 from __future__ import annotations
 
 from engine.context import STAY, Context, Step
+from engine.marks import freshness
+from engine.orders import OrderKind
 from engine.pricing import calendar_years
 from engine.strategies.base import Skip
 from states import guard
 
 
 def handle(ctx: Context) -> Step:
-    if ctx.book.open:
-        return Step("adopted", f"{len(ctx.book.open)} open condor(s) taken over from the broker")
-    if ctx.working is not None and ctx.working.kind == "entry":
-        return Step("adopted_entry", f"working entry {ctx.working.order.client_order_id} taken over from the broker")
-    if ctx.now >= ctx.hard_exit:
-        return Step("session_end", f"hard exit {ctx.hard_exit:%H:%M} ET reached, flat")
+    book, s = ctx.book, ctx.schedule
+    if book.open:
+        return Step("adopted", f"{len(book.open)} open condor(s) taken over from the broker")
+    if book.working is not None and book.working.kind is OrderKind.ENTRY:
+        return Step("adopted_entry", f"working entry {book.working.order.client_order_id} taken over from the broker")
+    if ctx.now >= s.hard_exit:
+        return Step("session_end", f"hard exit {s.hard_exit:%H:%M} ET reached, flat")
     if step := guard.kill_switch(ctx):
         return step
-    if ctx.now >= ctx.entry_end:
-        return Step(None, "entry window over; flat", wait=(ctx.hard_exit - ctx.now).total_seconds())
+    if ctx.now >= s.entry_end:
+        return Step(None, "entry window over; flat", wait=(s.hard_exit - ctx.now).total_seconds())
     p = ctx.parts
     p.bars.refresh(ctx.now)
     verdict = p.bars.verdict(ctx.now)
-    if step := guard.data_outage(ctx, verdict):
+    if step := guard.data_outage(verdict):
         return step
     ctx.refresh_account()
     if step := guard.loss_limit(ctx):
@@ -36,19 +42,19 @@ def handle(ctx: Context) -> Step:
         return _wait(ctx, skip.reason)
     spot = p.bars.spot
     assert spot is not None
-    contracts = p.discovery.contracts(ctx.day, spot)
+    contracts = p.discovery.contracts(ctx.days.day, spot)
     if not contracts:
-        return _wait(ctx, f"no contracts expiring {ctx.day} near {spot:.2f}")
-    lo, hi = min(c.strike for c in contracts.values()), max(c.strike for c in contracts.values())
-    quotes = {q.symbol: q for q in ctx.market_data.chain(ctx.cfg.underlying, ctx.day, lo, hi)}
-    assert ctx.session is not None
-    years_left = float(calendar_years((ctx.session.close - ctx.now).total_seconds()))
+        return _wait(ctx, f"no contracts expiring {ctx.days.day} near {spot:.2f}")
+    quotes = p.discovery.quotes(ctx.days.day, contracts)
+    years_left = float(calendar_years((s.close - ctx.now).total_seconds()))
     plan = p.strategy.propose(spot, contracts, quotes, years_left)
     if isinstance(plan, Skip):
         return _wait(ctx, plan.reason)
+    if not (fresh := freshness((quotes[leg.symbol] for leg in plan.legs), ctx.now, ctx.cfg.data)).tradable:
+        return _wait(ctx, fresh.reason)
     if failed := p.risk.pre_trade(plan, view):
         return _wait(ctx, "risk gate: " + "; ".join(failed))
-    ctx.plan = plan
+    book.plan = plan
     p.declines.clear()
     kind = "credit" if plan.mid < 0 else "debit"
     return Step(

@@ -122,7 +122,6 @@ def test_paper_sessions_write_durable_journals_and_simulated_ones_do_not(tmp_pat
     paper_cfg = parse_config({**raw, "broker": "alpaca"}, "test")
     for cfg, durable in ((sim_cfg, False), (paper_cfg, True)):
         runner = build(cfg, sim_adapters(sim_cfg, sim_cfg.session.date))
-        runner.ctx.now = runner.ctx.clock.now()
-        runner.ctx.start()
-        assert runner.ctx.journal is not None and runner.ctx.journal.durable is durable
-        runner.ctx.journal.close()
+        runner.start()
+        assert runner.audit.journal is not None and runner.audit.journal.durable is durable
+        runner.audit.close(runner.ctx.now)

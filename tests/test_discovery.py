@@ -1,19 +1,22 @@
-"""ContractDiscovery: today's contracts of the underlying near spot, fetched once a session unless spot drifts."""
+"""ContractDiscovery: today's contracts of the underlying near spot, fetched once a session unless spot drifts,
+and the chain's quotes over their strikes."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from unittest.mock import Mock
 
 import pytest
 
 from engine.discovery import ContractDiscovery
-from engine.models import OptionContract, Right
+from engine.models import OptionContract, OptionQuote, Right
 from engine.occ import occ_symbol
-from engine.ports import Broker
+from engine.ports import Broker, MarketData
 
 DAY = date(2025, 7, 1)
 NEXT = date(2025, 7, 2)
 RANGE, WING = 10.0, 5.0
+MD = Mock(spec=MarketData)  # contracts() never asks market data
 
 
 def _contract(root: str, expiry: date, right: Right, strike: float) -> OptionContract:
@@ -50,7 +53,7 @@ def _expected(day: date, spot: float) -> set[str]:
 
 
 def test_keeps_only_todays_expiry_of_the_underlying_within_the_strike_range(broker):
-    d = ContractDiscovery(broker, "SPY", RANGE, WING)
+    d = ContractDiscovery(broker, MD, "SPY", RANGE, WING)
     found = d.contracts(DAY, 600.4)
     broker.contracts.assert_called_once_with("SPY", DAY, 600.4 - 15.0, 600.4 + 15.0)
     assert set(found) == _expected(DAY, 600.4)
@@ -61,7 +64,7 @@ def test_keeps_only_todays_expiry_of_the_underlying_within_the_strike_range(brok
 
 
 def test_cached_within_a_session_while_spot_stays_within_half_the_range(broker):
-    d = ContractDiscovery(broker, "SPY", RANGE, WING)
+    d = ContractDiscovery(broker, MD, "SPY", RANGE, WING)
     d.contracts(DAY, 600.0)
     found = d.contracts(DAY, 604.0)
     assert broker.contracts.call_count == 1
@@ -73,7 +76,7 @@ def test_cached_within_a_session_while_spot_stays_within_half_the_range(broker):
 
 
 def test_refetches_when_spot_drifts_more_than_half_the_range(broker):
-    d = ContractDiscovery(broker, "SPY", RANGE, WING)
+    d = ContractDiscovery(broker, MD, "SPY", RANGE, WING)
     d.contracts(DAY, 600.0)
     found = d.contracts(DAY, 605.5)
     assert broker.contracts.call_count == 2
@@ -85,7 +88,7 @@ def test_refetches_when_spot_drifts_more_than_half_the_range(broker):
 
 
 def test_refetches_on_a_new_day_even_at_the_same_spot(broker):
-    d = ContractDiscovery(broker, "SPY", RANGE, WING)
+    d = ContractDiscovery(broker, MD, "SPY", RANGE, WING)
     d.contracts(DAY, 600.0)
     found = d.contracts(NEXT, 600.0)
     assert broker.contracts.call_count == 2
@@ -97,4 +100,17 @@ def test_refetches_on_a_new_day_even_at_the_same_spot(broker):
 def test_no_contracts_listed_gives_an_empty_mapping(mocker):
     broker = mocker.Mock(spec=Broker)
     broker.contracts.return_value = []
-    assert ContractDiscovery(broker, "SPY", RANGE, WING).contracts(DAY, 600.0) == {}
+    assert ContractDiscovery(broker, MD, "SPY", RANGE, WING).contracts(DAY, 600.0) == {}
+
+
+def test_quotes_asks_the_chain_over_the_strikes_found_and_keys_them_by_symbol(broker, mocker):
+    md = mocker.Mock(spec=MarketData)
+    at = datetime(2025, 7, 1, 14, 0)
+    md.chain.side_effect = lambda underlying, expiry, lo, hi: [
+        OptionQuote(occ_symbol(underlying, expiry, Right.PUT, float(k)), 1.0, 1.1, at) for k in (lo, hi)
+    ]
+    d = ContractDiscovery(broker, md, "SPY", RANGE, WING)
+    quotes = d.quotes(DAY, d.contracts(DAY, 600.4))
+    md.chain.assert_called_once_with("SPY", DAY, 586.0, 615.0)
+    assert set(quotes) == {occ_symbol("SPY", DAY, Right.PUT, 586.0), occ_symbol("SPY", DAY, Right.PUT, 615.0)}
+    assert all(q.symbol == s for s, q in quotes.items())

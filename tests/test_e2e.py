@@ -114,7 +114,7 @@ def test_default_day_journal_hash_chain_verifies_and_seq_has_no_gap(default_day)
 
 def test_default_day_ends_flat_at_the_engine_and_at_the_exchange(default_day):
     runner = default_day["runner"]
-    _, report = runner.ctx.reports[-1]
+    _, report = runner.reports[-1]
     assert report["open_at_end"] == []
     assert runner.ctx.book.open == []
     assert runner.venue.exchange.positions(runner.ctx.now) == []
@@ -123,7 +123,7 @@ def test_default_day_ends_flat_at_the_engine_and_at_the_exchange(default_day):
 
 def test_default_day_pnl_agrees_between_journal_report_and_account(default_day, money):
     runner, cfg = default_day["runner"], default_day["cfg"]
-    _, report = runner.ctx.reports[-1]
+    _, report = runner.reports[-1]
     from_journal = trade_pnls_from_journal(default_day["records"])
     assert sorted(from_journal) == sorted(t["trade_no"] for t in report["trades"])
     for t in report["trades"]:
@@ -168,8 +168,8 @@ def test_three_days_over_a_weekend_write_one_journal_per_session(tmp_path, defau
         records = records_of(path.read_bytes())
         assert chain_problems(path.read_bytes()) == []
         assert records[0]["session_date"].replace("-", "") == path.stem.removeprefix("audit-")
-    assert [r["session_date"] for _, r in runner.ctx.reports] == ["2025-07-11", "2025-07-14", "2025-07-15"]
-    assert all(r["open_at_end"] == [] for _, r in runner.ctx.reports)
+    assert [r["session_date"] for _, r in runner.reports] == ["2025-07-11", "2025-07-14", "2025-07-15"]
+    assert all(r["open_at_end"] == [] for _, r in runner.reports)
     last = records_of((logs / "audit-20250715.jsonl").read_bytes())
     assert [r["dest"] for r in last if r["kind"] == "transition"][-1] == "ShuttingDown"
 
@@ -200,7 +200,7 @@ def test_real_minute_bars_every_session_ends_flat_verified_and_within_the_loss_l
         records = records_of(data)
         assert chain_problems(data) == [], day
         assert [r["dest"] for r in records if r["kind"] == "transition"][-1] == "ShuttingDown", day
-        _, report = runner.ctx.reports[-1]
+        _, report = runner.reports[-1]
         assert report["open_at_end"] == [], day
         assert runner.venue.exchange.positions(runner.ctx.now) == [], day
         change = runner.venue.exchange.account(runner.ctx.now).equity - cfg.sim.starting_cash
@@ -230,7 +230,7 @@ def test_an_in_process_run_needs_no_logging_set_up_first(tmp_path, default_raw_c
         logger.remove()
         logger.configure(patcher=None, extra={})
         logger.add(sys.stderr)
-    assert code == 0 and runner.ctx.finished
+    assert code == 0 and runner.finished
     assert "Logging error" not in errors.getvalue() and "KeyError" not in errors.getvalue()
     day = f"{cfg.session.date:%Y%m%d}"
     engine_log = (logs / f"engine-{day}.log").read_text(encoding="utf-8").splitlines()
@@ -239,4 +239,4 @@ def test_an_in_process_run_needs_no_logging_set_up_first(tmp_path, default_raw_c
     trades_log = (logs / f"trades-{day}.log").read_text(encoding="utf-8").splitlines()
     submits = [line for line in trades_log if line.startswith("- | submit client_order_id=zdte-")]
     assert submits and any("closed trade 1" in line for line in trades_log)
-    assert len(submits) == runner.ctx.reports[-1][1]["orders_submitted"]
+    assert len(submits) == runner.reports[-1][1]["orders_submitted"]

@@ -114,6 +114,17 @@ def events():
     return []
 
 
+class EventLog:
+    """Stands in for the audit sink: the order records it is given, as (event, fields)."""
+
+    def __init__(self, events: list) -> None:
+        self.events = events
+
+    def record(self, kind: str, now: datetime, **fields) -> None:
+        assert kind == "order"
+        self.events.append((fields.pop("event"), fields))
+
+
 def manager(broker, md, events, **cfg) -> OrderManager:
     settings = {
         "tick": 0.01,
@@ -128,7 +139,7 @@ def manager(broker, md, events, **cfg) -> OrderManager:
         md,
         DeterministicIds("zdte"),
         OrdersConfig(**settings),
-        lambda event, data: events.append((event, data)),
+        EventLog(events),
         lambda kind, legs, qty: order_problems(kind, legs, qty, max_qty=10),
     )
 
@@ -521,11 +532,11 @@ def test_cancel_is_false_while_pending_and_true_once_final(broker, md, events, v
     w = om.place("entry", 1, DAY, ENTRY_LEGS, 2, T0)
     venue.cancel_effect = pending_cancel(venue)
 
-    assert om.cancel(w, "shutting down") is False
+    assert om.cancel(w, "shutting down", T0) is False
     broker.cancel_order.assert_called_once_with("oid-1")
-    assert om.cancel(w, "shutting down") is False
+    assert om.cancel(w, "shutting down", T0) is False
     venue.set_status("oid-1", OrderStatus.CANCELED)
-    assert om.cancel(w, "shutting down") is True
+    assert om.cancel(w, "shutting down", T0) is True
     assert broker.submit_order.call_count == 1 and w.filled_qty == 0
 
 
@@ -533,10 +544,10 @@ def test_cancel_that_ends_in_a_fill_is_true_with_the_fill_counted(broker, md, ev
     om = manager(broker, md, events)
     w = om.place("exit", 1, DAY, EXIT_LEGS, 2, T0)
     venue.cancel_effect = pending_cancel(venue)
-    assert om.cancel(w, "session closed") is False
+    assert om.cancel(w, "session closed", T0) is False
     venue.fill("oid-1", 2, 0.80)
 
-    assert om.cancel(w, "session closed") is True
+    assert om.cancel(w, "session closed", T0) is True
 
     assert w.filled_qty == 2 and w.avg_price == pytest.approx(0.80)
     broker.cancel_order.assert_called_once_with("oid-1")  # no second cancel for an order read back as final
@@ -623,7 +634,7 @@ def test_a_malformed_answer_to_a_placement_raises_but_the_order_is_held_and_foun
     [w] = held
     assert w.state is Attempt.IN_DOUBT and w.order.client_order_id == "zdte-20250701-01o-00"
 
-    assert om.cancel(w, "halted") is True
+    assert om.cancel(w, "halted", T0) is True
 
     broker.order_by_client_id.assert_called_once_with("zdte-20250701-01o-00")
     assert venue.orders["oid-1"].status is OrderStatus.CANCELED
@@ -669,7 +680,7 @@ def test_cancelling_an_order_that_never_reached_the_broker_is_final_at_once(brok
     broker.submit_order.side_effect = lost_in_transit
     om = manager(broker, md, events)
     w = om.place("entry", 1, DAY, ENTRY_LEGS, 1, T0)
-    assert om.cancel(w, "session closed") is True
+    assert om.cancel(w, "session closed", T0) is True
     broker.cancel_order.assert_not_called()
     broker.order_by_client_id.assert_called_once_with(w.order.client_order_id)
     assert w.filled_qty == 0 and w.state is Attempt.OVER

@@ -96,7 +96,7 @@ def test_same_transitions_at_the_same_market_times(both_days) -> None:
 
 
 def test_same_trades_and_pnl(both_days, money) -> None:
-    (_, sim_report), (_, loop_report) = both_days["sim"][0].ctx.reports[-1], both_days["loopback"][0].ctx.reports[-1]
+    (_, sim_report), (_, loop_report) = both_days["sim"][0].reports[-1], both_days["loopback"][0].reports[-1]
     assert loop_report["trade_count"] >= 1
     assert loop_report["trades"] == sim_report["trades"]
     assert loop_report["realized_pnl"] == money(sim_report["realized_pnl"])
@@ -118,7 +118,7 @@ def test_same_trades_and_pnl(both_days, money) -> None:
 
 def test_loopback_day_ends_flat_at_the_server(both_days, money) -> None:
     runner, server, cfg = both_days["loopback"][0], both_days["server"], both_days["cfg"]
-    _, report = runner.ctx.reports[-1]
+    _, report = runner.reports[-1]
     assert report["open_at_end"] == [] and runner.ctx.book.open == []
     now = server.clock.now()
     assert server.venue.exchange.positions(now) == [] and server.venue.exchange.open_orders(now) == []

@@ -228,7 +228,7 @@ def quiet_cheap_engine() -> Iterator[None]:
     logger.disable("engine")
     logger.disable("states")
     try:
-        with mock.patch("engine.app.open_day_files", lambda *a, **k: None):
+        with mock.patch("engine.audit_sink.open_day_files", lambda *a, **k: None):
             yield
     finally:
         logger.enable("engine")
@@ -276,7 +276,7 @@ def run_day(base: dict[str, Any], overrides: dict[str, Any], path: PricePath) ->
         code = runner.run()
         market = venue.market()
         assert market is not None
-        return Day(cfg, venue, market, runner.ctx.hard_exit, code, runner.state, seen)
+        return Day(cfg, venue, market, runner.ctx.schedule.hard_exit, code, runner.state, seen)
 
 
 # --- the invariants --------------------------------------------------------------------------------------------------

@@ -77,7 +77,7 @@ def sim_day(tmp_path_factory, default_raw_config) -> Recorded:
     """The default configuration's simulated day (2025-07-01), recorded once. Do not modify its files."""
     logs = tmp_path_factory.mktemp("sim_day") / "logs"
     runner, code = run_engine(make_config(default_raw_config, logs))
-    assert code == 0 and runner.ctx.finished
+    assert code == 0 and runner.finished
     return Recorded(logs, code, runner)
 
 
@@ -86,7 +86,7 @@ def three_days(tmp_path_factory, default_raw_config) -> Recorded:
     """Three consecutive simulated sessions from 2025-07-01 (the equivalent of `run.py --days 3`)."""
     logs = tmp_path_factory.mktemp("three_days") / "logs"
     runner, code = run_engine(make_config(default_raw_config, logs, session={"days": 3}))
-    assert code == 0 and runner.ctx.finished
+    assert code == 0 and runner.finished
     return Recorded(logs, code, runner)
 
 
@@ -118,7 +118,7 @@ def loopback_day(tmp_path_factory, default_raw_config) -> Loopback:
             runner, code = run_engine(cfg)
     finally:
         server.stop()
-    assert code == 0 and runner.ctx.finished
+    assert code == 0 and runner.finished
     return Loopback(logs, code, runner, url=url)
 
 

@@ -80,7 +80,7 @@ def test_refused_keys_are_journaled_without_the_keys_and_replay_the_same_failure
         runner, code = helpers.run_engine(cfg)
     finally:
         server.stop()
-    assert code == 2 and runner.ctx.finished
+    assert code == 2 and runner.finished
     journal = logs / f"audit-{day:%Y%m%d}.jsonl"
     records = helpers.records_of(journal)
     failed = [c for _, _, c in recorded_calls(records) if "error" in c]

@@ -61,13 +61,13 @@ def test_holiday_with_sessions_left_moves_to_the_next_session_without_using_one_
     runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()  # finds no session on the holiday: the move to the next day is made between ticks
-    assert runner.ctx.skip_day and runner.ctx.day == HOLIDAY
+    assert runner.days.skipped and runner.days.day == HOLIDAY
     runner.tick()
 
     assert runner.state is State.AWAITING_OPEN
-    assert runner.ctx.day.isoformat() == "2025-07-07"
-    assert runner.ctx.days_left == 2
-    assert journal_path(world.cfg.logs_dir, runner.ctx.day).exists()
+    assert runner.days.day.isoformat() == "2025-07-07"
+    assert runner.days.left == 2
+    assert journal_path(world.cfg.logs_dir, runner.days.day).exists()
 
 
 def test_session_end_past_the_hard_exit_shuts_down_when_no_sessions_are_left(world: World):
@@ -96,7 +96,7 @@ def test_session_end_past_the_hard_exit_waits_for_the_next_session_when_one_is_l
 
     runner.tick()
 
-    assert runner.ctx.day == NEXT_DAY and runner.ctx.days_left == 1
+    assert runner.days.day == NEXT_DAY and runner.days.left == 1
     assert world.clock.now() == et(NEXT_DAY, 10, 0)
     header = world.records(NEXT_DAY)[0]
     assert header["kind"] == "header" and header["session_date"] == NEXT_DAY.isoformat()
@@ -111,7 +111,7 @@ def test_shutdown_signal_while_awaiting_open(world: World):
     assert outcome.moved and runner.state is State.SHUTTING_DOWN
     world.assert_moved("shutdown", State.AWAITING_OPEN, State.SHUTTING_DOWN, "SIGTERM")
     runner.tick()
-    assert runner.ctx.finished and world.report_file().exists()
+    assert runner.finished and world.report_file().exists()
     world.broker.submit_order.assert_not_called()
 
 
@@ -124,7 +124,7 @@ def test_unexpected_error_while_awaiting_open_shuts_down_with_the_error(world: W
     assert runner.state is State.SHUTTING_DOWN
     world.assert_moved("shutdown", State.AWAITING_OPEN, State.SHUTTING_DOWN, "RuntimeError",
                        "calendar service returned garbage")
-    assert runner.ctx.exit_code == 1
+    assert runner.exit_code == 1
 
 
 def test_trigger_not_valid_in_awaiting_open_is_refused_and_audited(world: World):

@@ -13,7 +13,7 @@ from tests.states.statekit import DAY, ENTRY_LEGS, World
 def entering(world: World, qty: int = 1):
     world.configure({"strategy": {"contracts": qty}})  # the order gate allows entries up to strategy.contracts
     runner = world.runner(State.ENTERING)
-    runner.ctx.plan = world.plan(qty)
+    runner.ctx.book.plan = world.plan(qty)
     return runner
 
 
@@ -30,7 +30,7 @@ def test_filled_entry_is_one_four_leg_credit_order_with_a_deterministic_id(world
     ctx = runner.ctx
     assert [s.trade_no for s in ctx.book.open] == [1]
     assert ctx.book.open[0].entry_price == pytest.approx(-0.92) and ctx.book.open[0].legs == ENTRY_LEGS
-    assert ctx.book.trades_today == 1 and ctx.plan is None and ctx.working is None
+    assert ctx.book.trades_today == 1 and ctx.book.plan is None and ctx.book.working is None
     orders = [(r["event"], r["client_order_id"]) for r in world.records() if r["kind"] == "order"]
     assert orders == [("submit", "zdte-20250701-01o-00"), ("fill", "zdte-20250701-01o-00")]
 
@@ -40,7 +40,7 @@ def test_resting_entry_is_polled_not_resent_until_it_fills(world: World):
     runner = entering(world)
 
     assert runner.tick() is None
-    assert runner.state is State.ENTERING and runner.ctx.working is not None
+    assert runner.state is State.ENTERING and runner.ctx.book.working is not None
     world.fill_resting()
     runner.tick()
 
@@ -59,7 +59,7 @@ def test_abandoned_when_the_broker_rejects_the_entry(world: World):
 
     assert runner.state is State.SCANNING
     world.assert_moved("abandoned", State.ENTERING, State.SCANNING, "entry rejected", "options trading halted for SPY")
-    assert runner.ctx.plan is None and runner.ctx.working is None and runner.ctx.book.open == []
+    assert runner.ctx.book.plan is None and runner.ctx.book.working is None and runner.ctx.book.open == []
     assert world.broker.submit_order.call_count == 1
 
 
@@ -76,7 +76,7 @@ def test_abandoned_after_the_entry_timeout_with_the_order_cancelled(world: World
     world.broker.cancel_order.assert_called_once_with("ord-1")
     assert world.orders["ord-1"].status is OrderStatus.CANCELED
     assert world.broker.submit_order.call_count == 1
-    assert runner.ctx.plan is None and runner.ctx.working is None and runner.ctx.book.open == []
+    assert runner.ctx.book.plan is None and runner.ctx.book.working is None and runner.ctx.book.open == []
 
 
 def test_partial_fill_at_the_timeout_becomes_a_spread_of_the_filled_size(world: World):
@@ -109,7 +109,7 @@ def test_halt_on_the_kill_switch_then_halted_cancels_the_working_entry(world: Wo
     runner.tick()
 
     world.broker.cancel_order.assert_called_once_with("ord-1")
-    assert runner.ctx.working is None and runner.ctx.book.open == []
+    assert runner.ctx.book.working is None and runner.ctx.book.open == []
     assert world.broker.submit_order.call_count == 1
 
 
@@ -139,7 +139,7 @@ def test_shutdown_signal_while_an_entry_is_working_cancels_it(world: World):
 
     world.broker.cancel_order.assert_called_once_with("ord-1")
     assert world.broker.submit_order.call_count == 1
-    assert runner.ctx.finished and runner.ctx.book.open == []
+    assert runner.finished and runner.ctx.book.open == []
 
 
 def test_trigger_not_valid_in_entering_is_refused_and_audited(world: World):
@@ -161,7 +161,7 @@ def test_an_entry_timeout_waits_for_the_pending_cancel_before_abandoning(world: 
     runner.tick()
     runner.tick()
 
-    assert runner.state is State.ENTERING and runner.ctx.working is not None and runner.ctx.plan is not None
+    assert runner.state is State.ENTERING and runner.ctx.book.working is not None and runner.ctx.book.plan is not None
     world.broker.cancel_order.assert_called_once_with("ord-1")
     assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
     world.confirm_cancels()
@@ -170,7 +170,7 @@ def test_an_entry_timeout_waits_for_the_pending_cancel_before_abandoning(world: 
 
     assert runner.state is State.SCANNING
     world.assert_moved("abandoned", State.ENTERING, State.SCANNING, "not filled within 180s")
-    assert runner.ctx.working is None and runner.ctx.plan is None and runner.ctx.book.open == []
+    assert runner.ctx.book.working is None and runner.ctx.book.plan is None and runner.ctx.book.open == []
     assert world.broker.submit_order.call_count == 1
 
 

@@ -115,7 +115,7 @@ def test_session_end_at_the_hard_exit_awaits_the_next_session_when_one_is_left(w
 
     assert runner.state is State.AWAITING_OPEN
     world.assert_moved("session_end", State.HALTED, State.AWAITING_OPEN, "hard exit 15:15 ET reached while halted")
-    assert runner.ctx.day_closed and world.report_file().exists()
+    assert runner.days.closed and world.report_file().exists()
 
 
 def test_session_end_after_the_close_while_halted(world: World):
@@ -142,7 +142,7 @@ def test_shutdown_signal_while_halted(world: World):
     assert outcome.moved and runner.state is State.SHUTTING_DOWN
     world.assert_moved("shutdown", State.HALTED, State.SHUTTING_DOWN, "SIGTERM")
     runner.tick()
-    assert runner.ctx.finished and world.report_file().exists()
+    assert runner.finished and world.report_file().exists()
     world.broker.submit_order.assert_not_called()
 
 
@@ -155,7 +155,7 @@ def test_unexpected_error_while_halted_shuts_down_with_the_error(world: World):
 
     assert runner.state is State.SHUTTING_DOWN
     world.assert_moved("shutdown", State.HALTED, State.SHUTTING_DOWN, "RuntimeError", "quote service down hard")
-    assert runner.ctx.exit_code == 1
+    assert runner.exit_code == 1
 
 
 def test_trigger_not_valid_in_halted_is_refused_and_audited(world: World):
@@ -172,7 +172,7 @@ def halted_with_a_resting_entry(world: World, halt: Halt, qty: int = 1):
     world.fill = "rest"
     world.configure({"strategy": {"contracts": qty}})  # the order gate allows entries up to strategy.contracts
     runner = world.runner(State.ENTERING)
-    runner.ctx.plan = world.plan(qty)
+    runner.ctx.book.plan = world.plan(qty)
     runner.tick()
     runner.ctx.halt = Halt(halt.reason, halt.flatten, halt.resumable)
     runner.fire("halt", halt.reason)
@@ -187,7 +187,7 @@ def test_does_not_resume_while_the_working_entrys_cancel_is_pending(world: World
 
     for _ in range(3):
         assert runner.tick() is None
-        assert runner.state is State.HALTED and runner.ctx.working is not None
+        assert runner.state is State.HALTED and runner.ctx.book.working is not None
 
     assert [r for r in world.records() if r["kind"] == "transition"][transitions:] == []
     assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
@@ -197,7 +197,7 @@ def test_does_not_resume_while_the_working_entrys_cancel_is_pending(world: World
 
     assert runner.state is State.SCANNING
     world.assert_moved("resume", State.HALTED, State.SCANNING, "cleared", "data outage")
-    assert runner.ctx.working is None and runner.ctx.plan is None and runner.ctx.book.open == []
+    assert runner.ctx.book.working is None and runner.ctx.book.plan is None and runner.ctx.book.open == []
     assert world.broker.submit_order.call_count == 1
 
 
@@ -205,7 +205,7 @@ def test_an_entry_that_fills_during_its_pending_cancel_is_flattened_once_the_can
     runner = halted_with_a_resting_entry(world, LOSS_LIMIT, qty=2)
     runner.tick()
     runner.tick()
-    assert runner.state is State.HALTED and runner.ctx.working.kind == "entry"
+    assert runner.state is State.HALTED and runner.ctx.book.working.kind == "entry"
     assert world.broker.submit_order.call_count == 1 and runner.ctx.book.open == []
     world.fill_resting()  # the entry filled before the cancel took effect
     world.confirm_cancels()
@@ -218,7 +218,7 @@ def test_an_entry_that_fills_during_its_pending_cancel_is_flattened_once_the_can
     assert (exit_.client_order_id, exit_.legs, exit_.qty) == ("zdte-20250701-01c-00", EXIT_LEGS, 2)
     assert exit_.limit_price == 1.00  # urgent, at natural: shorts bought at their asks, wings sold at their bids,
     #                                   0.59 + 0.59 - 0.09 - 0.09 (the mid would be 0.92)
-    assert runner.ctx.book.open == [] and runner.ctx.working is None
+    assert runner.ctx.book.open == [] and runner.ctx.book.working is None
     [trade] = runner.ctx.book.closed
     assert (trade.spread.qty, trade.spread.entry_price) == (2, -0.92)
     assert trade.exit_reason == f"flatten: {LOSS_LIMIT.reason}"

@@ -22,7 +22,7 @@ def test_ready_for_a_paper_level3_active_account(world: World):
                        "equity 100000.00")
     world.broker.account.assert_called_once_with()
     world.broker.submit_order.assert_not_called()
-    assert runner.ctx.exit_code == 0
+    assert runner.exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -42,7 +42,7 @@ def test_fail_with_a_clear_reason_for_an_unusable_account(world: World, account,
 
     assert runner.state is State.SHUTTING_DOWN
     world.assert_moved("fail", State.INITIALIZING, State.SHUTTING_DOWN, *words)
-    assert runner.ctx.exit_code != 0, "a refused start must not exit as a success"
+    assert runner.exit_code != 0, "a refused start must not exit as a success"
     world.broker.submit_order.assert_not_called()
     world.market_data.bars.assert_not_called()
 
@@ -63,7 +63,7 @@ def test_exception_at_start_up_becomes_fail_with_the_error_in_the_reason(world: 
     world.assert_moved(
         "fail", State.INITIALIZING, State.SHUTTING_DOWN, "start-up failed", type(error).__name__, str(error)
     )
-    assert runner.ctx.exit_code != 0
+    assert runner.exit_code != 0
     world.broker.submit_order.assert_not_called()
 
 
@@ -74,7 +74,7 @@ def test_fail_then_shutting_down_writes_the_report_and_finishes(world: World):
     runner.tick()
     runner.tick()
 
-    assert runner.ctx.finished
+    assert runner.finished
     assert world.report_file().exists()
     world.broker.submit_order.assert_not_called()
     world.broker.cancel_order.assert_not_called()
@@ -88,7 +88,7 @@ def test_shutdown_signal_while_initializing(world: World):
     assert outcome.moved and runner.state is State.SHUTTING_DOWN
     world.assert_moved("shutdown", State.INITIALIZING, State.SHUTTING_DOWN, "SIGTERM")
     runner.tick()
-    assert runner.ctx.finished
+    assert runner.finished
     world.broker.submit_order.assert_not_called()
     world.broker.cancel_order.assert_not_called()
 
@@ -107,8 +107,7 @@ def test_ready_on_the_simulated_broker(tmp_path):
     cfg = parse_config({"logs_dir": str(tmp_path / "logs"), "session": {"date": DAY.isoformat()},
                         "risk": {"kill_file": str(tmp_path / "KILL")}}, "test")
     runner = build(cfg)
-    runner.ctx.now = runner.ctx.clock.now()
-    runner.ctx.start()
+    runner.start()
 
     outcome = runner.tick()
 
@@ -125,7 +124,7 @@ def test_a_transient_error_at_start_up_is_retried_until_the_outage_tolerance_the
 
     runner.tick()
     assert runner.state is State.INITIALIZING
-    first = runner.ctx.outage_since
+    first = runner.outage_since
     for _ in range(1000):
         runner.tick()
         if runner.state is not State.INITIALIZING:

@@ -26,7 +26,7 @@ def test_keeps_the_condor_while_no_exit_rule_fires(world: World):
 
     assert runner.state is State.MONITORING and len(runner.ctx.book.open) == 1
     world.broker.submit_order.assert_not_called()
-    assert set(runner.ctx.marks) == {leg.symbol for leg in EXIT_LEGS}
+    assert set(runner.ctx.parts.marks.quotes) == {leg.symbol for leg in EXIT_LEGS}
 
 
 def test_exited_on_the_profit_target_with_one_reverse_leg_order(world: World):
@@ -200,7 +200,7 @@ def test_an_exit_still_working_at_the_close_is_dropped_and_day_two_starts_with_a
     world.at(15, 0)
     runner = monitoring(world)
     runner.tick()  # the profit target fires; the exit rests at the broker
-    assert runner.state is State.MONITORING and runner.ctx.working.kind == "exit"
+    assert runner.state is State.MONITORING and runner.ctx.book.working.kind == "exit"
     assert world.submitted()[0].client_order_id == "zdte-20250701-01c-00"
     world.held = []  # the broker settles the expired legs after the close
     world.clock.set(et(DAY, 16, 0))
@@ -209,19 +209,19 @@ def test_an_exit_still_working_at_the_close_is_dropped_and_day_two_starts_with_a
 
     assert runner.state is State.AWAITING_OPEN
     world.assert_moved("session_end", State.MONITORING, State.AWAITING_OPEN, "session closed")
-    assert runner.ctx.working is None
+    assert runner.ctx.book.working is None
     world.broker.cancel_order.assert_called_once_with("ord-1")
     assert world.orders["ord-1"].status is OrderStatus.CANCELED
     assert runner.ctx.book.open == [] and "settled by the broker" in runner.ctx.book.closed[0].exit_reason
 
     world.clock.set(et(NEXT_DAY, 10, 30))
     runner.tick()
-    assert runner.state is State.SCANNING and runner.ctx.day == NEXT_DAY and runner.ctx.working is None
+    assert runner.state is State.SCANNING and runner.days.day == NEXT_DAY and runner.ctx.book.working is None
     world.price_scale = 1.0
     contracts = [(parse_occ(leg.symbol), leg) for leg in ENTRY_LEGS]
     legs = tuple(Leg(occ(c.right, c.strike, NEXT_DAY), leg.side, leg.intent) for c, leg in contracts)
     quotes = world.quote_map([leg.symbol for leg in legs])
-    runner.ctx.plan = CondorPlan("short", legs, (590.0, 595.0, 605.0, 610.0), 5.0, 1, net_mid(legs, quotes),
+    runner.ctx.book.plan = CondorPlan("short", legs, (590.0, 595.0, 605.0, 610.0), 5.0, 1, net_mid(legs, quotes),
                                  natural(legs, quotes))
     runner.fire("signal", "day-two plan")
     world.fill = "fill"

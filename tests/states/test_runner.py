@@ -28,16 +28,16 @@ def test_an_unexpected_error_while_trading_halts_and_flattens_for_good(world: Wo
     halt = runner.ctx.halt
     assert halt is not None and halt.flatten and not halt.resumable and "RuntimeError: boom" in halt.reason
     world.assert_moved("halt", State.MONITORING, State.HALTED, "RuntimeError: boom")
-    assert runner.ctx.exit_code == 0
+    assert runner.exit_code == 0
 
 
 def test_a_data_error_is_waited_out_then_halts_resumably_past_the_tolerance(world: World, monkeypatch) -> None:
     runner = world.runner(State.SCANNING)
     monkeypatch.setitem(HANDLERS, State.SCANNING, raising(DataError("no bars")))
     runner.tick()
-    assert runner.state is State.SCANNING and runner.ctx.outage_since is not None
+    assert runner.state is State.SCANNING and runner.outage_since is not None
     tolerance = world.cfg.risk.broker_outage_tolerance_s
-    world.clock.set(runner.ctx.outage_since + timedelta(seconds=tolerance + 1))
+    world.clock.set(runner.outage_since + timedelta(seconds=tolerance + 1))
     runner.tick()
     assert runner.state is State.HALTED
     halt = runner.ctx.halt
@@ -49,5 +49,5 @@ def test_a_start_up_failure_fails_with_the_right_exit_code(world: World, monkeyp
     runner = world.runner(State.INITIALIZING, session=False)
     monkeypatch.setitem(HANDLERS, State.INITIALIZING, raising(exc))
     runner.tick()
-    assert runner.state is State.SHUTTING_DOWN and runner.ctx.exit_code == code
+    assert runner.state is State.SHUTTING_DOWN and runner.exit_code == code
     world.assert_moved("fail", State.INITIALIZING, State.SHUTTING_DOWN, str(exc))

@@ -16,7 +16,7 @@ def test_signal_with_a_short_condor_that_passes_the_risk_gate(world: World):
     runner.tick()
 
     assert runner.state is State.ENTERING
-    plan = runner.ctx.plan
+    plan = runner.ctx.book.plan
     assert plan is not None
     assert plan.legs == ENTRY_LEGS
     assert plan.strikes == (590.0, 595.0, 605.0, 610.0)
@@ -49,7 +49,7 @@ def test_no_signal_when_a_pre_trade_check_blocks_the_entry(world: World, setup, 
     outcome = runner.tick()
 
     assert outcome is None, why
-    assert runner.state is State.SCANNING and runner.ctx.plan is None
+    assert runner.state is State.SCANNING and runner.ctx.book.plan is None
     assert not [r for r in world.records() if r["kind"] == "transition"]
     world.broker.submit_order.assert_not_called()
 
@@ -76,7 +76,7 @@ def test_halt_on_the_daily_loss_limit_for_good(world: World):
     assert runner.state is State.HALTED
     world.assert_moved("halt", State.SCANNING, State.HALTED, "daily loss limit", "P&L -600.00 <= -500.00")
     assert runner.ctx.halt is not None and not runner.ctx.halt.resumable
-    assert runner.ctx.plan is None
+    assert runner.ctx.book.plan is None
     world.broker.submit_order.assert_not_called()
 
 
@@ -140,7 +140,7 @@ def test_session_end_at_the_hard_exit_awaits_the_next_session_when_one_is_left(w
 
     assert runner.state is State.AWAITING_OPEN
     world.assert_moved("session_end", State.SCANNING, State.AWAITING_OPEN, "hard exit 15:15 ET reached")
-    assert runner.ctx.day_closed and world.report_file().exists()
+    assert runner.days.closed and world.report_file().exists()
     world.broker.submit_order.assert_not_called()
 
 
@@ -152,7 +152,7 @@ def test_shutdown_signal_while_scanning(world: World):
     assert outcome.moved and runner.state is State.SHUTTING_DOWN
     world.assert_moved("shutdown", State.SCANNING, State.SHUTTING_DOWN, "SIGTERM")
     runner.tick()
-    assert runner.ctx.finished and world.report_file().exists()
+    assert runner.finished and world.report_file().exists()
     world.broker.submit_order.assert_not_called()
 
 

@@ -30,7 +30,7 @@ def test_cancels_the_working_entry_whatever_the_flatten_setting(world: World, cl
     world.configure({"risk": {"close_positions_on_shutdown": close_on_shutdown}})
     world.fill = "rest"
     runner = world.runner(State.ENTERING)
-    runner.ctx.plan = world.plan()
+    runner.ctx.book.plan = world.plan()
     runner.tick()
     runner.fire("shutdown", "SIGTERM")
 
@@ -38,8 +38,8 @@ def test_cancels_the_working_entry_whatever_the_flatten_setting(world: World, cl
 
     world.broker.cancel_order.assert_called_once_with("ord-1")
     assert world.broker.submit_order.call_count == 1
-    assert runner.ctx.working is None and runner.ctx.book.open == []
-    assert runner.ctx.finished
+    assert runner.ctx.book.working is None and runner.ctx.book.open == []
+    assert runner.finished
 
 
 def test_flattens_open_condors_with_one_combo_order_when_configured(world: World):
@@ -53,7 +53,7 @@ def test_flattens_open_condors_with_one_combo_order_when_configured(world: World
     [request] = world.submitted()
     assert request.client_order_id == "zdte-20250701-01c-00"
     assert request.legs == EXIT_LEGS and request.qty == 1 and request.limit_price >= 1.00
-    assert runner.ctx.book.open == [] and runner.ctx.finished
+    assert runner.ctx.book.open == [] and runner.finished
     data = report(world)
     assert data["open_at_end"] == []
     assert [t["exit_reason"] for t in data["trades"]] == ["close_positions_on_shutdown"]
@@ -68,7 +68,7 @@ def test_leaves_open_condors_alone_when_not_configured(world: World):
     runner.tick()
 
     world.broker.submit_order.assert_not_called()
-    assert runner.ctx.finished
+    assert runner.finished
     assert [s["trade_no"] for s in report(world)["open_at_end"]] == [1]
 
 
@@ -81,7 +81,7 @@ def test_does_not_try_to_flatten_after_the_close(world: World):
     runner.tick()
 
     world.broker.submit_order.assert_not_called()
-    assert runner.ctx.finished and len(report(world)["open_at_end"]) == 1
+    assert runner.finished and len(report(world)["open_at_end"]) == 1
 
 
 def test_a_resting_flatten_order_is_worked_before_finishing(world: World):
@@ -92,11 +92,11 @@ def test_a_resting_flatten_order_is_worked_before_finishing(world: World):
 
     runner.tick()
 
-    assert not runner.ctx.finished and len(runner.ctx.book.open) == 1
+    assert not runner.finished and len(runner.ctx.book.open) == 1
     world.fill_resting()
     runner.tick()
 
-    assert runner.ctx.finished and runner.ctx.book.open == []
+    assert runner.finished and runner.ctx.book.open == []
     assert world.broker.submit_order.call_count == 1
 
 
@@ -105,14 +105,13 @@ def test_writes_the_report_and_closes_the_journal(world: World):
 
     runner.tick()
 
-    ctx = runner.ctx
-    assert ctx.finished and ctx.exit_code == 0
+    assert runner.finished and runner.exit_code == 0
     assert world.report_file().name == "report-20250701.json"
     data = report(world)
     assert data["session_date"] == "2025-07-01" and data["end_state"] == "ShuttingDown"
     assert data["transitions"] == 1
-    with pytest.raises(ValueError, match="closed file"):
-        ctx.journal.append("late", ctx.now)
+    runner.audit.record("late", runner.ctx.now)  # the journal is closed: nothing more reaches it
+    assert "late" not in {r["kind"] for r in world.records()}
     # the last record is the shutdown transition, followed at most by the port calls it was made from
     assert [r for r in world.records() if r["kind"] != "input"][-1]["trigger"] == "shutdown"
 
@@ -125,7 +124,7 @@ def test_cleanup_error_still_finishes_with_exit_code_1(world: World):
 
     runner.tick()
 
-    assert runner.ctx.finished and runner.ctx.exit_code == 1
+    assert runner.finished and runner.exit_code == 1
     assert world.report_file().exists()
     world.broker.submit_order.assert_not_called()
 
@@ -137,7 +136,7 @@ def test_trigger_not_valid_in_shutting_down_is_refused_and_audited(world: World,
     world.assert_refused(runner, trigger)
 
     runner.tick()
-    assert runner.ctx.finished
+    assert runner.finished
 
 
 def test_a_whole_simulated_day_runs_to_shutting_down_with_a_verified_journal(tmp_path):
@@ -147,7 +146,7 @@ def test_a_whole_simulated_day_runs_to_shutting_down_with_a_verified_journal(tmp
 
     code = runner.run()
 
-    assert code == 0 and runner.ctx.finished and runner.state is State.SHUTTING_DOWN
+    assert code == 0 and runner.finished and runner.state is State.SHUTTING_DOWN
     records, problems = read_journal(journal_path(cfg.logs_dir, DAY))
     assert problems == []
     moves = [(r["trigger"], r["source"], r["dest"]) for r in records if r["kind"] == "transition"]
@@ -174,7 +173,7 @@ def test_keep_setting_books_the_filled_part_of_a_resting_exit_and_reports_the_re
 
     runner.tick()
 
-    assert runner.ctx.finished and runner.ctx.working is None
+    assert runner.finished and runner.ctx.book.working is None
     world.broker.cancel_order.assert_called_once_with("ord-1")
     assert world.broker.submit_order.call_count == 1
     data = report(world)
@@ -191,15 +190,15 @@ def test_stays_while_the_working_entrys_cancel_is_pending_then_finishes(world: W
     world.configure({"risk": {"close_positions_on_shutdown": False}, "strategy": {"contracts": 2}})
     world.fill = "rest"
     runner = world.runner(State.ENTERING)
-    runner.ctx.plan = world.plan(qty=2)
+    runner.ctx.book.plan = world.plan(qty=2)
     runner.tick()
     world.cancel_pends = True
     runner.fire("shutdown", "SIGTERM")
 
     for _ in range(3):
         runner.tick()
-        assert runner.state is State.SHUTTING_DOWN and not runner.ctx.finished
-        assert runner.ctx.working is not None and not world.report_file().exists()
+        assert runner.state is State.SHUTTING_DOWN and not runner.finished
+        assert runner.ctx.book.working is not None and not world.report_file().exists()
     assert world.orders["ord-1"].status is OrderStatus.PENDING_CANCEL
     if outcome == "filled":
         world.fill_resting()  # it filled before the cancel took effect
@@ -207,7 +206,7 @@ def test_stays_while_the_working_entrys_cancel_is_pending_then_finishes(world: W
 
     runner.tick()
 
-    assert runner.ctx.finished and runner.ctx.working is None
+    assert runner.finished and runner.ctx.book.working is None
     assert world.broker.submit_order.call_count == 1
     left = report(world)["open_at_end"]
     if outcome == "filled":

@@ -1,0 +1,80 @@
+"""The one audit sink: every record of a run (transitions, orders, reconciliation, the port calls they followed
+from) goes through it into the day's journal.
+
+It is built first and handed to the runner and the order manager, so nothing climbs up to be written
+down again. Port calls gathered by the Recorder are written as one `input` record before the record that
+depended on them, so a replay meets every answer in the order the run asked for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.audit import Journal, journal_path, read_journal
+from engine.days import ResumePoint
+from engine.logs import open_day_files
+from engine.recording import Recorder
+from engine.report import DayStats, stats_from_records
+
+
+class AuditSink:
+    def __init__(
+        self, logs_dir: Path, simulated: bool, recorder: Recorder, header: Callable[[date], dict[str, Any]]
+    ) -> None:
+        """`simulated`: a rerun starts each day's files afresh and fsyncs only at the close (the run is redone
+        after a machine crash); a paper session continues its files and fsyncs every decision."""
+        self._logs_dir = logs_dir
+        self._simulated = simulated
+        self._recorder = recorder
+        self._header = header
+        self.journal: Journal | None = None
+        self.stats = DayStats()
+        self.opened: list[Path] = []
+
+    def open(self, day: date, now: datetime, resume: ResumePoint) -> None:
+        """The day's journal (and log files), headed by what replay needs to start where this run stands."""
+        open_day_files(self._logs_dir, day, fresh=self._simulated)
+        path = journal_path(self._logs_dir, day)
+        if self._simulated and path.exists():
+            path.unlink()
+        self.journal = Journal(path, durable=not self._simulated)
+        self.opened.append(path)
+        header = self.journal.append("header", now, **self._header(day), resume=resume.to_dict())
+        self.stats = stats_from_records(read_journal(path)[0] if self.journal.resumed else [header])
+
+    def close(self, now: datetime) -> None:
+        """The day's last port calls, then the file is fsynced and closed."""
+        self.flush_inputs(now, last_of_file=True)
+        if self.journal is not None:
+            self.journal.close()
+        self.journal = None
+
+    def record(self, kind: str, now: datetime, *, sync: bool = True, **fields: Any) -> None:
+        """An audit record in the chain, after the port calls it follows from."""
+        if self.journal is not None:
+            self.flush_inputs(now)
+            self.stats.add(self.journal.append(kind, now, sync=sync, **fields))
+
+    def flush_inputs(self, now: datetime, last_of_file: bool = False) -> None:
+        """The port calls made so far, as one `input` record (flushed, not fsynced: the OS keeps it on a crash)."""
+        if self.journal is not None and (calls := self._recorder.take(last_of_file)):
+            self.journal.append("input", now, sync=False, calls=calls)
+
+    @property
+    def pending_inputs(self) -> int:
+        return len(self._recorder)
+
+    def take_stats(self, now: datetime) -> DayStats:
+        """The day's counters up to `now`, for its report; counting starts afresh after it."""
+        stats = self.stats
+        stats.until(now)
+        self.stats = DayStats()
+        return stats
+
+    def abort(self, now: datetime, reason: str) -> None:
+        """From a signal handler: one last record, then the process ends."""
+        if self.journal is not None:
+            self.journal.abort(now, reason)
