@@ -121,3 +121,59 @@ def test_plan_max_loss_short_and_long():
     long = CondorPlan("long", legs("long"), STRIKES, 5.0, 2, 1.30, 1.40)
     assert short.max_loss == pytest.approx((5.0 - 0.80) * 100 * 2)
     assert long.max_loss == pytest.approx(1.30 * 100 * 2)
+
+
+def _filled(book: Book, qty: int, avg: float, kind: str = "entry"):
+    from engine.models import Order, OrderStatus
+    from engine.orders import OrderKind, Working
+
+    order = Order("o-1", f"zdte-20250701-01{kind[0]}-00", OrderStatus.FILLED, legs("short"), qty, qty, avg, avg, T_IN)
+    w = Working(OrderKind(kind), 1, T_IN.date(), legs("short"), qty, False, T_IN, order, T_IN)
+    w.filled_qty, w.fill_cost = qty, avg * qty
+    return w
+
+
+def test_an_entry_fill_opens_the_plan_as_a_spread_and_the_plan_is_done():
+    book = Book(plan=CondorPlan("short", legs("short"), STRIKES, 5.0, 2, -0.80, -0.70))
+    spread = book.open_from(_filled(book, 2, -0.78), T_IN)
+    assert book.open == [spread] and book.plan is None and book.trades_today == 1
+    assert (spread.qty, spread.entry_price, spread.strikes, spread.entry_time) == (2, -0.78, STRIKES, T_IN)
+    assert spread.entry_client_order_id == "zdte-20250701-01e-00"
+
+
+def test_a_partial_exit_splits_the_spread_and_leaves_the_rest_open():
+    book = Book()
+    book.open.append(spread("short", -0.80, qty=3))
+    w = _filled(book, 1, 0.40, kind="exit")
+    w.why = "profit target"
+
+    trade = book.close_exit(w, T_OUT)
+
+    assert trade is not None and trade.spread.qty == 1 and trade.exit_reason == "profit target"
+    assert trade.pnl == pytest.approx((0.80 - 0.40) * 100)
+    [left] = book.open
+    assert left.qty == 2 and left.entry_price == -0.80
+    assert book.closed == [trade]
+
+
+def test_an_exit_that_filled_nothing_books_nothing():
+    book = Book()
+    book.open.append(spread("short", -0.80))
+    w = _filled(book, 1, 0.40, kind="exit")
+    w.filled_qty, w.fill_cost = 0, 0.0
+    assert book.close_exit(w, T_OUT) is None
+    assert len(book.open) == 1 and book.closed == []
+
+
+def test_adopting_a_reconciliation_replaces_the_book_and_unrealized_pnl_is_nan_without_marks(marks):
+    from engine.reconcile import Reconciliation
+
+    kept, broken = spread("short", -0.80, trade_no=2), spread("short", -0.70, trade_no=3)
+    earlier = ClosedTrade(spread("short", -0.90, trade_no=1), 0.30, T_OUT, "target")
+    book = Book()
+    book.adopt(Reconciliation(adopted=[kept], broken=[broken], closed=[earlier], trades_today=3))
+    assert book.open == [kept, broken] and book.closed == [earlier] and book.trades_today == 3
+    assert book.working is None and book.plan is None
+    assert book.unrealized_pnl({}) != book.unrealized_pnl({})  # NaN: a mark is missing
+    # each condor is a liability of 0.45 at these marks: (0.80 - 0.45) + (0.70 - 0.45) per contract
+    assert book.unrealized_pnl(marks()) == pytest.approx(35.0 + 25.0)

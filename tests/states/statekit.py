@@ -5,6 +5,7 @@ The fake market is deliberately small and explicit:
 - SPY sits at 600.0; the 0DTE chain lists puts and calls 580..620 (OCC symbols like SPY250701P00590000);
 - an out-of-the-money option is worth 3.0 * exp(-distance / 3) * `price_scale` (+ intrinsic), quoted +-0.02,
   with |delta| = 0.5 * exp(-distance / 4), so a 0.15-delta short condor is 590/595/605/610;
+- every quote is `quote_age_s` old (0: quoted now);
 - orders fill at once at their limit (`fill = "fill"`), rest as `new` (`"rest"`) or are rejected (`"reject"`).
 - cancels take effect at once, or (`cancel_pends = True`) leave the order `pending_cancel` until `confirm_cancels`.
 """
@@ -131,6 +132,7 @@ class World:
     fill: str = "fill"
     cancel_pends: bool = False
     bars_until: datetime | None = None
+    quote_age_s: float = 0.0
     held: list[Position] = field(default_factory=list)
     orders: dict[str, Order] = field(default_factory=dict)
 
@@ -190,7 +192,8 @@ class World:
     def quote(self, symbol: str) -> OptionQuote:
         contract = parse_occ(symbol)
         bid, ask, delta = self._price(contract.right, contract.strike)
-        return OptionQuote(symbol, bid, ask, self.clock.now(), iv=0.16, delta=delta)
+        quoted_at = self.clock.now() - timedelta(seconds=self.quote_age_s)
+        return OptionQuote(symbol, bid, ask, quoted_at, iv=0.16, delta=delta)
 
     def contracts(self, underlying: str, expiry: date, lo: float, hi: float) -> list[OptionContract]:
         if underlying != "SPY" or expiry != DAY:

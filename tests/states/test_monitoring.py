@@ -58,6 +58,52 @@ def test_exited_on_the_spread_stop(world: World):
     assert runner.ctx.book.closed[0].pnl < -92.0
 
 
+def test_a_stale_mark_blocks_the_spread_stop_and_sends_nothing(world: World):
+    """The same losing marks as the spread-stop test, but last quoted 200 s ago (max_staleness_s 180): no exit is
+    decided on them."""
+    world.price_scale, world.quote_age_s = 2.5, 200.0
+    runner = monitoring(world)
+
+    assert runner.tick() is None
+
+    assert runner.state is State.MONITORING and len(runner.ctx.book.open) == 1
+    world.broker.submit_order.assert_not_called()
+
+
+def test_a_stale_mark_does_not_block_the_time_exit(world: World):
+    world.at(15, 15)
+    world.quote_age_s = 200.0
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is State.SHUTTING_DOWN
+    [request] = world.submitted()
+    assert request.legs == EXIT_LEGS
+    assert runner.ctx.book.closed[0].exit_reason == "time exit at 15:15 ET"
+
+
+def test_a_quote_outage_halts_without_flattening_and_resumes_once_quoted_again(world: World):
+    """Quotes 700 s old (outage_tolerance_s 600): a resumable halt that keeps the condor; quoted again, the halt
+    manages it on fresh marks and, the book still open, stays until flat."""
+    world.quote_age_s = 700.0
+    runner = monitoring(world)
+
+    runner.tick()
+
+    assert runner.state is State.HALTED
+    world.assert_moved("halt", State.MONITORING, State.HALTED, "quote outage", "last quoted 700s ago")
+    assert runner.ctx.halt is not None and runner.ctx.halt.resumable and not runner.ctx.halt.flatten
+    world.broker.submit_order.assert_not_called()
+
+    world.quote_age_s, world.price_scale = 0.0, 2.5
+    runner.tick()
+
+    [request] = world.submitted()
+    assert request.legs == EXIT_LEGS
+    assert runner.ctx.book.closed[0].exit_reason.startswith("spread stop")
+
+
 def test_halt_on_the_daily_loss_limit_then_flatten_with_one_combo_order(world: World):
     world.account = paper_account(equity=99_350.0)
     runner = monitoring(world)

@@ -39,8 +39,9 @@ def test_signal_with_a_short_condor_that_passes_the_risk_gate(world: World):
         (lambda w: w.configure({"risk": {"max_loss_per_trade": 300.0}}), "max loss above max_loss_per_trade"),
         (lambda w: setattr(w, "account", paper_account(options_buying_power=100.0)), "no buying power"),
         (lambda w: setattr(w, "account", paper_account(equity=100_300.0)), "daily profit target reached"),
+        (lambda w: setattr(w, "quote_age_s", 200.0), "the condor's quotes are older than max_staleness_s"),
     ],
-    ids=["late", "early", "small-credit", "max-loss", "buying-power", "profit-target"],
+    ids=["late", "early", "small-credit", "max-loss", "buying-power", "profit-target", "stale-quotes"],
 )
 def test_no_signal_when_a_pre_trade_check_blocks_the_entry(world: World, setup, why):
     setup(world)
