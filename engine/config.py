@@ -161,8 +161,12 @@ class DataConfig(_Strict):
     min_data_points: Int = Field(30, ge=2)
     lookback_minutes: Int = Field(60, ge=2)
     strike_discovery_range: Num = Field(10.0, gt=0)
-    max_staleness_s: Num = Field(180.0, gt=0, description="no new entries when the last bar is older")
-    outage_tolerance_s: Num = Field(600.0, gt=0, description="halt when no data for longer than this")
+    max_staleness_s: Num = Field(
+        180.0, gt=0, description="no decision rests on a bar or an option quote older than this"
+    )
+    outage_tolerance_s: Num = Field(
+        600.0, gt=0, description="halt when no bar or a held leg has no quote for longer than this"
+    )
 
 
 class OrdersConfig(_Strict):
