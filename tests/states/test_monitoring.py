@@ -85,7 +85,7 @@ def test_a_stale_mark_does_not_block_the_time_exit(world: World):
 
 def test_a_quote_outage_halts_without_flattening_and_resumes_once_quoted_again(world: World):
     """Quotes 700 s old (outage_tolerance_s 600): a resumable halt that keeps the condor; quoted again, the halt
-    manages it on fresh marks and, the book still open, stays until flat."""
+    decides the spread stop on the fresh marks, closes the condor and, flat, resumes in the same poll."""
     world.quote_age_s = 700.0
     runner = monitoring(world)
 
@@ -102,6 +102,8 @@ def test_a_quote_outage_halts_without_flattening_and_resumes_once_quoted_again(w
     [request] = world.submitted()
     assert request.legs == EXIT_LEGS
     assert runner.ctx.book.closed[0].exit_reason.startswith("spread stop")
+    assert runner.state is State.SCANNING and runner.ctx.halt is None, "flat, with the cause cleared: resumed"
+    world.assert_moved("resume", State.HALTED, State.SCANNING, "cleared: quote outage")
 
 
 def test_halt_on_the_daily_loss_limit_then_flatten_with_one_combo_order(world: World):
