@@ -25,7 +25,7 @@ from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import AlpacaConfig, SimConfig
 from engine.ports import Clock
-from engine.sim.server import SimServer
+from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
