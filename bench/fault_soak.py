@@ -483,7 +483,8 @@ class Sessions:
         global _engine_ctx
         if self.clock == "direct":
             keys = load_secrets(env_file=None)
-            clock, broker, market_data = alpaca_adapters(cfg.alpaca, keys, ServerClock(self.server), cfg.sim.seed)
+            clock = ServerClock(self.server)
+            broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, cfg.sim.seed)
             runner = build(cfg, Adapters(clock, broker, market_data))
         else:
             runner = build(cfg)

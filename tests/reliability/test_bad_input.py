@@ -273,7 +273,7 @@ def test_malformed_answer_becomes_one_clear_broker_error(
 ) -> None:
     mangler.clock.set(_at(10, 30))
     cfg = AlpacaConfig(trading_url=mangler.url, data_url=mangler.url, timeout_s=10, max_retries=1)
-    _clock, broker, md = alpaca_adapters(cfg, {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET}, mangler.clock)
+    broker, md = alpaca_adapters(cfg, {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET}, mangler.clock)
     calls: dict[str, Callable[[], Any]] = {
         "account": broker.account,
         "submit": lambda: broker.submit_order(_condor_request(md, "zdte-bad-input-1")),
