@@ -4,7 +4,7 @@
         [--config examples/loopback.yaml] [--date D] [--timeout 0.5] [--slow-seconds S]
         [--fault-kinds k1,k2] [--clock http|direct] [--loss-tolerance 50]
 
-One SimServer (Alpaca's REST API over a SimVenue, `engine.sim.server`) serves on 127.0.0.1 in a thread of
+One SimServer (Alpaca's REST API over a SimVenue, `engine.sim.transport`) serves on 127.0.0.1 in a thread of
 this process for the whole soak, and one engine, built in-process with `engine.app.build` and broker
 `alpaca` pointed at it (url overrides; keys set in os.environ for the run only), trades the N sessions in a
 row, as `run.py --days N` would against `run.py serve-sim`. The client timeout is small (`alpaca.timeout_s`
@@ -96,7 +96,7 @@ from engine.logs import close_day_files  # noqa: E402
 from engine.models import OrderStatus, Right  # noqa: E402
 from engine.occ import parse_occ  # noqa: E402
 from engine.recording import recorded_calls  # noqa: E402
-from engine.sim.server import AFTER_FAULTS, FAULT_KINDS, SimServer  # noqa: E402
+from engine.sim.transport import AFTER_FAULTS, FAULT_KINDS, SimServer  # noqa: E402
 from engine.sim.venue import SimVenue  # noqa: E402
 
 DEFAULT_CONFIG = ROOT / "examples" / "loopback.yaml"
@@ -482,7 +482,8 @@ class Sessions:
         global _engine_ctx
         if self.clock == "direct":
             keys = load_secrets(env_file=None)
-            clock, broker, market_data = alpaca_adapters(cfg.alpaca, keys, ServerClock(self.server), cfg.sim.seed)
+            clock = ServerClock(self.server)
+            broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, cfg.sim.seed)
             runner = build(cfg, Adapters(clock, broker, market_data))
         else:
             runner = build(cfg)
@@ -631,8 +632,8 @@ def _analyse(result: SoakResult, server: SimServer, watch: Watch, cfg: Config, l
     # attempts left working far longer than the walk and the entry timeout allow (a lost cancel)
     stuck_after = cfg.orders.entry_timeout_s + cfg.risk.broker_outage_tolerance_s
     with server._lock:
-        canceled_at = {oid: meta.canceled_at for oid, meta in server._meta.items()}
-        closes = {o.id: server._close_of(o.submitted_at) for o in orders}
+        canceled_at = {o.id: server.api.trading.canceled_at(o.id) for o in orders}
+        closes = {o.id: server.api.trading.close_of(o.submitted_at) for o in orders}
     for o in orders:
         if parse_client_order_id(prefix, o.client_order_id) is None:
             continue

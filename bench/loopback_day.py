@@ -34,7 +34,7 @@ from engine.calendar import ET, ExchangeCalendar  # noqa: E402
 from engine.clock import SimClock  # noqa: E402
 from engine.config import Config, load_config, parse_config  # noqa: E402
 from engine.logs import close_day_files, setup_logging  # noqa: E402
-from engine.sim.server import FAULT_KINDS, SimServer  # noqa: E402
+from engine.sim.transport import FAULT_KINDS, SimServer  # noqa: E402
 from engine.sim.venue import SimVenue  # noqa: E402
 
 KEY, SECRET = "zdte-bench-key", "zdte-bench-secret"

@@ -85,10 +85,22 @@ def sim_adapters(cfg: Config, first_day: date) -> Adapters:
 
 
 def alpaca(cfg: Config) -> Adapters:
-    from engine.brokers.alpaca import alpaca_adapters
+    """Alpaca's adapters on the endpoint's time: serve-sim's simulated clock when the trading URL is serve-sim
+    (a day over loopback must not wait in real time), the wall's otherwise. The adapter is told, never asks."""
+    from engine.brokers.alpaca import alpaca_adapters, paper_keys
+    from engine.brokers.serve_sim_clock import RemoteSimClock, is_simulator
+    from engine.clock import WallClock
     from engine.config import load_secrets
 
-    clock, broker, market_data = alpaca_adapters(cfg.alpaca, load_secrets(), clock=None, seed=cfg.sim.seed)
+    keys = load_secrets()
+    key, secret = paper_keys(cfg.alpaca, keys)  # refused before the endpoint is asked anything
+    url, timeout = cfg.alpaca.trading_url, cfg.alpaca.timeout_s
+    clock: Clock
+    if url and is_simulator(url, timeout):
+        clock = RemoteSimClock(url, {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}, timeout)
+    else:
+        clock = WallClock()
+    broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, seed=cfg.sim.seed)
     return Adapters(clock, broker, market_data)
 
 

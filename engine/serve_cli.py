@@ -1,5 +1,5 @@
 """`run.py serve-sim`: the simulator behind Alpaca's REST API on loopback, as a command: it reads the engine's
-config and builds the venue the server (engine/sim/server.py) serves."""
+config and builds the venue the server (engine/sim/transport.py) serves."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import ConfigError, InstrumentConfig, SimConfig, load_config
 from engine.sim import alpaca_json as aj
-from engine.sim.server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SimServer
+from engine.sim.transport import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, SimServer
 from engine.sim.venue import SimVenue
 
 

@@ -2,10 +2,10 @@
 
 alpaca-py sets no request timeout, retries only 429/504 with a blocking wall-clock sleep and never
 retries a dropped connection. So every client here gets a timeout, the SDK's own retry is switched
-off, and `RetryPolicy` retries only what is transient, sleeping on the injected clock (so the
-simulator's time moves, not the wall's). An order submission is never simply re-sent: before each
-retry the order is looked up by its client order id, because a lost response may hide an accepted
-order.
+off, and `RetryPolicy` retries only what is transient, sleeping on the injected clock (so a
+simulated clock's time moves, not the wall's). An order submission is never simply re-sent: before
+each retry the order is looked up by its client order id, because a lost response may hide an
+accepted order.
 """
 
 from __future__ import annotations
@@ -534,80 +534,25 @@ def _quote(symbol: str, snap: Any) -> OptionQuote | None:
     )
 
 
-class RemoteSimClock:
-    """Market time of a serve-sim server: sleeping asks the server to advance its clock instead of waiting."""
-
-    def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
-        self._url = base_url.rstrip("/")
-        self._session = _TimeoutSession(timeout)
-        self._session.headers.update(headers)
-        info = self._session.get(f"{self._url}/sim/info").json()
-        self._now = datetime.fromisoformat(info["now"])
-
-    def now(self) -> datetime:
-        return self._now
-
-    def sleep(self, seconds: float, attempts: int = 5) -> None:
-        """Advance to an absolute time (`until`), so a retried request cannot move the clock twice."""
-        if seconds <= 0:
-            return
-        until = (self._now + timedelta(seconds=seconds)).isoformat()
-        for _ in range(attempts):
-            try:
-                r = self._session.post(f"{self._url}/sim/advance", json={"until": until})
-                r.raise_for_status()
-                self._now = datetime.fromisoformat(r.json()["now"])
-                return
-            except (requests.RequestException, ValueError, KeyError) as exc:
-                last = exc
-        raise BrokerError(f"POST /sim/advance failed {attempts} times: {type(last).__name__}", transient=True)
-
-
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
-def is_simulator(base_url: str, timeout: float, attempts: int = 3) -> bool:
-    """True when the endpoint is zdte's serve-sim: a loopback host that answers GET /sim/info (no keys needed).
-
-    Only a loopback endpoint is asked, and one that does not answer at all is an error, not a silent
-    fall-back to the wall clock (which would leave a simulated session waiting in real time).
-    """
-    if (urlsplit(base_url).hostname or "") not in LOOPBACK_HOSTS:
-        return False
-    for _ in range(attempts):
-        try:
-            r = requests.get(f"{base_url.rstrip('/')}/sim/info", timeout=timeout)
-        except requests.RequestException:
-            continue
-        if r.status_code == 404:
-            return False  # a loopback proxy in front of Alpaca: real time
-        try:
-            if r.status_code == 200 and r.json().get("simulator") is True:
-                return True
-        except ValueError:
-            pass
-        raise BrokerError(f"{base_url}/sim/info answered {r.status_code}: not a zdte simulator, nor a proxy to Alpaca")
-    raise BrokerError(f"{base_url} does not answer (tried {attempts} times): is serve-sim running?", transient=True)
-
-
-def alpaca_adapters(cfg: AlpacaConfig, keys: dict[str, str], clock: Clock | None, seed: int = 0):
-    """The Alpaca clients, tamed; `clock` None means: ask the endpoint (serve-sim's clock, else the wall's)."""
-    from engine.clock import WallClock
-
+def paper_keys(cfg: AlpacaConfig, keys: dict[str, str]) -> tuple[str, str]:
+    """The key pair, for a paper endpoint only. Both refusals (Alpaca's live host, a missing key) come before any
+    connection: alpaca_adapters starts with them, and a caller that asks the endpoint anything first calls this."""
     refuse_live(cfg.trading_url)
     key, secret = keys.get("ALPACA_API_KEY"), keys.get("ALPACA_SECRET_KEY")
     if not key or not secret:
         missing = [k for k in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY") if not keys.get(k)]
         raise AuthError(f"missing {', '.join(missing)}: set them in the environment or in .env")
+    return key, secret
+
+
+def alpaca_adapters(
+    cfg: AlpacaConfig, keys: dict[str, str], clock: Clock, seed: int = 0
+) -> tuple[AlpacaBroker, AlpacaMarketData]:
+    """The Alpaca clients, tamed, retrying on `clock`: the wall's against Alpaca, whatever the caller's otherwise."""
+    key, secret = paper_keys(cfg, keys)
     trading = _tame(TradingClient(key, secret, paper=True, url_override=cfg.trading_url), cfg.timeout_s)
     data_url = cfg.data_url or None
     stocks = _tame(StockHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
     options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
-    if clock is None:
-        headers = {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}
-        if cfg.trading_url and is_simulator(cfg.trading_url, cfg.timeout_s):
-            clock = RemoteSimClock(cfg.trading_url, headers, cfg.timeout_s)
-        else:
-            clock = WallClock()
     retry = RetryPolicy(clock, cfg.max_retries, seed=seed)
-    return clock, AlpacaBroker(trading, retry), AlpacaMarketData(stocks, options, cfg.feed, retry)
+    return AlpacaBroker(trading, retry), AlpacaMarketData(stocks, options, cfg.feed, retry)

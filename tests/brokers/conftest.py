@@ -21,17 +21,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 from engine.brokers.alpaca import AlpacaBroker, AlpacaMarketData, alpaca_adapters
+from engine.brokers.serve_sim_clock import RemoteSimClock, is_simulator
 from engine.calendar import ET, ExchangeCalendar
-from engine.clock import SimClock
+from engine.clock import SimClock, WallClock
 from engine.config import AlpacaConfig, SimConfig
 from engine.ports import Clock
-from engine.sim.server import SimServer
+from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 FIXTURES = SHARED / "fixtures" / "alpaca"
 KEY, SECRET = "brokers-test-key", "brokers-test-secret"
 KEYS = {"ALPACA_API_KEY": KEY, "ALPACA_SECRET_KEY": SECRET}
+HEADERS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 DAY = date(2025, 7, 1)
 
 Reply = tuple[int, Any] | tuple[int, Any, dict[str, str]]
@@ -150,11 +152,14 @@ class Adapters:
 @pytest.fixture
 def adapters_for() -> Callable[..., Adapters]:
     """adapters_for(url, clock=None, **alpaca_config): the production adapters (tamed clients, retry policy)
-    pointed at `url`; clock None lets them find the simulator's clock as `run.py` would."""
+    pointed at `url`; clock None finds the simulator's clock (else the wall's) as `run.py` does."""
 
     def make(url: str, clock: Clock | None = None, **settings: Any) -> Adapters:
         cfg = AlpacaConfig(trading_url=url, data_url=url, **{"timeout_s": 2.0, **settings})
-        return Adapters(*alpaca_adapters(cfg, KEYS, clock))
+        if clock is None:
+            found = is_simulator(url, cfg.timeout_s)
+            clock = RemoteSimClock(url, HEADERS, cfg.timeout_s) if found else WallClock()
+        return Adapters(clock, *alpaca_adapters(cfg, KEYS, clock))
 
     return make
 

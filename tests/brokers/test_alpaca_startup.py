@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from engine.brokers import alpaca as alpaca_module
+from engine.clock import WallClock
 from engine.config import AlpacaConfig
 from engine.errors import AuthError, UnsafeEndpointError
 
@@ -126,7 +127,7 @@ def test_one_missing_key_is_named(make_sim) -> None:
     server = make_sim()
     cfg = AlpacaConfig(trading_url=server.url, data_url=server.url)
     with pytest.raises(AuthError, match=r"missing ALPACA_SECRET_KEY:") as err:
-        alpaca_module.alpaca_adapters(cfg, {"ALPACA_API_KEY": "k"}, clock=None)
+        alpaca_module.alpaca_adapters(cfg, {"ALPACA_API_KEY": "k"}, clock=WallClock())
     assert "ALPACA_API_KEY" not in str(err.value).split(":")[0]
     assert server.request_log == []
 
@@ -157,7 +158,7 @@ def test_refuse_live_is_the_first_thing_alpaca_adapters_does(monkeypatch, url) -
     monkeypatch.setattr(socket.socket, "connect", no_connections)
     monkeypatch.setattr(socket, "create_connection", no_connections)
     with pytest.raises(UnsafeEndpointError, match="LIVE.*paper only") as err:
-        alpaca_module.alpaca_adapters(AlpacaConfig(trading_url=url), {}, clock=None)  # no keys needed to refuse
+        alpaca_module.alpaca_adapters(AlpacaConfig(trading_url=url), {}, clock=WallClock())  # no keys needed to refuse
     assert err.traceback[-1].name == "refuse_live"
 
 
@@ -169,7 +170,7 @@ def test_paper_and_loopback_endpoints_pass_the_guard(url) -> None:
 def test_a_loopback_endpoint_that_does_not_answer_is_an_error_not_a_switch_to_wall_time() -> None:
     import socket
 
-    from engine.brokers.alpaca import is_simulator
+    from engine.brokers.serve_sim_clock import is_simulator
     from engine.errors import BrokerError
 
     with socket.socket() as s:  # a port nothing listens on
@@ -179,3 +180,10 @@ def test_a_loopback_endpoint_that_does_not_answer_is_an_error_not_a_switch_to_wa
         is_simulator(f"http://127.0.0.1:{port}", timeout=0.2)
     # a non-loopback endpoint is never asked: it is Alpaca, on the wall clock
     assert is_simulator("https://paper-api.alpaca.markets", timeout=0.2) is False
+
+
+def test_the_adapter_knows_nothing_of_serve_sim() -> None:
+    """The adapter runs the same against Alpaca and serve-sim: which clock it retries on is decided by the
+    composition root (engine/app.py) with engine/brokers/serve_sim_clock.py, and handed in."""
+    source = Path(alpaca_module.__file__).read_text(encoding="utf-8")
+    assert "/sim/" not in source and "serve_sim" not in source and "is_simulator" not in source

@@ -20,7 +20,7 @@ from engine.app import SIM_START
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, parse_config
-from engine.sim.server import SimServer
+from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 from tests.engine_run import run_engine
 

@@ -22,7 +22,7 @@ import yaml
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import SimConfig
-from engine.sim.server import SimServer
+from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

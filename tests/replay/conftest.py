@@ -25,7 +25,7 @@ from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, SimConfig, parse_config
 from engine.runner import Runner
-from engine.sim.server import SimServer
+from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 from tests.engine_run import run_engine
 

@@ -16,7 +16,7 @@ from engine.clock import SimClock
 from engine.config import SimConfig
 from engine.recording import recorded_calls
 from engine.replay import OUTPUT_KINDS, verify
-from engine.sim.server import SimServer
+from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 
 

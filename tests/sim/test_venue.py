@@ -175,7 +175,10 @@ def test_the_simulator_imports_only_the_models_it_serves() -> None:
 
     allowed = {"engine.models", "engine.occ", "engine.pricing", "engine"}
     sim_dir = Path(__file__).resolve().parents[2] / "engine" / "sim"
-    for path in sorted(sim_dir.glob("*.py")):
+    paths = sorted(sim_dir.glob("*.py"))
+    serve_sim = {"alpaca_api.py", "api_call.py", "market_data_api.py", "query.py", "trading_api.py", "transport.py"}
+    assert serve_sim <= {p.name for p in paths}, "serve-sim's modules moved: check them here under their new names"
+    for path in paths:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("engine"):
@@ -183,3 +186,21 @@ def test_the_simulator_imports_only_the_models_it_serves() -> None:
                 if module == "engine":
                     assert [a.name for a in node.names] == ["pricing"], f"{path.name}: from engine import {node.names}"
                 assert module.startswith("engine.sim") or module in allowed, f"{path.name} imports {module}"
+
+
+def test_serve_sims_api_answers_without_sockets_threads_or_wall_time() -> None:
+    """serve-sim's Alpaca API is request in, reply out: the network, threads, sleeping and seeded faults are the
+    transport's (engine/sim/transport.py), so the API can be called and tested as a plain function."""
+    import ast
+
+    transport_only = {"socket", "socketserver", "http", "threading", "time", "random"}
+    sim_dir = Path(__file__).resolve().parents[2] / "engine" / "sim"
+    for name in ("alpaca_api.py", "api_call.py", "market_data_api.py", "query.py", "trading_api.py", "alpaca_json.py"):
+        imported: set[str] = set()
+        for node in ast.walk(ast.parse((sim_dir / name).read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+        found = {m for m in imported if m.split(".")[0] in transport_only or m == "engine.sim.transport"}
+        assert not found, f"{name} imports {sorted(found)}"

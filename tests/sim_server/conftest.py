@@ -26,7 +26,7 @@ from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import SimConfig
 from engine.occ import occ_symbol
-from engine.sim.server import SimServer
+from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 
 DAY = date(2025, 7, 1)

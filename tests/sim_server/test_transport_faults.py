@@ -1,4 +1,5 @@
-"""Injected faults: each kind is produced, seeded, never on /sim/*, and "after" faults leave the order placed."""
+"""The transport's injected faults: each kind is produced, seeded, never on /sim/*; "after" faults leave the order
+placed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 import requests
 from alpaca.common.exceptions import APIError
 
-from engine.sim.server import FAULT_KINDS, SimServer
+from engine.sim.transport import FAULT_KINDS, SimServer
 
 
 def test_rate_limit_has_retry_after_and_reset(make_sim) -> None:
