@@ -92,10 +92,10 @@ from engine.calendar import ET, ExchangeCalendar  # noqa: E402
 from engine.clock import SimClock  # noqa: E402
 from engine.config import Config, load_config, load_secrets, parse_config  # noqa: E402
 from engine.ids import parse_client_order_id  # noqa: E402
+from engine.journal.recording import recorded_calls  # noqa: E402
 from engine.logs import close_day_files  # noqa: E402
 from engine.models import OrderStatus, Right  # noqa: E402
 from engine.occ import parse_occ  # noqa: E402
-from engine.recording import recorded_calls  # noqa: E402
 from engine.sim.transport import AFTER_FAULTS, FAULT_KINDS, SimServer  # noqa: E402
 from engine.sim.venue import SimVenue  # noqa: E402
 

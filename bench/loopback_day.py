@@ -29,10 +29,10 @@ from loguru import logger
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.app import SIM_START, alpaca, build  # noqa: E402
-from engine.audit import read_journal  # noqa: E402
 from engine.calendar import ET, ExchangeCalendar  # noqa: E402
 from engine.clock import SimClock  # noqa: E402
 from engine.config import Config, load_config, parse_config  # noqa: E402
+from engine.journal.audit import read_journal  # noqa: E402
 from engine.logs import close_day_files, setup_logging  # noqa: E402
 from engine.sim.transport import FAULT_KINDS, SimServer  # noqa: E402
 from engine.sim.venue import SimVenue  # noqa: E402

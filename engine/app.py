@@ -12,7 +12,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from engine.audit_sink import AuditSink
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config
@@ -22,11 +21,12 @@ from engine.days import Days
 from engine.discovery import ContractDiscovery
 from engine.errors import ConfigError
 from engine.ids import DeterministicIds
+from engine.journal.recording import Recorded, Recorder
+from engine.journal.sink import AuditSink
 from engine.machine import TRANSITIONS, State
 from engine.marks import Marks
 from engine.orders import OrderManager
 from engine.ports import PORTS, Broker, Clock, IdGen, MarketData, Signals
-from engine.recording import Recorded, Recorder
 from engine.risk import RiskGate
 from engine.runner import Runner
 from engine.signals import ProcessSignals

@@ -61,7 +61,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--fault-rate", type=float, default=0.0, help="probability of an injected fault per request")
     sim.add_argument("--config", type=Path, help="config file whose sim section shapes the market")
     sim.add_argument("--slow-seconds", type=float, default=2.0, help="delay of an injected slow answer")
-    from engine.model_cli import add_commands
+    from engine.calibration.cli import add_commands
 
     add_commands(sub, _hhmm)
     return p
@@ -100,15 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return _check(args)
     if args.command == "replay":
-        from engine.replay_cli import replay_command
+        from engine.journal.cli import replay_command
 
         return replay_command(args)
     if args.command in ("calibrate", "fidelity"):
-        from engine.model_cli import calibrate_command, fidelity_command
+        from engine.calibration.cli import calibrate_command, fidelity_command
 
         return calibrate_command(args) if args.command == "calibrate" else fidelity_command(args)
     if args.command == "journal":
-        from engine.replay_cli import journal_verify_command
+        from engine.journal.cli import journal_verify_command
 
         return journal_verify_command(args)
     return _run(args)

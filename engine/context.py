@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.audit_sink import AuditSink
 from engine.book import Book
 from engine.config import Config
 from engine.data import BarWindow
 from engine.days import Days
 from engine.declines import Declines
 from engine.discovery import ContractDiscovery
+from engine.journal.sink import AuditSink
 from engine.marks import Marks
 from engine.models import Account, Session
 from engine.orders import OrderManager

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from engine.codec import decode, encode
 from engine.config import Config
+from engine.journal.codec import decode, encode
 from engine.machine import State
 from engine.models import Account, Session
 from engine.ports import Broker

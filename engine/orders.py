@@ -24,7 +24,7 @@ from engine.models import Leg, Order, OrderRequest, OrderStatus
 from engine.ports import Broker, IdGen, MarketData
 
 if TYPE_CHECKING:
-    from engine.audit_sink import AuditSink
+    from engine.journal.sink import AuditSink
 
 OrderGate = Callable[[str, tuple[Leg, ...], int], list[str]]
 """Why an order of this kind, legs and size must not go out (empty: it may): engine.risk's order gate."""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.audit import ABORT_EXIT_CODE
+from engine.journal.audit import ABORT_EXIT_CODE
 
 
 class ProcessSignals:

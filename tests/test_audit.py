@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.audit import GENESIS, Journal, read_journal
+from engine.journal.audit import GENESIS, Journal, read_journal
 
 T0 = datetime(2025, 7, 1, 14, 0, tzinfo=UTC)
 
@@ -95,7 +95,7 @@ def test_a_journal_that_does_not_verify_is_not_continued(tmp_path):
 
 @pytest.mark.parametrize(("durable", "fsyncs"), [(True, 5 + 1), (False, 1)])
 def test_paper_journals_fsync_every_record_simulated_ones_once_at_close(tmp_path, monkeypatch, durable, fsyncs):
-    import engine.audit as audit
+    import engine.journal.audit as audit
 
     calls = []
     monkeypatch.setattr(audit.os, "fsync", lambda fd: calls.append(fd))

@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from engine.audit import journal_path, read_journal
-from engine.audit_sink import AuditSink
 from engine.calendar import ET
 from engine.days import ResumePoint
+from engine.journal.audit import journal_path, read_journal
+from engine.journal.recording import Recorder
+from engine.journal.sink import AuditSink
 from engine.logs import close_day_files
-from engine.recording import Recorder
 
 DAY = date(2025, 7, 1)
 T0 = datetime(2025, 7, 1, 9, 0, tzinfo=ET)

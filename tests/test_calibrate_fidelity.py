@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from engine.calendar import ExchangeCalendar
-from engine.calibrate import calibrate
+from engine.calibration.calibrate import calibrate
+from engine.calibration.fidelity import BUCKETS, FIELDS, measure
 from engine.config import Config, InstrumentConfig, SimConfig
-from engine.fidelity import BUCKETS, FIELDS, measure
 from engine.pricing import TRADING_SECONDS_PER_YEAR
 from engine.sim import model
 from engine.sim.model import ModelParams

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 from engine import ports
-from engine.recording import PORT_METHODS, PORT_OF
+from engine.journal.recording import PORT_METHODS, PORT_OF
 
 
 def test_every_port_method_is_recorded_but_the_clocks_sleep() -> None:

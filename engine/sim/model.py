@@ -1,7 +1,7 @@
 """The option model of the simulated chain: a volatility level, an intraday variance curve, a smile in
 standardized moneyness, and a bid/ask rule on the instrument's ticks. Each part is fitted by `calibrate`
-(engine/calibrate.py) and measured by `fidelity` (engine/fidelity.py); the defaults say where they come from
-in engine/config.py.
+(engine/calibration/calibrate.py) and measured by `fidelity` (engine/calibration/fidelity.py); the defaults
+say where they come from in engine/config.py.
 
 Time inside is trading time (252 days of 6.5 hours), the time intraday variance accrues in. Published IV
 is converted to Alpaca's calendar convention by the market, not here.

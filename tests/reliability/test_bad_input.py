@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.audit import read_journal
 from engine.brokers.alpaca import alpaca_adapters
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import AlpacaConfig, SimConfig
 from engine.errors import AuthError, BrokerError
+from engine.journal.audit import read_journal
 from engine.models import Intent, Leg, OrderRequest, Side
 from engine.occ import occ_symbol
 from engine.sim.transport import SimServer

@@ -148,8 +148,8 @@ def test_doubles_and_overlaps_are_counted():
 
 def test_journal_verify_accepts_a_torn_tail_and_refuses_an_edit(tmp_path):
     sys.path.insert(0, str(REPO))
-    from engine.audit import Journal
     from engine.calendar import et
+    from engine.journal.audit import Journal
 
     good = tmp_path / "audit-good.jsonl"
     j = Journal(good)

@@ -5,7 +5,7 @@ The engine runs for real (engine.app.build -> Runner.run) on the embedded simula
 underlying path; only its MarketData port is wrapped (`FaultyMarketData`, around engine.brokers.sim.SimMarketData)
 to misbehave inside a window of market time. The broker side (fills, marks, account) stays the healthy simulated
 exchange, so "managed from broker marks" can be seen working while the underlying's bars are missing. Outcomes are
-read from the audit journal (engine.audit.read_journal) and the day's engine log.
+read from the audit journal (engine.journal.audit.read_journal) and the day's engine log.
 
 Every scenario also checks that no order was ever priced from anything but the true quotes: each `submit` record's
 mid and natural price are recomputed from the simulator's own quotes at that moment and must match.
@@ -27,13 +27,13 @@ import numpy as np
 import pytest
 
 from engine.app import SIM_START, Adapters
-from engine.audit import read_journal
 from engine.brokers.sim import SimBroker, SimMarketData
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config, parse_config
+from engine.journal.audit import read_journal
+from engine.journal.replay import verify
 from engine.models import Bars, OptionQuote, Session
-from engine.replay import verify
 from engine.sim.market import SimMarket
 from engine.sim.venue import SimVenue
 from tests.engine_run import run_engine

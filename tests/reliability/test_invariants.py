@@ -228,7 +228,7 @@ def quiet_cheap_engine() -> Iterator[None]:
     logger.disable("engine")
     logger.disable("states")
     try:
-        with mock.patch("engine.audit_sink.open_day_files", lambda *a, **k: None):
+        with mock.patch("engine.journal.sink.open_day_files", lambda *a, **k: None):
             yield
     finally:
         logger.enable("engine")

@@ -25,10 +25,10 @@ import pytest
 import requests
 import yaml
 
-from engine.audit import read_journal
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import SimConfig
+from engine.journal.audit import read_journal
 from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 

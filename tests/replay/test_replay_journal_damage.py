@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from engine.audit import Journal
-from engine.replay import OUTPUT_KINDS, summary, timeline, usable_records, verify
+from engine.journal.audit import Journal
+from engine.journal.replay import OUTPUT_KINDS, summary, timeline, usable_records, verify
 
 
 def write_lines(path: Path, lines: list[bytes], *, newline_at_end: bool = True) -> None:

@@ -14,8 +14,8 @@ import requests
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import SimConfig
-from engine.recording import recorded_calls
-from engine.replay import OUTPUT_KINDS, verify
+from engine.journal.recording import recorded_calls
+from engine.journal.replay import OUTPUT_KINDS, verify
 from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 

@@ -16,10 +16,12 @@ import numpy as np
 import orjson
 import pytest
 
-from engine import codec, errors, models
-from engine.audit import dumps
+from engine import errors, models
 from engine.calendar import ET
-from engine.codec import decode, decode_result, encode, encode_result
+from engine.journal import codec
+from engine.journal.audit import dumps
+from engine.journal.codec import decode, decode_result, encode, encode_result
+from engine.journal.recording import PORT_OF, SPARSE, Divergence, Recorded, RecordedError, Recorder, Tape
 from engine.models import (
     Account,
     Bars,
@@ -35,7 +37,6 @@ from engine.models import (
     Session,
     Side,
 )
-from engine.recording import PORT_OF, SPARSE, Divergence, Recorded, RecordedError, Recorder, Tape
 
 T0 = datetime(2025, 7, 1, 10, 0, 5, tzinfo=ET)
 DAY = date(2025, 7, 1)

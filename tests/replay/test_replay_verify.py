@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.replay import OUTPUT_KINDS, verify
+from engine.journal.replay import OUTPUT_KINDS, verify
 
 DAYS = (date(2025, 7, 1), date(2025, 7, 2), date(2025, 7, 3))
 

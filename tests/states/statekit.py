@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from engine.app import Adapters, build
-from engine.audit import journal_path, read_journal
 from engine.book import CondorPlan, Spread
 from engine.calendar import et
 from engine.clock import SimClock
 from engine.combo import natural, net_mid
 from engine.config import Config, parse_config
 from engine.errors import OrderRejected
+from engine.journal.audit import journal_path, read_journal
 from engine.machine import State
 from engine.models import (
     Account,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from engine.audit import journal_path
 from engine.calendar import et
+from engine.journal.audit import journal_path
 from engine.machine import State
 from tests.states.statekit import DAY, HOLIDAY, NEXT_DAY, World
 

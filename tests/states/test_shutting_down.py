@@ -7,8 +7,8 @@ import json
 import pytest
 
 from engine.app import build
-from engine.audit import journal_path, read_journal
 from engine.config import parse_config
+from engine.journal.audit import journal_path, read_journal
 from engine.machine import State
 from engine.models import OrderStatus
 from tests.states.statekit import DAY, EXIT_LEGS, World

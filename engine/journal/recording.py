@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from engine import errors
-from engine.audit import json_form
-from engine.codec import decode_result, encode, encode_args, result_codec
+from engine.journal.audit import json_form
+from engine.journal.codec import decode_result, encode, encode_args, result_codec
 from engine.ports import recorded_methods
 
 PORT_METHODS = recorded_methods()

@@ -13,10 +13,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.audit import Journal, journal_path, read_journal
 from engine.days import ResumePoint
+from engine.journal.audit import Journal, journal_path, read_journal
+from engine.journal.recording import Recorder
 from engine.logs import open_day_files
-from engine.recording import Recorder
 from engine.report import DayStats, stats_from_records
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from loguru import logger
 
 from engine.config import ConfigError, load_config
-from engine.replay import JournalUnusable, load, segments, summary, timeline, usable_records, verify
+from engine.journal.replay import JournalUnusable, load, segments, summary, timeline, usable_records, verify
 
 
 def journal_verify_command(args: argparse.Namespace) -> int:
@@ -77,7 +77,7 @@ def _timeline(path: Path, args: argparse.Namespace) -> dict[str, Any]:
     rows = timeline(records, args.start, args.end, args.state)
     summ = summary(records)
     if not args.json:
-        from engine.replay import format_timeline
+        from engine.journal.replay import format_timeline
 
         header = f"== {path}\n" if len(args.files) > 1 else ""
         sys.stdout.write(header + format_timeline(rows, summ) + "\n")

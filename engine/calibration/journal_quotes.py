@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.audit import read_journal
 from engine.calendar import ExchangeCalendar
-from engine.codec import decode_result
 from engine.errors import DataError
+from engine.journal.audit import read_journal
+from engine.journal.codec import decode_result
+from engine.journal.recording import recorded_calls
 from engine.models import Bars, OptionQuote, Right
 from engine.occ import parse_occ
-from engine.recording import recorded_calls
 from engine.sim.realday import RealDay, build_real_day
 
 

@@ -51,7 +51,7 @@ def _config(args: argparse.Namespace, model: Path | None = None) -> Config:
 
 
 def calibrate_command(args: argparse.Namespace) -> int:
-    from engine.calibrate import calibrate, describe, write_model
+    from engine.calibration.calibrate import calibrate, describe, write_model
     from engine.sim.market import model_params
     try:
         cfg = _config(args)
@@ -68,7 +68,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
 def _day(source: Path, args: argparse.Namespace) -> RealDay:
     """A LEAN quote zip, or a session journal (`.jsonl`) whose input records hold the chains the engine fetched."""
     if source.suffix == ".jsonl":
-        from engine.journal_quotes import journal_day
+        from engine.calibration.journal_quotes import journal_day
 
         return journal_day(source, args.start, args.until, args.expiry)
     from engine.calendar import ExchangeCalendar
@@ -96,7 +96,7 @@ def _history_rv(paths: list[Path]) -> float | None:
 
 
 def fidelity_command(args: argparse.Namespace) -> int:
-    from engine.fidelity import measure, table
+    from engine.calibration.fidelity import measure, table
 
     try:
         cfg = _config(args, args.model)

@@ -14,12 +14,12 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
-from engine.audit import JournalProblem, read_journal
 from engine.config import parse_config
 from engine.days import ResumePoint
 from engine.errors import ConfigError
+from engine.journal.audit import JournalProblem, read_journal
+from engine.journal.recording import Divergence, Replayed, Tape, recorded_calls
 from engine.ports import PORTS
-from engine.recording import Divergence, Replayed, Tape, recorded_calls
 from engine.report import stats_from_records
 
 OUTPUT_KINDS = ("transition", "refused", "error", "order")
