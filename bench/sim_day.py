@@ -1,12 +1,13 @@
 """Benchmark: simulated trading days through the whole engine, in-process.
 
-    python bench/sim_day.py [--days N] [--config config.yaml]
+    python bench/sim_day.py [--days N] [--config config.yaml] [--html]
 
 Each day is a fresh engine (new venue, journal, logs), as `python run.py --date D` would run it, minus
 interpreter start-up and imports. Every day runs twice, with the journal's input recording on (the
 default) and off, back to back so both see the same machine load. Prints the median seconds per day, the
 option quotes priced per second of engine time, transitions per day, what recording costs (the median
-of the days' on/off ratios), and the peak RSS.
+of the days' on/off ratios), and the peak RSS. The day's JSON report is built from its journal as in any run;
+its HTML page and charts (`report.html`) only with --html, so the figure is the engine's own unless asked.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from engine.config import Config, load_config, parse_config  # noqa: E402
 from engine.logs import close_day_files, setup_logging  # noqa: E402
 
 
-def run_day(base: Config, day: date, logs: Path, record: bool) -> tuple[float, object]:
+def run_day(base: Config, day: date, logs: Path, record: bool, html: bool = False) -> tuple[float, object]:
     raw = base.model_dump()
+    raw["report"]["html"] = html
     raw["session"].update(date=day, days=1)
     raw["logs_dir"] = logs
     raw["risk"]["kill_file"] = logs / "KILL"
@@ -49,18 +51,19 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=20)
     ap.add_argument("--config", default="config.yaml")
+    ap.add_argument("--html", action="store_true", help="also write each day's HTML page and charts")
     args = ap.parse_args()
     base = load_config(args.config)
     setup_logging(-1)
     on, off, ratios, quotes, transitions = [], [], [], 0, []
     with tempfile.TemporaryDirectory() as tmp:
         days = ExchangeCalendar().sessions_from(base.session.date, args.days)
-        run_day(base, days[0], Path(tmp) / "warm-up", True)  # imports and the calendar, outside the figures
+        run_day(base, days[0], Path(tmp) / "warm-up", True, args.html)  # imports and the calendar, outside the figures
         gc.freeze()  # as `python run.py` does before it runs
         for i, day in enumerate(days, start=1):
-            spent, runner = run_day(base, day, Path(tmp) / f"{day}-on", True)
+            spent, runner = run_day(base, day, Path(tmp) / f"{day}-on", True, args.html)
             on.append(spent)
-            off.append(run_day(base, day, Path(tmp) / f"{day}-off", False)[0])
+            off.append(run_day(base, day, Path(tmp) / f"{day}-off", False, args.html)[0])
             ratios.append(on[-1] / off[-1])
             market = runner.venue.market()
             quotes += market.quotes_priced if market else 0

@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.config import Config, load_config
 from engine.errors import AuthError, ConfigError, DataError, UnsafeEndpointError, ZdteError
 
-COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal", "calibrate", "fidelity")
+COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal", "calibrate", "fidelity", "report")
 
 
 def _date(text: str) -> date:
@@ -62,8 +62,10 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, help="config file whose sim section shapes the market")
     sim.add_argument("--slow-seconds", type=float, default=2.0, help="delay of an injected slow answer")
     from engine.calibration.cli import add_commands
+    from engine.reporting.cli import add_command
 
     add_commands(sub, _hhmm)
+    add_command(sub, _date)
     return p
 
 
@@ -107,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         from engine.calibration.cli import calibrate_command, fidelity_command
 
         return calibrate_command(args) if args.command == "calibrate" else fidelity_command(args)
+    if args.command == "report":
+        from engine.reporting.cli import report_command
+
+        return report_command(args)
     if args.command == "journal":
         from engine.journal.cli import journal_verify_command
 
@@ -145,7 +151,7 @@ def _install_signals(runner) -> None:
 def _run(args: argparse.Namespace) -> int:
     from engine.app import build
     from engine.logs import close_day_files, setup_logging
-    from engine.summary import human_summary
+    from engine.reporting.console import human_summary
 
     try:
         cfg = apply_overrides(load_config(args.config), args)
@@ -179,4 +185,11 @@ def _run(args: argparse.Namespace) -> int:
         gc.unfreeze()
         close_day_files()
     sys.stdout.write(human_summary(runner) + "\n")
+    if len(runner.reports) > 1:
+        from engine.reporting.files import write_summary
+        from engine.reporting.summary import summarize, summary_lines
+
+        summary = summarize([r for _, r in runner.reports])
+        written = write_summary(summary, cfg.logs_dir, html=cfg.report.html)
+        sys.stdout.write("\n".join(["", *summary_lines(summary), f"  summary {written}"]) + "\n")
     return code

@@ -198,6 +198,10 @@ class JournalConfig(_Strict):
     record_inputs: bool = Field(True, description="record every port call, so the session can be replayed")
 
 
+class ReportConfig(_Strict):
+    html: bool = Field(True, description="after each session, report-YYYYMMDD.html and its PNG charts beside the JSON")
+
+
 class Config(_Strict):
     broker: Literal["sim", "alpaca"] = "sim"
     underlying: str = Field("SPY", pattern=r"^[A-Z]{1,6}$")
@@ -212,6 +216,7 @@ class Config(_Strict):
     poll: PollConfig = PollConfig()
     alpaca: AlpacaConfig = AlpacaConfig()
     journal: JournalConfig = JournalConfig()
+    report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
     def _coherent(self) -> Config:

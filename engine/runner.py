@@ -16,9 +16,11 @@ from loguru import logger
 from engine.context import STAY, Context, Step
 from engine.days import ResumePoint
 from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
+from engine.journal.audit import read_journal
 from engine.machine import EngineMachine, Outcome, State
 from engine.ports import Clock
-from engine.report import build_report, report_path, write_report
+from engine.reporting.day import build_day
+from engine.reporting.files import write_day
 from states import HANDLERS
 
 _TRADING = {State.SCANNING, State.ENTERING, State.MONITORING}
@@ -115,10 +117,14 @@ class Runner:
             step = self._fault(self.state, outcome.error)
             self._apply(step)
             if step.trigger:
-                return self.machine.fire(step.trigger, step.reason)
-        if outcome.moved and trigger == "session_end":
+                outcome = self.machine.fire(step.trigger, step.reason)
+        if not outcome.moved:
+            return outcome
+        if outcome.dest == State.HALTED and (h := self.ctx.halt) is not None:
+            self.ctx.record("halt", reason=h.reason, flatten=h.flatten, resumable=h.resumable)
+        if outcome.trigger == "session_end":
             self._end_day()
-        if outcome.moved and trigger == "resume":
+        if outcome.trigger == "resume":
             self.ctx.halt = None
         return outcome
 
@@ -220,23 +226,24 @@ class Runner:
             logger.error(f"refused {outcome.trigger} in {outcome.source}: {outcome.reason}")
 
     def _end_day(self) -> None:
-        """Close the books of the session just ended: its report. The journal stays open for its last records."""
+        """Close the books of the session just ended: its report, built from its journal like any rebuilt one.
+        The journal stays open for its last records."""
         days, ctx = self.days, self.ctx
-        if days.closed:
+        if days.closed or self.audit.journal is None:
             return
         days.closed = True
-        now = ctx.now
-        stats = self.audit.take_stats(now)
-        total = None
         try:
-            total = ctx.daily_pnl if ctx.session is not None and ctx.refresh_account() else None
+            if ctx.session is not None:
+                ctx.refresh_account()
         except Exception as exc:  # noqa: BLE001 - the report is still written, with the P&L unknown
             logger.warning(f"account unavailable for the report: {exc}")
-        report = build_report(days.day, ctx.book.closed, stats, total, ctx.book.open, now, str(self.state))
-        if self.venue is not None and getattr(self.venue, "chain_source", None):
-            report["simulator"] = dict(self.venue.chain_source)
-        path = write_report(report_path(ctx.cfg.logs_dir, days.day), report)
+        simulator = dict(self.venue.chain_source) if getattr(self.venue, "chain_source", None) else None
+        ctx.record("day_end", **({"simulator": simulator} if simulator else {}))
+        self.audit.flush_inputs(ctx.now)
+        report = build_day(read_journal(self.audit.journal.path)[0])
+        path = write_day(report, ctx.cfg.logs_dir, html=ctx.cfg.report.html)
         self.reports.append((path, report))
-        pnl = "unknown" if total is None else f"{total:+.2f}"
+        total = report["total_pnl"]
+        pnl = "holiday" if report["holiday"] else "unknown" if total is None else f"{total:+.2f}"
         left = days.left - 1 if self.state is State.AWAITING_OPEN else 0
         logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")

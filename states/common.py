@@ -11,9 +11,27 @@ from engine.context import Context
 from engine.data import DataVerdict
 from engine.models import Right
 from engine.occ import parse_occ
-from engine.orders import OrderKind, Progress, progress_of
+from engine.orders import OrderKind, Progress, Working, progress_of
 
 ExitRule = Callable[[Spread], str | None]
+
+
+def opened(ctx: Context, w: Working) -> Spread:
+    """The entry filled: the plan becomes an open spread, journaled (with spot) for the day's report."""
+    spread = ctx.book.open_from(w, ctx.now)
+    ctx.record("opened", **spread.to_dict(), strikes=list(spread.strikes), **_terms(spread), spot=ctx.parts.bars.spot)
+    return spread
+
+
+def closed(ctx: Context, trade: ClosedTrade | None) -> ClosedTrade | None:
+    """A closed trade (or part of one), journaled with spot for the day's report."""
+    if trade is not None:
+        ctx.record("closed", **trade.to_dict(), **_terms(trade.spread), spot=ctx.parts.bars.spot)
+    return trade
+
+
+def _terms(spread: Spread) -> dict[str, object]:
+    return {"wing_width": spread.wing_width, "multiplier": spread.multiplier}
 
 
 def exit_rule(ctx: Context, marks: DataVerdict) -> ExitRule:
@@ -51,7 +69,7 @@ def work_exit(ctx: Context, why_for: ExitRule, urgent: bool = False) -> ClosedTr
     book.working = None
     if w.filled_qty == 0:
         logger.error(f"exit of trade {w.trade_no} failed ({w.dead_reason}); retrying next poll")
-    return book.close_exit(w, ctx.now)
+    return closed(ctx, book.close_exit(w, ctx.now))
 
 
 def drop_working(ctx: Context, why: str, kinds: tuple[OrderKind, ...] = (OrderKind.ENTRY, OrderKind.EXIT)) -> bool:
@@ -67,10 +85,10 @@ def drop_working(ctx: Context, why: str, kinds: tuple[OrderKind, ...] = (OrderKi
         return False
     book.working = None
     if w.kind is OrderKind.EXIT:
-        book.close_exit(w, ctx.now)
+        closed(ctx, book.close_exit(w, ctx.now))
         return True
     if w.filled_qty:
-        book.open_from(w, ctx.now)
+        opened(ctx, w)
     book.plan = None
     return True
 
@@ -100,5 +118,6 @@ def settle_after_close(ctx: Context) -> bool:
                 c = parse_occ(leg.symbol)
                 intrinsic = max(spot - c.strike, 0.0) if c.right is Right.CALL else max(c.strike - spot, 0.0)
                 value += intrinsic if leg.side == "buy" else -intrinsic
-        ctx.book.close(spread, value, ctx.now, "settled by the broker at the close (estimated at intrinsic)")
+        why = "settled by the broker at the close (estimated at intrinsic)"
+        closed(ctx, ctx.book.close(spread, value, ctx.now, why))
     return True

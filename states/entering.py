@@ -5,6 +5,7 @@ from __future__ import annotations
 from engine.context import STAY, Context, Step
 from engine.orders import OrderKind, Progress, progress_of
 from states import guard
+from states.common import opened
 
 
 def handle(ctx: Context) -> Step:
@@ -23,7 +24,7 @@ def handle(ctx: Context) -> Step:
     w = book.working
     assert w is not None, "the entry being worked is held from the moment it is placed"
     if progress is Progress.FILLED:
-        spread = book.open_from(w, ctx.now)
+        spread = opened(ctx, w)
         book.working = None
         fill = f"{spread.qty}x at {spread.entry_price:+.2f} ({w.order.client_order_id})"
         return Step("filled", f"trade {spread.trade_no} filled {fill}")

@@ -114,7 +114,7 @@ def test_the_spxw_example_runs_on_spx_and_says_why_it_trades_nothing(tmp_path: P
     done = run("--config", "examples/spxw-20210104.yaml", "--logs-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     journal = tmp_path / "audit-20210104.jsonl"
-    assert records(journal)[-1]["dest"] == "ShuttingDown"
+    assert [r for r in records(journal) if r["kind"] == "transition"][-1]["dest"] == "ShuttingDown"
     assert "no entry:" in done.stderr
     assert run("replay", str(journal), "--verify").returncode == 0
 

@@ -20,7 +20,7 @@ from engine.errors import ConfigError
 from engine.journal.audit import JournalProblem, read_journal
 from engine.journal.recording import Divergence, Replayed, Tape, recorded_calls
 from engine.ports import PORTS
-from engine.report import stats_from_records
+from engine.reporting.day import order_events, state_seconds
 
 OUTPUT_KINDS = ("transition", "refused", "error", "order")
 IGNORED_FIELDS = ("seq", "hash", "prev_hash", "wall_ts")
@@ -109,14 +109,13 @@ def timeline(
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
-    stats = stats_from_records(records)
     moves = [r for r in records if r.get("kind") == "transition"]
     last = (moves[-1].get("snapshot") or {}) if moves else {}
     return {
-        "transitions": stats.transitions,
-        "seconds_in_state": dict(stats.state_seconds),
-        "orders_submitted": stats.orders_submitted,
-        "fills": stats.fills,
+        "transitions": len(moves),
+        "seconds_in_state": state_seconds(records),
+        "orders_submitted": order_events(records, "submit"),
+        "fills": order_events(records, "fill"),
         "realized_pnl": last.get("realized_pnl"),
         "daily_pnl": last.get("daily_pnl"),
         "final_state": moves[-1]["dest"] if moves else None,

@@ -1,5 +1,5 @@
-"""The one audit sink: every record of a run (transitions, orders, reconciliation, the port calls they followed
-from) goes through it into the day's journal.
+"""The one audit sink: every record of a run (transitions, orders, trades, reconciliation, the port calls they
+followed from) goes through it into the day's journal, from which the day's report is built.
 
 It is built first and handed to the runner and the order manager, so nothing climbs up to be written
 down again. Port calls gathered by the Recorder are written as one `input` record before the record that
@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.days import ResumePoint
-from engine.journal.audit import Journal, journal_path, read_journal
+from engine.journal.audit import Journal, journal_path
 from engine.journal.recording import Recorder
 from engine.logs import open_day_files
-from engine.report import DayStats, stats_from_records
 
 
 class AuditSink:
@@ -31,7 +30,6 @@ class AuditSink:
         self._recorder = recorder
         self._header = header
         self.journal: Journal | None = None
-        self.stats = DayStats()
         self.opened: list[Path] = []
 
     def open(self, day: date, now: datetime, resume: ResumePoint) -> None:
@@ -42,8 +40,7 @@ class AuditSink:
             path.unlink()
         self.journal = Journal(path, durable=not self._simulated)
         self.opened.append(path)
-        header = self.journal.append("header", now, **self._header(day), resume=resume.to_dict())
-        self.stats = stats_from_records(read_journal(path)[0] if self.journal.resumed else [header])
+        self.journal.append("header", now, **self._header(day), resume=resume.to_dict())
 
     def close(self, now: datetime) -> None:
         """The day's last port calls, then the file is fsynced and closed."""
@@ -56,7 +53,7 @@ class AuditSink:
         """An audit record in the chain, after the port calls it follows from."""
         if self.journal is not None:
             self.flush_inputs(now)
-            self.stats.add(self.journal.append(kind, now, sync=sync, **fields))
+            self.journal.append(kind, now, sync=sync, **fields)
 
     def flush_inputs(self, now: datetime, last_of_file: bool = False) -> None:
         """The port calls made so far, as one `input` record (flushed, not fsynced: the OS keeps it on a crash)."""
@@ -66,13 +63,6 @@ class AuditSink:
     @property
     def pending_inputs(self) -> int:
         return len(self._recorder)
-
-    def take_stats(self, now: datetime) -> DayStats:
-        """The day's counters up to `now`, for its report; counting starts afresh after it."""
-        stats = self.stats
-        stats.until(now)
-        self.stats = DayStats()
-        return stats
 
     def abort(self, now: datetime, reason: str) -> None:
         """From a signal handler: one last record, then the process ends."""

@@ -177,6 +177,8 @@ class World:
                         et(DAY, 10, 5), "zdte-20250701-01o-00")
         ctx.book.open.append(spread)
         ctx.book.trades_today += 1
+        ctx.record("opened", **spread.to_dict(), strikes=list(spread.strikes), wing_width=5.0, multiplier=100,
+                   spot=self.spot)
         self.held = [Position(leg.symbol, qty if leg.side is Side.BUY else -qty, 0.5) for leg in ENTRY_LEGS]
         return spread
 

@@ -8,6 +8,9 @@ from typing import Any
 def human_summary(runner: Any) -> str:
     lines = []
     for path, r in runner.reports:
+        if r["holiday"]:
+            lines.append(f"session {r['session_date']}: holiday (no session)")
+            continue
         lines.append(f"session {r['session_date']}: {r['trade_count']} trade(s), {r['wins']} win(s), "
                      f"realized P&L {r['realized_pnl']:+.2f}, total P&L "
                      + ("unknown" if r["total_pnl"] is None else f"{r['total_pnl']:+.2f}"))
@@ -18,8 +21,10 @@ def human_summary(runner: Any) -> str:
         if r["open_at_end"]:
             lines.append(f"  STILL OPEN at the end: {len(r['open_at_end'])} spread(s)")
         spent = ", ".join(f"{k} {v / 60:.0f}m" for k, v in r["seconds_in_state"].items() if v >= 30)
-        lines.append(f"  {r['transitions']} transitions; time in state: {spent}")
-        lines.append(f"  report {path}")
+        lines.append(f"  {r['transitions']} transitions; time in state (market hours): {spent}")
+        if r["stopped"]:
+            lines.append(f"  stopped: {r['stopped']}")
+        lines.append(f"  report {path}" + (f" (page {path.with_suffix('.html').name})" if "charts" in r else ""))
     logs = runner.ctx.cfg.logs_dir
-    lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json")
+    lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json/.html/.png")
     return "\n".join(lines)

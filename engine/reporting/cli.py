@@ -1,0 +1,75 @@
+"""`run.py report`: rebuild the day reports from journals and write the summary across the days."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from engine.journal.replay import JournalUnusable, usable_records
+from engine.reporting.day import build_day
+from engine.reporting.files import write_day, write_summary
+from engine.reporting.summary import summarize, summary_lines
+
+
+def add_command(sub: Any, as_date: Callable[[str], date]) -> None:
+    rep = sub.add_parser("report", help="rebuild the day reports from journals and summarize the days")
+    rep.add_argument("files", type=Path, nargs="*", metavar="journal", help="audit-YYYYMMDD.jsonl journals")
+    rep.add_argument("--logs-dir", type=Path, help="every journal in this directory (default: logs)")
+    rep.add_argument("--from", dest="first", type=as_date, help="first session date, YYYY-MM-DD")
+    rep.add_argument("--to", dest="last", type=as_date, help="last session date, YYYY-MM-DD")
+    rep.add_argument("-o", "--out", type=Path, help="where summary.json/.html go (default: the journals' directory)")
+    rep.add_argument("--no-html", action="store_true", help="JSON only: no pages, no charts")
+
+
+def journals(args: argparse.Namespace) -> list[Path]:
+    """The journals asked for, by session date (the name's), within --from/--to."""
+    found = list(args.files) if args.files else sorted((args.logs_dir or Path("logs")).glob("audit-*.jsonl"))
+
+    def day(p: Path) -> date | None:
+        try:
+            return date.fromisoformat(f"{p.stem[6:10]}-{p.stem[10:12]}-{p.stem[12:14]}")
+        except ValueError:
+            return None
+
+    out = []
+    for p in found:
+        d = day(p)
+        if d is not None and ((args.first and d < args.first) or (args.last and d > args.last)):
+            continue
+        out.append(p)
+    return sorted(out, key=lambda p: (day(p) or date.min, str(p)))
+
+
+def report_command(args: argparse.Namespace, progress: Callable[[int, int, str], None] | None = None) -> int:
+    paths = journals(args)
+    if not paths:
+        where = ", ".join(map(str, args.files)) if args.files else str(args.logs_dir or Path("logs"))
+        sys.stderr.write(f"no journal (audit-YYYYMMDD.jsonl) found in {where} for those dates\n")
+        return 2
+    reports, failed = [], 0
+    for i, path in enumerate(paths, start=1):
+        try:
+            report = build_day(usable_records(path))
+        except JournalUnusable as exc:
+            sys.stderr.write(f"{exc}\n")
+            failed += 1
+            continue
+        except (KeyError, TypeError, ValueError) as exc:
+            sys.stderr.write(f"{path}: a record is malformed ({type(exc).__name__}: {exc}); is this a zdte journal?\n")
+            failed += 1
+            continue
+        write_day(report, path.parent, html=not args.no_html)
+        reports.append(report)
+        if progress is not None:
+            progress(i, len(paths), path.name)
+    out = args.out or paths[0].parent
+    summary = summarize(reports)
+    written = write_summary(summary, out, html=not args.no_html)
+    sys.stdout.write("\n".join(summary_lines(summary)) + "\n")
+    sys.stdout.write(f"{len(reports)} day report(s) rebuilt; summary {written}"
+                     + ("" if args.no_html else f" and {written.with_suffix('.html')}") + "\n")
+    return 1 if failed else 0
