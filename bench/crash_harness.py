@@ -347,6 +347,7 @@ def write_config(path: Path, url: str, day: date, seed: int, logs_dir: Path, kil
     raw["sim"]["seed"] = seed
     raw["risk"]["kill_file"] = str(kill_file)
     raw["alpaca"].update(trading_url=url, data_url=url)
+    raw["report"] = {"html": False}  # the harness measures restarts, not the pages
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return raw
 

@@ -213,6 +213,7 @@ def engine_config(base: Config, url: str, logs: Path, first: date, days: int, ti
     raw["session"].update(date=first, days=days)
     raw["risk"]["kill_file"] = logs.parent / "KILL"
     raw["alpaca"].update(trading_url=url, data_url=url, timeout_s=timeout_s)
+    raw["report"]["html"] = False  # the soak measures the trading, not the pages
     return parse_config(raw, "fault soak")
 
 

@@ -27,9 +27,11 @@ from engine.machine import TRANSITIONS, State
 from engine.marks import Marks
 from engine.orders import OrderManager
 from engine.ports import PORTS, Broker, Clock, IdGen, MarketData, Signals
+from engine.progress import Progress
 from engine.risk import RiskGate
 from engine.runner import Runner
 from engine.signals import ProcessSignals
+from engine.status import StatusLine
 from engine.strategies import make_strategy
 
 SIM_START = time(9, 0)
@@ -125,8 +127,11 @@ def first_day(cfg: Config, adapters: Adapters | None) -> date:
     raise ConfigError("session.date: required with broker 'sim' (set it in the config or pass --date)")
 
 
-def build(cfg: Config, adapters: Adapters | None = None, initial: State = State.INITIALIZING) -> Runner:
-    """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs, `initial` to start mid-way."""
+def build(
+    cfg: Config, adapters: Adapters | None = None, initial: State = State.INITIALIZING, progress: Progress | None = None
+) -> Runner:
+    """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs, `initial` to start mid-way,
+    `progress` to count its sessions on the console."""
     if adapters is None and cfg.broker == "alpaca":
         adapters = alpaca(cfg)
     day = first_day(cfg, adapters)
@@ -151,6 +156,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: State = State.
         strategy=make_strategy(cfg.strategy, cfg.instrument.multiplier),
         risk=risk,
         orders=OrderManager(broker, market_data, ports["ids"], cfg.orders, audit, gate=risk.order_problems),
+        status=StatusLine(cfg.report.status_interval_s),
     )
     ctx = Context(
         cfg=cfg,
@@ -161,7 +167,7 @@ def build(cfg: Config, adapters: Adapters | None = None, initial: State = State.
         audit=audit,
         days=Days(cfg, day, broker),
     )
-    return Runner(ctx, ports["clock"], initial, venue=adapters.venue, signals=signals)
+    return Runner(ctx, ports["clock"], initial, venue=adapters.venue, signals=signals, progress=progress)
 
 
 def session_header(cfg: Config, day: date) -> dict[str, Any]:

@@ -110,9 +110,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return calibrate_command(args) if args.command == "calibrate" else fidelity_command(args)
     if args.command == "report":
-        from engine.reporting.cli import report_command
+        from engine.progress import Progress
+        from engine.reporting.cli import journals, report_command
 
-        return report_command(args)
+        bar = Progress(len(journals(args)), "journals")
+        try:
+            return report_command(args, progress=lambda i, n, name: bar.step(name))
+        finally:
+            bar.close()
     if args.command == "journal":
         from engine.journal.cli import journal_verify_command
 
@@ -151,6 +156,7 @@ def _install_signals(runner) -> None:
 def _run(args: argparse.Namespace) -> int:
     from engine.app import build
     from engine.logs import close_day_files, setup_logging
+    from engine.progress import Progress
     from engine.reporting.console import human_summary
 
     try:
@@ -159,7 +165,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(f"kill file {cfg.risk.kill_file} exists: remove it to trade")
         runner = None
         setup_logging(-1 if args.quiet else (1 if args.verbose else 0), lambda: runner.ctx.now if runner else None)
-        runner = build(cfg)
+        progress = Progress(cfg.session.days, "sessions") if cfg.session.days > 1 else None
+        runner = build(cfg, progress=progress)
     except ConfigError as exc:
         sys.stderr.write(f"config error: {exc}\n")
         return 2
@@ -184,6 +191,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         gc.unfreeze()
         close_day_files()
+        if progress is not None:
+            progress.close()
     sys.stdout.write(human_summary(runner) + "\n")
     if len(runner.reports) > 1:
         from engine.reporting.files import write_summary

@@ -200,6 +200,9 @@ class JournalConfig(_Strict):
 
 class ReportConfig(_Strict):
     html: bool = Field(True, description="after each session, report-YYYYMMDD.html and its PNG charts beside the JSON")
+    status_interval_s: Num = Field(
+        300.0, ge=0, description="while a position is open, a status line this often (market time); 0: none"
+    )
 
 
 class Config(_Strict):

@@ -24,6 +24,7 @@ from engine.orders import OrderManager
 from engine.ports import Broker, MarketData, Signals
 from engine.risk import RiskGate, RiskView, daily_pnl
 from engine.schedule import Schedule
+from engine.status import StatusLine
 from engine.strategies.base import Strategy
 
 
@@ -67,6 +68,7 @@ class Components:
     strategy: Strategy
     risk: RiskGate
     orders: OrderManager
+    status: StatusLine
     declines: Declines = field(default_factory=Declines)
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from loguru import logger
 
@@ -48,10 +48,19 @@ def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] 
     logger.remove()
     close_day_files()
     logger.configure(patcher=_patch)
-    logger.add(sys.stderr, level=level, format=CONSOLE_FORMAT, colorize=None, diagnose=False)
+    logger.add(_console_sink(), level=level, format=CONSOLE_FORMAT, colorize=sys.stderr.isatty(), diagnose=False)
     logging.basicConfig(handlers=[_Intercept()], level=logging.INFO, force=True)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _console_sink() -> Any:
+    """On a terminal, lines go through tqdm so a progress bar stays below them; otherwise straight to stderr."""
+    if not sys.stderr.isatty():
+        return sys.stderr
+    from tqdm import tqdm
+
+    return lambda message: tqdm.write(message, end="", file=sys.stderr)
 
 
 class DayFile:

@@ -19,6 +19,7 @@ from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
 from engine.journal.audit import read_journal
 from engine.machine import EngineMachine, Outcome, State
 from engine.ports import Clock
+from engine.progress import Progress
 from engine.reporting.day import build_day
 from engine.reporting.files import write_day
 from states import HANDLERS
@@ -40,14 +41,17 @@ class Runner:
         initial: State = State.INITIALIZING,
         venue: Any = None,
         signals: Any = None,
+        progress: Progress | None = None,
     ) -> None:
-        """`venue` is the simulator (for benchmarks and tests), `signals` the raw ProcessSignals (for handlers)."""
+        """`venue` is the simulator (for benchmarks and tests), `signals` the raw ProcessSignals (for handlers),
+        `progress` counts the sessions done (a multi-day run on the console)."""
         self.ctx = ctx
         self.clock = clock
         self.days = ctx.days
         self.audit = ctx.audit
         self.venue = venue
         self.signals = signals
+        self.progress = progress
         self.machine = EngineMachine(self._record, more_sessions=lambda: self.days.more, initial=initial)
         self.reports: list[tuple[Path, dict[str, Any]]] = []
         self.exit_code = 0
@@ -183,6 +187,7 @@ class Runner:
         ctx.book.new_day()
         ctx.parts.bars.reset()
         ctx.parts.marks.clear()
+        ctx.parts.status.reset()
         ctx.halt = None
         self.audit.open(self.days.day, ctx.now, point)
         self.days.load()
@@ -247,3 +252,5 @@ class Runner:
         pnl = "holiday" if report["holiday"] else "unknown" if total is None else f"{total:+.2f}"
         left = days.left - 1 if self.state is State.AWAITING_OPEN else 0
         logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")
+        if self.progress is not None:
+            self.progress.step(f"{days.day} P&L {pnl}")

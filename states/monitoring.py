@@ -29,6 +29,7 @@ def handle(ctx: Context) -> Step:
         step := guard.data_outage(marks, say=f"{marks.reason}; open condors kept, exits on price wait for quotes")
     ):
         return step
+    ctx.parts.status.maybe_show(ctx.now, ctx.parts.bars.spot, book, ctx.parts.marks.quotes, s.hard_exit)
     trade = work_exit(ctx, exit_rule(ctx, marks))
     if book.open or trade is None:
         return STAY

@@ -24,6 +24,7 @@ def handle(ctx: Context) -> Step:
     if step := guard.kill_switch(ctx):
         return step
     if ctx.now >= s.entry_end:
+        ctx.parts.declines.note("entry window over; flat until the hard exit")
         return Step(None, "entry window over; flat", wait=(s.hard_exit - ctx.now).total_seconds())
     p = ctx.parts
     p.bars.refresh(ctx.now)

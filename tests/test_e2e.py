@@ -33,6 +33,7 @@ def config(raw_default: dict[str, Any], logs: Path, **sections: Any) -> Config:
     raw = copy.deepcopy(raw_default)
     raw["logs_dir"] = str(logs)
     raw["risk"]["kill_file"] = str(logs.parent / "KILL")
+    raw["report"] = {"html": False}  # the pages are tested in tests/reporting; here they only cost time
     for name, values in sections.items():
         raw[name].update(values)
     return parse_config(raw, "e2e config")

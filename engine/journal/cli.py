@@ -12,6 +12,7 @@ from loguru import logger
 
 from engine.config import ConfigError, load_config
 from engine.journal.replay import JournalUnusable, load, segments, summary, timeline, usable_records, verify
+from engine.progress import Progress
 
 
 def journal_verify_command(args: argparse.Namespace) -> int:
@@ -50,7 +51,11 @@ def replay_command(args: argparse.Namespace) -> int:
         logger.remove()
     several = len(args.files) > 1
     worst, shown, identical = 0, [], 0
+    # each verified file prints its own line; on a terminal a bar below them shows how far the run is
+    bar = Progress(len(args.files), "journals") if several and args.verify and sys.stderr.isatty() else None
     for path in args.files:
+        if bar is not None:
+            bar.step(path.name)
         try:
             if args.verify:
                 ok = _verify(path, override, label=f"{path}: " if several else "")
@@ -64,6 +69,8 @@ def replay_command(args: argparse.Namespace) -> int:
         except MALFORMED as exc:
             sys.stderr.write(f"{path}: a record is malformed ({type(exc).__name__}: {exc}); is this a zdte journal?\n")
             worst = 1
+    if bar is not None:
+        bar.close()
     if args.json and shown:
         sys.stdout.write(json.dumps(shown if several else shown[0], indent=2) + "\n")
     if args.verify and several:

@@ -29,6 +29,7 @@ def _charts(makers: dict[str, Any], data: dict[str, Any], stem: Path) -> tuple[d
     """Each chart as SVG text for the page, and as `<stem>-<name>.png`; charts without data are left out."""
     from engine.reporting.charts import render  # matplotlib: imported only when a page is drawn
 
+    stem.parent.mkdir(parents=True, exist_ok=True)
     svgs: dict[str, str | None] = {}
     files: dict[str, str] = {}
     for name, make in makers.items():

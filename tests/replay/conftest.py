@@ -38,6 +38,7 @@ def make_config(raw_default: dict[str, Any], logs: Path, **sections: Any) -> Con
     raw = copy.deepcopy(raw_default)
     raw["logs_dir"] = str(logs)
     raw["risk"]["kill_file"] = str(logs.parent / "KILL")
+    raw["report"] = {"html": False}  # the pages are tested in tests/reporting; here they only cost time
     for name, values in sections.items():
         if isinstance(values, dict):
             raw[name].update(values)

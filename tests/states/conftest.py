@@ -25,6 +25,7 @@ def world(tmp_path: Path, mocker) -> World:
         "logs_dir": str(tmp_path / "logs"),
         "session": {"date": DAY.isoformat(), "days": 1},
         "risk": {"kill_file": str(tmp_path / "KILL")},
+        "report": {"html": False},  # the pages are tested in tests/reporting
     }
     broker = mocker.create_autospec(Broker, instance=True)
     market_data = mocker.create_autospec(MarketData, instance=True)
