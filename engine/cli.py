@@ -50,6 +50,9 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--to", dest="end", type=_hhmm, help="timeline until HH:MM")
     rep.add_argument("--state", help="only moves from or to this state")
     rep.add_argument("--json", action="store_true", help="the timeline and summary as JSON (a list for several files)")
+    rep.add_argument("--what-if", action="store_true", help="simulate the recorded day again under --set changes")
+    rep.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                     help="with --what-if: a config change, e.g. strategy.short_delta=0.20 (repeatable)")
     jr = sub.add_parser("journal", help="journal tools")
     jsub = jr.add_subparsers(dest="journal_command", required=True)
     jv = jsub.add_parser("verify", help="check the hash chain and the seq numbering")

@@ -40,6 +40,8 @@ MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 def replay_command(args: argparse.Namespace) -> int:
     """Exit 0 (timelines shown, or every replay identical), 1 (a replay diverged, or a journal is unusable), 2 (bad
     --config). Several journals (a multi-day run) are taken one after the other; each line names its file."""
+    if args.what_if:
+        return _what_if(args)
     override = None
     if args.verify and args.config is not None:
         try:
@@ -101,3 +103,36 @@ def _verify(path: Path, override: dict[str, Any] | None, label: str) -> bool:
         sys.stdout.write(f"{label}{run}{v.message}\n")
     sys.stdout.flush()  # one line a journal as it is done: the progress of a long multi-day check
     return bool(verdicts) and all(v.identical for v in verdicts)
+
+
+def _what_if(args: argparse.Namespace) -> int:
+    """Exit 0 (every file compared), 1 (a journal that cannot be re-simulated), 2 (a bad --set)."""
+    from engine.journal.whatif import format_what_if, what_if
+
+    if args.verify:
+        sys.stderr.write("--what-if and --verify are separate questions: ask one at a time\n")
+        return 2
+    logger.remove()
+    worst, shown = 0, []
+    bar = Progress(len(args.files), "journals") if len(args.files) > 1 else None
+    for path in args.files:
+        try:
+            result = what_if(path, args.sets)
+        except ConfigError as exc:
+            sys.stderr.write(f"config error: {exc}\n")
+            return 2
+        except JournalUnusable as exc:
+            sys.stderr.write(f"{exc}\n")
+            worst = 1
+            continue
+        finally:
+            if bar is not None:
+                bar.step(path.name)
+        shown.append(result)
+        if not args.json:
+            sys.stdout.write(format_what_if(result) + "\n")
+    if bar is not None:
+        bar.close()
+    if args.json:
+        sys.stdout.write(json.dumps(shown if len(args.files) > 1 else shown[0] if shown else {}, indent=2) + "\n")
+    return worst

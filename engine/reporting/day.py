@@ -79,7 +79,7 @@ def build_day(records: list[dict[str, Any]]) -> dict[str, Any]:
     session = _session(day, calls)
     end = _ts(records[-1])
     timeline = intervals(records, end)
-    trades = [_trade(r, records, calls) for r in records if r.get("kind") == "closed"]
+    trades = [_trade(r, records, calls, cfg) for r in closed_records(records)]
     open_at_end = _open_at_end(records)
     account = _last_account(calls)
     total = None if session is None or account is None else round(account.equity - account.last_equity, 2)
@@ -268,14 +268,31 @@ def _first_submit(records: list[dict[str, Any]], purpose: str, trade_no: int, af
     )
 
 
-def _trade(closed: dict[str, Any], records: list[dict[str, Any]], calls: list[Any]) -> dict[str, Any]:
+def closed_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every trade closed today: its `closed` record, or, for one whose record a crash cut off, what the
+    restart's reconciliation rebuilt from the broker's orders."""
+    closed = [r for r in records if r.get("kind") == "closed"]
+    known = {r["trade_no"] for r in closed}
+    for r in records:
+        if r.get("kind") == "reconcile":
+            for t in r.get("closed_earlier", []):
+                if t["trade_no"] not in known:
+                    closed.append(t)
+                    known.add(t["trade_no"])
+    return sorted(closed, key=lambda t: (t["exit_time"], t["trade_no"]))
+
+
+def _trade(closed: dict[str, Any], records: list[dict[str, Any]], calls: list[Any], cfg: Config) -> dict[str, Any]:
     """One closed trade (or part of one) with what a trader reads: credit or debit, mids and slippage, risk."""
-    no, qty, mult = closed["trade_no"], closed["qty"], closed.get("multiplier", 100)
+    no = closed["trade_no"]
     opened = next((r for r in records if r.get("kind") == "opened" and r.get("trade_no") == no), {})
+    qty = closed["qty"]
+    mult = closed.get("multiplier", opened.get("multiplier", cfg.instrument.multiplier))
     entry, exit_ = closed["entry_price"], closed["exit_price"]
     premium = abs(entry)
     short = closed["direction"] == "short"
-    wing = closed.get("wing_width", opened.get("wing_width"))
+    strikes = closed["strikes"]
+    wing = closed.get("wing_width", opened.get("wing_width", strikes[1] - strikes[0]))
     risk = None if wing is None else round(((wing - premium) if short else premium) * mult * qty, 2)
     entry_submit = _first_submit(records, "entry", no, "")
     exit_submit = _first_submit(records, "exit", no, closed["entry_time"])

@@ -193,3 +193,23 @@ def test_a_holiday_is_a_holiday(tmp_path, default_raw_config) -> None:
     assert report["holiday"] and report["total_pnl"] is None and report["session"] is None
     assert "no session" in path.with_suffix(".html").read_text()
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_a_trade_whose_closed_record_a_crash_cut_off_comes_from_the_restarts_reconciliation(default_day) -> None:
+    """The engine died after the exit filled and before it wrote `closed`; the restart rebuilt the trade from the
+    broker's orders (reconcile's closed_earlier): the report still lists it, once."""
+    logs, report = default_day
+    records = journal(logs)
+    closed = next(r for r in records if r["kind"] == "closed")
+    rebuilt = {k: closed[k] for k in ("trade_no", "direction", "legs", "qty", "entry_price", "entry_time", "strikes",
+                                      "exit_price", "exit_time", "exit_reason", "pnl")}
+    cut = [r for r in records if r["kind"] != "closed"]
+    reconcile = {"kind": "reconcile", "ts": closed["exit_time"], "closed_earlier": [rebuilt], "adopted": [],
+                 "broken_flattened": []}
+    restart = [{**records[0], "ts": closed["exit_time"]}, reconcile]
+    at = next(i for i, r in enumerate(cut) if r["ts"] > closed["exit_time"])
+    day = build_day(cut[:at] + restart + cut[at:])
+    assert [t["pnl"] for t in day["trades"]] == [closed["pnl"]]
+    assert day["trades"][0]["max_risk"] == report["trades"][0]["max_risk"]
+    again = build_day(records[:at] + restart + records[at:])
+    assert len(again["trades"]) == 1, "a trade with its closed record is not listed twice"
