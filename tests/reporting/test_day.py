@@ -3,41 +3,23 @@ and the success metrics follow their written definitions (checked on hand-made r
 
 from __future__ import annotations
 
-import copy
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.app import build
 from engine.calendar import ET
 from engine.config import Config, parse_config
 from engine.journal.audit import json_form, read_journal
 from engine.journal.codec import encode_args
-from engine.logs import close_day_files
 from engine.models import Intent, Leg, OrderRequest, Side
 from engine.reporting.day import build_day, exit_kind, intervals, metrics
+from tests.reporting.conftest import run_session
 
 
-@pytest.fixture(scope="module")
-def default_day(tmp_path_factory, default_raw_config) -> tuple[Path, dict[str, Any]]:
-    """One default session on the simulator: its logs dir and its live report."""
-    logs = tmp_path_factory.mktemp("default-day")
-    raw = copy.deepcopy(default_raw_config)
-    raw["logs_dir"] = str(logs)
-    raw["risk"]["kill_file"] = str(logs / "KILL")
-    runner = build(parse_config(raw, "test"))
-    try:
-        assert runner.run() == 0
-    finally:
-        close_day_files()
-    [(_, report)] = runner.reports
-    return logs, report
-
-
-def journal(logs: Path) -> list[dict[str, Any]]:
-    [path] = sorted(logs.glob("audit-*.jsonl"))
+def journal(report_path: Path) -> list[dict[str, Any]]:
+    [path] = sorted(report_path.parent.glob("audit-*.jsonl"))
     return read_journal(path)[0]
 
 
@@ -180,16 +162,7 @@ def test_exit_kinds(reason: str, kind: str) -> None:
 
 
 def test_a_holiday_is_a_holiday(tmp_path, default_raw_config) -> None:
-    raw = copy.deepcopy(default_raw_config)
-    raw.update(logs_dir=str(tmp_path))
-    raw["session"] = {"date": "2025-07-04", "days": 1}
-    raw["risk"]["kill_file"] = str(tmp_path / "KILL")
-    runner = build(parse_config(raw, "test"))
-    try:
-        runner.run()
-    finally:
-        close_day_files()
-    [(path, report)] = runner.reports
+    path, report = run_session(tmp_path, default_raw_config, date="2025-07-04", days=1)
     assert report["holiday"] and report["total_pnl"] is None and report["session"] is None
     assert "no session" in path.with_suffix(".html").read_text()
     assert not list(tmp_path.glob("*.png"))

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine.app import build
-from engine.config import parse_config
 from engine.journal.audit import read_journal
-from engine.logs import close_day_files
 
 
 class Page(HTMLParser):
@@ -60,17 +56,8 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory, default_raw_config) -> tuple[Path, Page, dict[str, Any]]:
-    logs = tmp_path_factory.mktemp("html-day")
-    raw = copy.deepcopy(default_raw_config)
-    raw["logs_dir"] = str(logs)
-    raw["risk"]["kill_file"] = str(logs / "KILL")
-    runner = build(parse_config(raw, "test"))
-    try:
-        runner.run()
-    finally:
-        close_day_files()
-    [(path, report)] = runner.reports
+def page(default_day) -> tuple[Path, Page, dict[str, Any]]:
+    path, report = default_day
     parsed = Page()
     parsed.feed(path.with_suffix(".html").read_text(encoding="utf-8"))
     return path, parsed, report
