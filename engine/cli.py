@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from datetime import date, time
 from pathlib import Path
@@ -28,6 +29,15 @@ def _hhmm(text: str) -> time:
         raise argparse.ArgumentTypeError(f"not a time (HH:MM): {text!r}") from None
 
 
+def _state(text: str) -> str:
+    from engine.machine import State
+
+    names = [str(s) for s in State]
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"no state {text!r}: the states are {', '.join(names)}")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="run.py", description="zdte: paper-trade 0DTE SPY iron condors")
     sub = p.add_subparsers(dest="command")
@@ -48,7 +58,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--config", type=Path, help="verify with this config instead of the recorded one")
     rep.add_argument("--from", dest="start", type=_hhmm, help="timeline from HH:MM (market time)")
     rep.add_argument("--to", dest="end", type=_hhmm, help="timeline until HH:MM")
-    rep.add_argument("--state", help="only moves from or to this state")
+    rep.add_argument("--state", type=_state, help="only moves from or to this state")
     rep.add_argument("--json", action="store_true", help="the timeline and summary as JSON (a list for several files)")
     rep.add_argument("--what-if", action="store_true", help="simulate the recorded day again under --set changes")
     rep.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
@@ -89,6 +99,16 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command's exit code; a reader that stops early (`| head`) ends it quietly."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
         argv.insert(0, "run")

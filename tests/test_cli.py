@@ -116,3 +116,27 @@ def test_diagram_prints_a_mermaid_state_diagram_with_every_state(repo_root):
     assert "stateDiagram" in out.stdout
     for state in ("Initializing", "AwaitingOpen", "Scanning", "Entering", "Monitoring", "Halted", "ShuttingDown"):
         assert state in out.stdout
+
+
+def test_replay_into_a_reader_that_stops_early_ends_quietly(repo_root, tmp_path):
+    """`replay ... | head -1`: the reader closes the pipe; no traceback, exit 0."""
+    logs = tmp_path / "logs"
+    run = subprocess.run([sys.executable, "run.py", "--days", "8", "--logs-dir", str(logs), "--quiet"], cwd=repo_root,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    journals = sorted(str(p) for p in logs.glob("audit-*.jsonl"))
+    proc = subprocess.Popen([sys.executable, "run.py", "replay", *journals * 40], cwd=repo_root, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does once it has its line
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err
+
+
+def test_replay_of_an_unknown_state_is_a_usage_error_naming_the_states(repo_root, tmp_path, capsys):
+    from engine.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["replay", str(tmp_path / "audit-20250701.jsonl"), "--state", "Foo"])
+    assert exit_.value.code == 2
+    assert "no state 'Foo': the states are Initializing, AwaitingOpen" in capsys.readouterr().err
