@@ -51,10 +51,6 @@ class Interval:
     reason: str
     outage: bool = False
 
-    @property
-    def seconds(self) -> float:
-        return (self.end - self.start).total_seconds()
-
     def within(self, lo: datetime, hi: datetime) -> float:
         return max((min(self.end, hi) - max(self.start, lo)).total_seconds(), 0.0)
 
