@@ -177,6 +177,11 @@ class RetryPolicy:
                 break
 
 
+ORDER_CALLS = ("POST /v2/orders", "DELETE /v2/orders")
+"""Calls whose 403 is Alpaca refusing the order (buying power, the 15:30 cutoff for 0DTE options, an account
+restriction), not the keys: a rejection, handled as one."""
+
+
 def classify(what: str, exc: BaseException) -> BrokerError:
     """One typed engine error per failure, saying what failed and whether waiting may help."""
     if isinstance(exc, BrokerError):
@@ -184,6 +189,8 @@ def classify(what: str, exc: BaseException) -> BrokerError:
     if isinstance(exc, APIError):
         status = _status(exc)
         msg = f"{what}: HTTP {status}: {_message(exc)}"
+        if status == 403 and what.startswith(ORDER_CALLS):
+            return OrderRejected(msg, status=status)
         if status in (401, 403):
             return AuthError(f"{msg} (check ALPACA_API_KEY / ALPACA_SECRET_KEY)", status=status)
         if status == 422 or status == 400:

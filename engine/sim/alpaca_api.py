@@ -167,8 +167,8 @@ class AlpacaApi:
             return route.handler(req)
         except ApiError as exc:
             return error_reply(exc.status, exc.code, exc.message)
-        except SimOrderRejected as exc:
-            return error_reply(422, 42210000, str(exc))
+        except SimOrderRejected as exc:  # 403 for what the account may not do now, 422 for what is not valid
+            return error_reply(exc.status, exc.status * 100000 + 10000, str(exc))
         except SimError as exc:
             return error_reply(500, 50010000, f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # noqa: BLE001 - a simulator bug must answer 500, not kill the connection

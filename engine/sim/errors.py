@@ -13,9 +13,16 @@ class SimDataError(SimError):
 
 
 class SimOrderRejected(SimError):
-    """The paper exchange refuses an order or a cancel, saying why."""
+    """The paper exchange refuses an order or a cancel, saying why: a request it will not carry out (422)."""
 
     status = 422
+
+
+class SimOrderForbidden(SimOrderRejected):
+    """A well-formed order the account may not place now: the market is closed, it is past the 15:30 cutoff
+    for options expiring today, the buying power or the position to close is short. Alpaca answers these 403."""
+
+    status = 403
 
 
 class SimNotFound(SimError):

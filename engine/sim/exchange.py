@@ -30,7 +30,7 @@ from engine.models import (
     Side,
 )
 from engine.pricing import intrinsic
-from engine.sim.errors import SimNotFound, SimOrderRejected
+from engine.sim.errors import SimNotFound, SimOrderForbidden, SimOrderRejected
 from engine.sim.market import SimMarket
 from engine.sim.params import SimSettings
 
@@ -63,6 +63,10 @@ def _signed(leg: Leg, qty: int) -> int:
 
 def _reject(message: str) -> SimOrderRejected:
     return SimOrderRejected(message)
+
+
+def _forbid(message: str) -> SimOrderForbidden:
+    return SimOrderForbidden(message)
 
 
 class SimExchange:
@@ -229,9 +233,9 @@ class SimExchange:
         mk = self.market
         e = now.timestamp()
         if self._closed or mk is None or not mk.open_s <= e < mk.close_s:
-            raise _reject("market is closed: option orders are accepted only during regular trading hours")
+            raise _forbid("market is closed: option orders are accepted only during regular trading hours")
         if e >= self._cutoff_s:
-            raise _reject(
+            raise _forbid(
                 "orders for options expiring today are not accepted from 30 minutes before the close (15:30 ET)"
             )
         for leg in legs:
@@ -244,9 +248,9 @@ class SimExchange:
             held = self._holdings[leg.symbol].qty if leg.symbol in self._holdings else 0
             need = leg.ratio_qty * request.qty
             if leg.intent is Intent.SELL_TO_CLOSE and held < need:
-                raise _reject(f"insufficient long position to sell_to_close {need} {leg.symbol} (held {held})")
+                raise _forbid(f"insufficient long position to sell_to_close {need} {leg.symbol} (held {held})")
             if leg.intent is Intent.BUY_TO_CLOSE and -held < need:
-                raise _reject(f"insufficient short position to buy_to_close {need} {leg.symbol} (held {held})")
+                raise _forbid(f"insufficient short position to buy_to_close {need} {leg.symbol} (held {held})")
         self._check_buying_power(request)
 
     def _check_buying_power(self, request: OrderRequest) -> None:
@@ -260,7 +264,7 @@ class SimExchange:
                 qty[leg.symbol] = qty.get(leg.symbol, 0) + _signed(leg, n)
         need = self._requirement_of(qty)
         if need > cash + _PRICE_EPS:
-            raise _reject(f"insufficient options buying power: the order needs {need:.2f}, cash after it {cash:.2f}")
+            raise _forbid(f"insufficient options buying power: the order needs {need:.2f}, cash after it {cash:.2f}")
 
     def _try_fill(self, oid: str, k: int, when: datetime) -> None:
         """Fill at the natural price of minute k when the limit reaches it (Alpaca paper fills at the NBBO):

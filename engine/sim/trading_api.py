@@ -304,7 +304,8 @@ class TradingApi:
                 self._cancel(order.id)
                 out.append({"id": order.id, "status": 200})
             except (ApiError, SimOrderRejected) as exc:
-                out.append({"id": order.id, "status": 422, "body": aj.error(42210000, str(exc))})
+                status = exc.status if isinstance(exc, SimOrderRejected) else 422
+                out.append({"id": order.id, "status": status, "body": aj.error(status * 100000 + 10000, str(exc))})
         return Reply(207, out)
 
     # -- positions ---------------------------------------------------------------------------------------

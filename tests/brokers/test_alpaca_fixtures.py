@@ -370,6 +370,22 @@ def test_rejected_order_is_not_retried(stub, alpaca) -> None:
     assert [s.method for s in stub.seen] == ["POST"]
 
 
+def test_a_403_on_an_order_is_a_rejection_not_a_key_failure(stub, alpaca) -> None:
+    """Alpaca refuses orders with 403 (buying power, the 15:30 cutoff for 0DTE options, account restrictions):
+    the order is rejected, the keys are fine, and trading goes on."""
+    stub.route("POST /v2/orders", (403, {"code": 40310000, "message": "insufficient options buying power"}))
+    with pytest.raises(OrderRejected, match="insufficient options buying power") as err:
+        alpaca.broker.submit_order(MLEG_REQUEST)
+    assert not isinstance(err.value, AuthError) and err.value.status == 403 and not err.value.transient
+    assert [s.method for s in stub.seen] == ["POST"]
+
+
+def test_a_403_anywhere_else_is_a_key_failure(stub, alpaca) -> None:
+    stub.route("GET /v2/account", (403, {"code": 40310000, "message": "forbidden"}))
+    with pytest.raises(AuthError, match="ALPACA_API_KEY"):
+        alpaca.broker.account()
+
+
 def test_malformed_answer_is_a_clear_permanent_error(stub, alpaca) -> None:
     stub.route("GET /v2/account", (200, {"id": "x"}))  # no equity, no cash...
     with pytest.raises(BrokerError, match="malformed response") as err:

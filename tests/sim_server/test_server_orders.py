@@ -19,7 +19,7 @@ def test_rejected_before_the_open(make_sim) -> None:
     legs = [("SPY250701P00590000", OrderSide.BUY), ("SPY250701P00595000", OrderSide.SELL)]
     with pytest.raises(APIError) as err:
         s.trading.submit_order(s.mleg(legs, -0.5, "early"))
-    assert err.value.status_code == 422 and err.value.code == 42210000 and "market is closed" in err.value.message
+    assert err.value.status_code == 403 and err.value.code == 40310000 and "market is closed" in err.value.message
 
 
 def test_marketable_condor_fills_and_positions_have_signs(make_sim, fixture_keys) -> None:
@@ -176,12 +176,13 @@ def test_malformed_orders_get_alpacas_error_form(sim, body, status: int) -> None
     assert set(r.json()) == {"code", "message"} and isinstance(r.json()["code"], int)
 
 
-def test_exchange_rejection_is_422_with_the_reason(sim) -> None:
+def test_exchange_refusals_carry_alpacas_status_and_the_reason(sim) -> None:
+    """Short buying power is 403 (the account may not place it now); an unknown symbol is 422 (not valid)."""
     sim.at_least(10, 20)
     naked = [("SPY250701C00600000", OrderSide.SELL)]
     with pytest.raises(APIError) as err:
         sim.trading.submit_order(sim.mleg(naked + [("SPY250701C00601000", OrderSide.SELL)], -1.0, sim.cid("naked")))
-    assert err.value.status_code == 422 and "buying power" in err.value.message
+    assert err.value.status_code == 403 and err.value.code == 40310000 and "buying power" in err.value.message
     with pytest.raises(APIError) as err:
         sim.trading.submit_order(
             sim.mleg([("SPY250701C09990000", OrderSide.BUY), ("SPY250701C00600000", OrderSide.SELL)], 1.0, "unk")
@@ -249,3 +250,14 @@ def test_resting_orders_expire_at_the_close_and_positions_settle(make_sim) -> No
     assert s.trading.get_all_positions() == []  # liquidated from 15:45 or settled at the close
     account = s.trading.get_account()
     assert account.cash == account.equity
+
+
+def test_an_order_past_the_cutoff_is_refused_403_as_alpaca_does(make_sim) -> None:
+    """From 15:30 ET options expiring today are refused with 403 (a well-formed order the account may not place
+    now); an invalid request stays 422."""
+    s = make_sim()
+    s.advance((15 * 60 + 31 - 9 * 60) * 60)  # 15:31
+    legs = [("SPY250701P00590000", OrderSide.BUY), ("SPY250701P00595000", OrderSide.SELL)]
+    with pytest.raises(APIError) as err:
+        s.trading.submit_order(s.mleg(legs, -0.5, "late"))
+    assert err.value.status_code == 403 and err.value.code == 40310000 and "15:30" in err.value.message
