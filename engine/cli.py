@@ -133,14 +133,9 @@ def _main(argv: list[str] | None) -> int:
 
         return calibrate_command(args) if args.command == "calibrate" else fidelity_command(args)
     if args.command == "report":
-        from engine.progress import Progress
-        from engine.reporting.cli import journals, report_command
+        from engine.reporting.cli import report_command
 
-        bar = Progress(len(journals(args)), "journals")
-        try:
-            return report_command(args, progress=lambda i, n, name: bar.step(name))
-        finally:
-            bar.close()
+        return report_command(args)
     if args.command == "journal":
         from engine.journal.cli import journal_verify_command
 

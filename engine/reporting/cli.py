@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.journal.replay import JournalUnusable, usable_records
+from engine.progress import Progress
 from engine.reporting.day import build_day
 from engine.reporting.files import write_day, write_summary
 from engine.reporting.summary import summarize, summary_lines
@@ -44,14 +45,18 @@ def journals(args: argparse.Namespace) -> list[Path]:
     return sorted(out, key=lambda p: (day(p) or date.min, str(p)))
 
 
-def report_command(args: argparse.Namespace, progress: Callable[[int, int, str], None] | None = None) -> int:
+def report_command(args: argparse.Namespace) -> int:
+    """Exit 0 (every journal reported), 1 (a journal that does not verify or is malformed: named, skipped), 2 (none
+    found)."""
     paths = journals(args)
     if not paths:
         where = ", ".join(map(str, args.files)) if args.files else str(args.logs_dir or Path("logs"))
         sys.stderr.write(f"no journal (audit-YYYYMMDD.jsonl) found in {where} for those dates\n")
         return 2
     reports, failed = [], 0
-    for i, path in enumerate(paths, start=1):
+    bar = Progress(len(paths), "journals")
+    for path in paths:
+        bar.step(path.name)
         try:
             report = build_day(usable_records(path))
         except JournalUnusable as exc:
@@ -64,8 +69,7 @@ def report_command(args: argparse.Namespace, progress: Callable[[int, int, str],
             continue
         write_day(report, path.parent, html=not args.no_html)
         reports.append(report)
-        if progress is not None:
-            progress(i, len(paths), path.name)
+    bar.close()
     out = args.out or paths[0].parent
     summary = summarize(reports)
     written = write_summary(summary, out, html=not args.no_html)

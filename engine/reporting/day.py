@@ -75,7 +75,7 @@ def build_day(records: list[dict[str, Any]]) -> dict[str, Any]:
     session = _session(day, calls)
     end = _ts(records[-1])
     timeline = intervals(records, end)
-    trades = [_trade(r, records, calls, cfg) for r in closed_records(records)]
+    trades = [_trade(r, records, cfg) for r in closed_records(records)]
     open_at_end = _open_at_end(records)
     account = _last_account(calls)
     total = None if session is None or account is None else round(account.equity - account.last_equity, 2)
@@ -278,7 +278,7 @@ def closed_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(closed, key=lambda t: (t["exit_time"], t["trade_no"]))
 
 
-def _trade(closed: dict[str, Any], records: list[dict[str, Any]], calls: list[Any], cfg: Config) -> dict[str, Any]:
+def _trade(closed: dict[str, Any], records: list[dict[str, Any]], cfg: Config) -> dict[str, Any]:
     """One closed trade (or part of one) with what a trader reads: credit or debit, mids and slippage, risk."""
     no = closed["trade_no"]
     opened = next((r for r in records if r.get("kind") == "opened" and r.get("trade_no") == no), {})
@@ -321,8 +321,8 @@ def _open_at_end(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in records:
         kind = r.get("kind")
         if kind == "opened":
-            held[r["trade_no"]] = {**{k: r[k] for k in ("trade_no", "direction", "legs", "qty", "entry_price",
-                                                          "entry_time")}}
+            keys = ("trade_no", "direction", "legs", "qty", "entry_price", "entry_time")
+            held[r["trade_no"]] = {k: r[k] for k in keys}
         elif kind == "reconcile":
             held = {s["trade_no"]: s for s in r.get("adopted", []) + r.get("broken_flattened", [])}
         elif kind == "closed" and (s := held.get(r["trade_no"])) is not None:
