@@ -19,8 +19,9 @@ from engine.context import Components, Context
 from engine.data import BarWindow
 from engine.days import Days
 from engine.discovery import ContractDiscovery
-from engine.errors import ConfigError
+from engine.errors import ConfigError, DataError
 from engine.ids import DeterministicIds
+from engine.journal.answers import RecordedMarket
 from engine.journal.recording import Recorded, Recorder
 from engine.journal.sink import AuditSink
 from engine.machine import TRANSITIONS, State
@@ -80,10 +81,21 @@ def sim_adapters(cfg: Config, first_day: date) -> Adapters:
 
     clock = SimClock(datetime.combine(first_day, SIM_START, tzinfo=ET))
     calendar = ExchangeCalendar()
-    venue = SimVenue(cfg.sim, cfg.underlying, clock, calendar, cfg.instrument)
+    venue = SimVenue(cfg.sim, cfg.underlying, clock, calendar, cfg.instrument, read_recording)
     with engine_errors():
         venue.check_data(calendar.sessions_from(first_day, cfg.session.days))
     return Adapters(clock, SimBroker(venue), SimMarketData(venue), venue)
+
+
+def read_recording(path: Path) -> RecordedMarket:
+    """A session journal as the simulator's market data (sim.bars or sim.quotes naming one)."""
+    from engine.journal.answers import recorded_market
+    from engine.sim.errors import SimDataError
+
+    try:
+        return recorded_market(path)
+    except DataError as exc:
+        raise SimDataError(str(exc)) from None
 
 
 def alpaca(cfg: Config) -> Adapters:
@@ -128,10 +140,15 @@ def first_day(cfg: Config, adapters: Adapters | None) -> date:
 
 
 def build(
-    cfg: Config, adapters: Adapters | None = None, initial: State = State.INITIALIZING, progress: Progress | None = None
+    cfg: Config,
+    adapters: Adapters | None = None,
+    initial: State = State.INITIALIZING,
+    progress: Progress | None = None,
+    day_files: bool = True,
 ) -> Runner:
     """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs, `initial` to start mid-way,
-    `progress` to count its sessions on the console."""
+    `progress` to count its sessions on the console, `day_files=False` for a run inside another (its logs stay
+    the outer run's)."""
     if adapters is None and cfg.broker == "alpaca":
         adapters = alpaca(cfg)
     day = first_day(cfg, adapters)
@@ -144,7 +161,7 @@ def build(
     ports: dict[str, Any] = {name: signals if name == "signals" else given[name] for name in PORTS}
     if cfg.journal.record_inputs and adapters.recorded:
         ports = {name: Recorded(name, port, recorder) for name, port in ports.items()}
-    audit = AuditSink(cfg.logs_dir, sim, recorder, lambda d: session_header(cfg, d))
+    audit = AuditSink(cfg.logs_dir, sim, recorder, lambda d: session_header(cfg, d), day_files)
     broker, market_data = ports["broker"], ports["market_data"]
     risk = RiskGate(cfg.risk, cfg.strategy)
     parts = Components(

@@ -49,6 +49,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--logs-dir", type=Path, help="where logs, journal and reports go")
     run.add_argument("-v", "--verbose", action="store_true", help="debug output on the console")
     run.add_argument("--quiet", action="store_true", help="warnings only on the console")
+    run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                     help="change a config key, e.g. strategy.short_delta=0.20 (repeatable; validated like the file)")
     sub.add_parser("diagram", help="print the state machine as a mermaid diagram")
     chk = sub.add_parser("check", help="the pre-launch checklist: keys, account, calendar, data, limits, logs")
     chk.add_argument("--config", default="config.yaml", type=Path)
@@ -83,8 +85,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
-    """CLI flags win over the file; the result is validated again like the file itself."""
-    raw = cfg.model_dump()
+    """CLI flags win over the file (`--set` first, the named flags after); the result is validated again like the
+    file itself."""
+    from engine.overrides import apply_sets
+
+    raw = apply_sets(cfg.model_dump(), args.sets)
     if args.date is not None:
         raw["session"]["date"] = args.date
     if args.days is not None:

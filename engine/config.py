@@ -58,11 +58,14 @@ class SimConfig(_Strict):
     seed: Int = 7
     bars: Path | None = Field(
         None,
-        description="the underlying's minute bars: a CSV (date,Open,High,Low,Close,Volume; ET) or a LEAN minute "
-        "trade zip; None: found beside `quotes`, else a seeded random walk",
+        description="the underlying's minute bars: a CSV (date,Open,High,Low,Close,Volume; ET), a LEAN minute "
+        "trade zip, or a session's journal (audit-*.jsonl: the bars it recorded); None: found beside `quotes`, "
+        "else a seeded random walk",
     )
     quotes: Path | None = Field(
-        None, description="a LEAN minute option quote zip: the chain is the file's real bid/ask; None: model-priced"
+        None,
+        description="a LEAN minute option quote zip (the chain is the file's real bid/ask), or a session's journal "
+        "(the quotes it recorded, in the minutes it recorded them; the model elsewhere); None: model-priced",
     )
     start_price: Num = Field(600.0, gt=0)
     annual_vol: Num = Field(0.14, gt=0, lt=3, description="realized volatility of the random walk")
@@ -233,7 +236,7 @@ class Config(_Strict):
         if self.data.lookback_minutes < self.data.min_data_points:
             raise ValueError("data.lookback_minutes must be at least data.min_data_points")
         if self.sim.quotes is not None and self.session.days != 1:
-            raise ValueError("session.days must be 1 with sim.quotes: a quote file holds one day")
+            raise ValueError("session.days must be 1 with sim.quotes: a quote file or journal holds one day")
         return self
 
 

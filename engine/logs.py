@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -48,10 +49,26 @@ def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] 
     logger.remove()
     close_day_files()
     logger.configure(patcher=_patch)
-    logger.add(_console_sink(), level=level, format=CONSOLE_FORMAT, colorize=sys.stderr.isatty(), diagnose=False)
+    logger.add(
+        _console_sink(), level=level, format=CONSOLE_FORMAT, colorize=sys.stderr.isatty(), diagnose=False,
+        filter=_outer,
+    )
     logging.basicConfig(handlers=[_Intercept()], level=logging.INFO, force=True)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _outer(record: Any) -> bool:
+    """Not a line of a simulation run inside this one (the expectation of a paper day, a what-if)."""
+    return not record["extra"].get("inner", False)
+
+
+@contextmanager
+def inner_run() -> Iterator[None]:
+    """Lines logged by this thread in the block stay out of the console and the day's files: a re-simulation's
+    transitions are not the session's."""
+    with logger.contextualize(inner=True):
+        yield
 
 
 def _console_sink() -> Any:
@@ -92,13 +109,13 @@ def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
     """Point the detailed and trade files at `day`'s names; `fresh` starts them over (a new simulated world)."""
     if not _day_sinks:
         logger.configure(patcher=_patch)
-        _day_sinks.append(logger.add(_engine_file, level="DEBUG", format=FILE_FORMAT, diagnose=False))
+        _day_sinks.append(logger.add(_engine_file, level="DEBUG", format=FILE_FORMAT, diagnose=False, filter=_outer))
         _day_sinks.append(
             logger.add(
                 _trade_file,
                 level="DEBUG",
                 format=TRADE_FORMAT,
-                filter=lambda r: r["extra"].get("trade", False),
+                filter=lambda r: r["extra"].get("trade", False) and _outer(r),
                 diagnose=False,
             )
         )

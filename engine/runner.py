@@ -21,6 +21,7 @@ from engine.machine import EngineMachine, Outcome, State
 from engine.ports import Clock
 from engine.progress import Progress
 from engine.reporting.day import build_day
+from engine.reporting.expectation import with_expectation
 from engine.reporting.files import write_day
 from states import HANDLERS
 
@@ -245,9 +246,13 @@ class Runner:
         simulator = dict(self.venue.chain_source) if getattr(self.venue, "chain_source", None) else None
         ctx.record("day_end", **({"simulator": simulator} if simulator else {}))
         self.audit.flush_inputs(ctx.now)
-        report = build_day(read_journal(self.audit.journal.path)[0])
-        path = write_day(report, ctx.cfg.logs_dir, html=ctx.cfg.report.html)
-        self.reports.append((path, report))
+        path = self.audit.journal.path
+        records = read_journal(path)[0]
+        report = build_day(records)
+        if ctx.cfg.broker != "sim":
+            report = with_expectation(report, path, records)
+        written = write_day(report, ctx.cfg.logs_dir, html=ctx.cfg.report.html)
+        self.reports.append((written, report))
         total = report["total_pnl"]
         pnl = "holiday" if report["holiday"] else "unknown" if total is None else f"{total:+.2f}"
         left = days.left - 1 if self.state is State.AWAITING_OPEN else 0

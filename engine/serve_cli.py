@@ -11,7 +11,7 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
-from engine.app import SIM_START
+from engine.app import SIM_START, read_recording
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import ConfigError, InstrumentConfig, SimConfig, load_config
@@ -38,7 +38,7 @@ def serve(args: argparse.Namespace) -> int:
         sim_cfg = sim_cfg.model_copy(update={"seed": args.seed})
     day = args.date or date(2025, 7, 1)
     clock = SimClock(datetime.combine(day, SIM_START, tzinfo=ET))
-    venue = SimVenue(sim_cfg, underlying, clock, ExchangeCalendar(), instrument)
+    venue = SimVenue(sim_cfg, underlying, clock, ExchangeCalendar(), instrument, read_recording)
     env_key, env_secret = os.environ.get("ALPACA_API_KEY", ""), os.environ.get("ALPACA_SECRET_KEY", "")
     from_env = bool(env_key and env_secret)
     key, secret = (env_key, env_secret) if from_env else (DEFAULT_API_KEY, DEFAULT_SECRET_KEY)

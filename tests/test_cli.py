@@ -140,3 +140,20 @@ def test_replay_of_an_unknown_state_is_a_usage_error_naming_the_states(repo_root
         main(["replay", str(tmp_path / "audit-20250701.jsonl"), "--state", "Foo"])
     assert exit_.value.code == 2
     assert "no state 'Foo': the states are Initializing, AwaitingOpen" in capsys.readouterr().err
+
+
+def test_set_changes_a_config_key_for_the_run_and_a_typo_is_a_usage_error(repo_root, tmp_path, config_file):
+    path = str(config_file())
+    base = run_py(repo_root, "--config", path, "--logs-dir", str(tmp_path / "a"), "--quiet")
+    changed = run_py(repo_root, "--config", path, "--logs-dir", str(tmp_path / "b"), "--quiet",
+                     "--set", "strategy.short_delta=0.25", "--set", "report.html=false")
+    assert base.returncode == changed.returncode == 0, changed.stderr
+    strikes = [json.loads((tmp_path / d / "report-20250701.json").read_text())["trades"][0]["strikes"] for d in "ab"]
+    assert strikes[0] != strikes[1]
+    assert not (tmp_path / "b" / "report-20250701.html").exists()
+    header = journal(tmp_path / "b" / "audit-20250701.jsonl")[0]
+    assert header["config"]["strategy"]["short_delta"] == 0.25
+    typo = run_py(repo_root, "--config", path, "--logs-dir", str(tmp_path / "c"), "--set", "strategy.shortdelta=0.2")
+    assert typo.returncode == 2 and "no key strategy.shortdelta" in typo.stderr
+    bad = run_py(repo_root, "--config", path, "--logs-dir", str(tmp_path / "c"), "--set", "strategy.short_delta=big")
+    assert bad.returncode == 2 and "strategy.short_delta" in bad.stderr

@@ -24,3 +24,23 @@ def test_a_logged_traceback_does_not_show_local_variables(tmp_path, capsys):
     assert "502 Bad Gateway" in logged and "Traceback" in logged
     assert "SKLEAKCHECK987" not in logged
     logger.remove()
+
+
+def test_an_inner_run_keeps_its_lines_out_of_the_console_and_the_day_files(tmp_path, capsys):
+    from engine.logs import inner_run
+
+    setup_logging(1)
+    open_day_files(tmp_path, date(2025, 7, 1), fresh=True)
+    logger.info("the session's own line")
+    with inner_run():
+        logger.info("a re-simulated transition")
+        logger.bind(trade=True).info("a re-simulated fill")
+    logger.bind(trade=True).info("the session's fill")
+    close_day_files()
+    console = capsys.readouterr().err
+    files = (tmp_path / "engine-20250701.log").read_text() + (tmp_path / "trades-20250701.log").read_text()
+    for text in (console, files):
+        assert "the session's own line" in text or "the session's fill" in text
+        assert "re-simulated" not in text
+    assert "the session's fill" in (tmp_path / "trades-20250701.log").read_text()
+    logger.remove()

@@ -2,7 +2,8 @@
 
 Each part is fitted on its own, in this order, on the two-sided real quotes of the window:
 1. ATM IV minute by minute: the out-of-the-money IVs (solved from mids, trading time) on each side of the
-   forward, interpolated in ln(K/F) to the money.
+   forward, interpolated in ln(K/F) to the money; a minute whose nearest quotes are more than two of the
+   day's strikes apart (a journal's minute that holds only a condor's legs) has none.
 2. The level and the late-day curve: atm_iv^2 T = level^2 (T + late_rise * B(late_minutes)), linear least
    squares for (level^2, level^2 late_rise) on a grid of late_minutes; the best fit in IV wins.
 3. The smile: iv / sigma_eff - 1 = skew_z z + curvature_z z^2 over out-of-the-money quotes with |z| <= Z_MAX.
@@ -29,6 +30,8 @@ from engine.sim.market import solve_mids
 from engine.sim.model import Z_MAX, ModelParams
 from engine.sim.realday import RealDay
 
+MAX_BRACKET_STRIKES = 2
+"""The widest bracket of the money, in the day's strikes, an ATM IV is read from."""
 LATE_MINUTES_GRID = (10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0)
 
 _UNIT = ModelParams(  # a unit level on which the late bump of each decay is measured
@@ -72,12 +75,15 @@ def atm_series(day: RealDay, iv: np.ndarray, rate: float) -> np.ndarray:
     k = np.log(day.col_strike[None, :] / forward[:, None])
     ok = np.isfinite(iv) & _otm(day, forward[:, None])
     out = np.full(len(day.starts), np.nan)
+    position = np.searchsorted(day.strikes, day.col_strike)
     for m in range(len(day.starts)):
         below = np.flatnonzero(ok[m] & (k[m] <= 0))
         above = np.flatnonzero(ok[m] & (k[m] >= 0))
         if not len(below) or not len(above):
             continue
         b, a = below[np.argmax(k[m, below])], above[np.argmin(k[m, above])]
+        if position[a] - position[b] > MAX_BRACKET_STRIKES:
+            continue  # only far strikes quoted (a held condor's legs): their IVs carry the smile, not the money
         if k[m, a] - k[m, b] <= 1e-12:
             out[m] = iv[m, a]
         else:
@@ -113,6 +119,18 @@ def fit_level(day: RealDay, atm: np.ndarray) -> tuple[float, float, float, float
     if best is None:
         raise ValueError("no positive variance level fits the ATM series")
     return best
+
+
+def level_for_shape(day: RealDay, atm: np.ndarray, late_rise: float, late_minutes: float) -> float:
+    """The level (ATM IV, trading time) whose variance curve, with this late-day shape, carries the ATM series
+    best (least squares in total variance); one parameter, so one minute with an ATM IV is enough."""
+    ok = np.isfinite(atm)
+    if not ok.any():
+        raise ValueError("no minute with an ATM IV on both sides of the money: cannot fit the level")
+    shape = replace(_UNIT, late_rise=late_rise, late_minutes=late_minutes)
+    x = model.total_variance_years(shape, day.t_trading[ok], [c[ok] for c in day.closes_years])
+    y = atm[ok] ** 2 * day.t_trading[ok]
+    return math.sqrt(float(np.dot(x, y) / np.dot(x, x)))
 
 
 def fit_smile(day: RealDay, iv: np.ndarray, p: ModelParams) -> tuple[float, float, float, int]:

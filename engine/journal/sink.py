@@ -21,11 +21,18 @@ from engine.logs import open_day_files
 
 class AuditSink:
     def __init__(
-        self, logs_dir: Path, simulated: bool, recorder: Recorder, header: Callable[[date], dict[str, Any]]
+        self,
+        logs_dir: Path,
+        simulated: bool,
+        recorder: Recorder,
+        header: Callable[[date], dict[str, Any]],
+        day_files: bool = True,
     ) -> None:
         """`simulated`: a rerun starts each day's files afresh and fsyncs only at the close (the run is redone
-        after a machine crash); a paper session continues its files and fsyncs every decision."""
+        after a machine crash); a paper session continues its files and fsyncs every decision. `day_files`:
+        point the log files at each day (not for a re-simulation inside another run, whose files they are)."""
         self._logs_dir = logs_dir
+        self._day_files = day_files
         self._simulated = simulated
         self._recorder = recorder
         self._header = header
@@ -34,7 +41,8 @@ class AuditSink:
 
     def open(self, day: date, now: datetime, resume: ResumePoint) -> None:
         """The day's journal (and log files), headed by what replay needs to start where this run stands."""
-        open_day_files(self._logs_dir, day, fresh=self._simulated)
+        if self._day_files:
+            open_day_files(self._logs_dir, day, fresh=self._simulated)
         path = journal_path(self._logs_dir, day)
         if self._simulated and path.exists():
             path.unlink()

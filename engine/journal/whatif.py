@@ -1,52 +1,40 @@
 """What-if: the recorded day simulated again under a changed config, side by side with what was recorded.
 
-A simulated session's market is a function of its config's `sim` section, its date and its seed, all in
-the journal's header: re-running it with only strategy or risk changes meets the very market the session
-met, so an unchanged config gives back the recorded P&L to the cent (the check that the comparison is
-fair). A paper session's market lives only in its recorded calls; re-simulating it needs the simulator to
-run on a journal's recorded bars and chains, which it does not yet, so it is refused with that reason.
+A simulated session is re-run on its own market (engine/journal/resim.py), so an unchanged config gives back
+the recorded P&L to the cent: the check that the comparison is fair. A paper session is re-run on the market
+it recorded: its bars, its quotes in the minutes it recorded them, and the model (at the level its chains
+carry) where the recording has no answer, such as the strikes a changed delta picks while the session was
+watching others.
 """
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from engine.config import parse_config
+from engine.errors import DataError
 from engine.journal.replay import JournalUnusable, usable_records
-from engine.overrides import apply_sets
+from engine.journal.resim import recorded_market, recorded_until, resimulate
 from engine.reporting.day import build_day
+from engine.sim.errors import SimError
 
 
 def what_if(path: Path, sets: list[str]) -> dict[str, Any]:
     """The recorded day's trades and P&L, and the same day's under the changed config."""
-    from engine.app import build
-    from engine.logs import close_day_files
-
     records = usable_records(path)
     header = records[0]
-    if header.get("broker") != "sim":
-        raise JournalUnusable(
-            f"{path}: a {header.get('broker')} session: its market is only in its recorded calls, and the "
-            "simulator cannot run on a journal's recorded bars and chains yet (what-if re-simulates simulated "
-            "sessions)"
-        )
-    recorded = build_day(records)
-    with tempfile.TemporaryDirectory(prefix="zdte-what-if-") as tmp:
-        raw = apply_sets(header["config"], sets)
-        raw.update(logs_dir=tmp)
-        raw["session"] = {**raw["session"], "date": header["session_date"], "days": 1}
-        raw["risk"] = {**raw["risk"], "kill_file": str(Path(tmp) / "KILL")}
-        raw["report"] = {**raw.get("report", {}), "html": False}
-        cfg = parse_config(raw, f"{path}'s config with {' '.join(sets) or 'no change'}")
-        runner = build(cfg)
-        try:
-            runner.run()
-        finally:
-            close_day_files()
-        [(_, simulated)] = runner.reports
-    return {"file": str(path), "sets": sets, "recorded": _result(recorded), "what_if": _result(simulated)}
+    paper = header.get("broker") != "sim"
+    try:
+        market = recorded_market(path, header, quotes=True) if paper else {}
+        simulated = resimulate(path, header, market, sets)
+    except (DataError, SimError, ValueError) as exc:
+        raise JournalUnusable(f"the simulator cannot run on this journal: {exc}") from None
+    out: dict[str, Any] = {
+        "file": str(path), "sets": sets, "recorded": _result(build_day(records)), "what_if": _result(simulated)
+    }
+    if paper:
+        out.update(market=simulated.get("simulator"), recorded_until=recorded_until(path).isoformat())
+    return out
 
 
 def _result(report: dict[str, Any]) -> dict[str, Any]:
@@ -80,4 +68,10 @@ def format_what_if(result: dict[str, Any]) -> str:
         lines.append(f"{rec[i] if i < len(rec) else '':<{width}}{alt[i] if i < len(alt) else ''}")
     r, w = result["recorded"]["pnl"], result["what_if"]["pnl"]
     lines.append(f"{f'day P&L {r:+.2f}':<{width}}day P&L {w:+.2f}  ({w - r:+.2f})")
+    if "recorded_until" in result:
+        lines.append(
+            f"a paper session: the what-if runs on its recorded bars and quotes, the model (ATM IV "
+            f"{result['market']['atm_iv']:g}, fitted to its chains) where it recorded none; the recording ends "
+            f"{result['recorded_until'][11:16]} ET, after which the simulator holds the last recorded price"
+        )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from typing import Any
 from engine.journal.replay import JournalUnusable, usable_records
 from engine.progress import Progress
 from engine.reporting.day import build_day
+from engine.reporting.expectation import with_expectation
 from engine.reporting.files import write_day, write_summary
 from engine.reporting.summary import summarize, summary_lines
 
@@ -48,6 +49,9 @@ def journals(args: argparse.Namespace) -> list[Path]:
 def report_command(args: argparse.Namespace) -> int:
     """Exit 0 (every journal reported), 1 (a journal that does not verify or is malformed: named, skipped), 2 (none
     found)."""
+    from engine.logs import setup_logging
+
+    setup_logging(-1)  # warnings only: the expectation's re-simulation of a paper day keeps its lines to itself
     paths = journals(args)
     if not paths:
         where = ", ".join(map(str, args.files)) if args.files else str(args.logs_dir or Path("logs"))
@@ -58,7 +62,8 @@ def report_command(args: argparse.Namespace) -> int:
     for path in paths:
         bar.step(path.name)
         try:
-            report = build_day(usable_records(path))
+            records = usable_records(path)
+            report = with_expectation(build_day(records), path, records)
         except JournalUnusable as exc:
             sys.stderr.write(f"{exc}\n")
             failed += 1

@@ -122,6 +122,42 @@ def trades_table(trades: list[dict[str, Any]]) -> str:
     return table("trades", head, rows, {4, 7, 9, 12, 14, 15})
 
 
+def expectation_section(found: dict[str, Any] | None) -> list[str]:
+    """Paper vs expectation: the day's P&L against the simulator's, and the trades one to one."""
+    if found is None:
+        return []
+    head = "<h2>Paper vs expectation</h2>"
+    if not found["measured"]:
+        return [head, f'<p class="muted">not measured: {escape(found["why"])}</p>']
+    verdict = "within" if found["within"] else "outside"
+    market = found.get("market") or {}
+    rows = []
+    for pair in found["trades"]:
+        p, e = pair["paper"], pair["expected"]
+
+        def side(t: dict[str, Any] | None) -> list[str]:
+            if t is None:
+                return ["no trade", "", "", "", ""]
+            return ['/'.join(f"{k:g}" for k in t["strikes"]), hhmm(t["entry_time"]), price(t["entry_price"]),
+                    hhmm(t["exit_time"]), money(t["pnl"])]
+
+        rows.append([*side(p), *side(e), "yes" if pair["match"] else "no"])
+    return [
+        head,
+        f'<p>paper {money(found["paper_pnl"])} vs expected {money(found["expected_pnl"])}: gap '
+        f'{100 * found["gap"]:.1f}%, {verdict} the 15% of the architecture note; {found["matched"]} of '
+        f'{len(found["trades"])} trade(s) matched (same strikes, entered within a minute).</p>',
+        f'<p class="muted">{escape(found["definition"])}. Expected: the simulator on this session\'s recorded bars, '
+        f'chain {escape(str(market.get("chain", "")))} at ATM IV {escape(str(market.get("atm_iv", "")))} '
+        "(fitted to the chains the session recorded).</p>",
+        *([f'<p class="neg">expected trade(s) {", ".join(map(str, late))} closed after the recording ends '
+           f'({hhmm(found["recorded_until"])}): past it the simulator holds the last recorded price.</p>']
+          if (late := found["beyond_recording"]) else []),
+        table("expectation", ["paper condor", "entry", "fill", "exit", "P&L", "expected condor", "entry", "fill",
+                              "exit", "P&L", "matched"], rows, {4, 9}),
+    ]
+
+
 def _spot(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
 
@@ -155,6 +191,7 @@ def day_page(report: dict[str, Any], svgs: dict[str, str | None]) -> str:
         trades_table(report["trades"]) if report["trades"] else '<p class="muted">no trade today</p>',
         "<h2>Success metrics</h2>",
         metrics_table(report["metrics"]),
+        *expectation_section(report.get("expectation")),
         "<h2>State timeline</h2>",
         chart("timeline", svgs.get("timeline"), "no state was recorded"),
         timeline_table(report["timeline"]),

@@ -14,13 +14,14 @@ time (ACT/365); the model keeps trading time inside and converts what it publish
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 
 from engine.models import Bars, OptionContract, OptionQuote, Right, Session
-from engine.occ import occ_symbol
+from engine.occ import occ_symbol, parse_occ
 from engine.pricing import (
     black_scholes,
     calendar_years,
@@ -139,6 +140,28 @@ def real_chain(grid: QuoteGrid, rate: float, spot: np.ndarray, left_s: np.ndarra
     )
 
 
+def recorded_over(chain: Chain, shown: list[tuple[OptionQuote, OptionContract]], starts: np.ndarray) -> Chain:
+    """The model's chain with each recorded quote in the minute of its own timestamp, as it was shown (a later
+    one of the same minute wins); every other minute keeps the model's quote. Quote times are kept, so a
+    recorded quote is as fresh in the simulator as it was to the session."""
+    column = {k: i for i, k in enumerate(chain.strikes.tolist())}
+    bid, ask, iv, delta = (np.array(a, dtype=float, copy=True) for a in (chain.bid, chain.ask, chain.iv, chain.delta))
+    updated = np.repeat(starts[:, None], len(chain.listed), axis=1)
+    open_s, minutes = int(starts[0]), len(starts)
+    for q, c in sorted(shown, key=lambda qc: qc[0].ts):
+        at = int(q.ts.timestamp())
+        m = (at - open_s) // 60
+        if not 0 <= m < minutes:
+            continue
+        j = 2 * column[c.strike] + (0 if c.right is Right.CALL else 1)
+        bid[m, j], ask[m, j] = q.bid, q.ask if q.ask > 0 else np.nan
+        iv[m, j] = np.nan if q.iv is None else q.iv
+        delta[m, j] = np.nan if q.delta is None else q.delta
+        updated[m, j] = at
+    mark = np.where((bid > 0) & np.isfinite(ask), (bid + ask) / 2.0, chain.mark)
+    return Chain(chain.strikes, chain.listed, bid, ask, iv, delta, mark, updated)
+
+
 def _marks(mid: np.ndarray, floor: np.ndarray) -> np.ndarray:
     """The last two-sided mid carried forward through the minutes without one; intrinsic before the first."""
     rows = np.arange(mid.shape[0])[:, None]
@@ -179,8 +202,10 @@ class SimMarket:
         quotes: QuoteGrid | None = None,
         instrument: InstrumentSettings | None = None,
         atm_iv: float | None = None,
+        recorded: Sequence[OptionQuote] = (),
     ) -> None:
-        """`atm_iv` is the model's level for this session (the venue derives it from data); None: implied_vol."""
+        """`atm_iv` is the model's level for this session (the venue derives it from data); None: implied_vol.
+        `recorded`: quotes a session was shown (engine/journal/answers.py), each in its own minute over the model."""
         inst: InstrumentSettings = instrument or Instrument()
         self.session = session
         self.underlying = underlying
@@ -205,14 +230,19 @@ class SimMarket:
         self._minute_dt = [session.open + timedelta(minutes=m) for m in range(self.minutes)]
         self._spot = _frozen(spots_at(self._bars, self._first_open, starts))
         left_s = (self.close_s - starts).astype(float)
+        root = inst.root or underlying
         if quotes is None:
             params = model_params(cfg, inst, cfg.implied_vol if atm_iv is None else atm_iv)
             strikes = model_strikes(self._first_open, inst.strike_step, cfg.chain_width)
+            of_today = ((q, parse_occ(q.symbol)) for q in recorded)
+            shown = [(q, c) for q, c in of_today if c.expiry == session.day and c.underlying == root]
+            strikes = np.union1d(strikes, [c.strike for _, c in shown])
             chain = model_chain(params, strikes, self._spot, left_s)
+            if shown:
+                chain = recorded_over(chain, shown, starts)
         else:
             chain = real_chain(quotes, cfg.rate, self._spot, left_s)
         self._strikes = _frozen(chain.strikes)
-        root = inst.root or underlying
         self._contracts = [
             OptionContract(occ_symbol(root, session.day, right, k), underlying, session.day, float(k), right)
             for k in self._strikes

@@ -6,9 +6,10 @@ this one object, so its methods take and return plain data only and read time fr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from loguru import logger
@@ -23,6 +24,17 @@ from engine.sim.params import Calendar, Clock, Instrument, InstrumentSettings, S
 from engine.sim.underlying import csv_bars, random_walk_bars, realized_vol, regular_closes, vol_series_before
 
 
+class Recording(Protocol):
+    """A session's recorded market: its day, the bars it received, the option quotes it was shown."""
+
+    @property
+    def day(self) -> date: ...
+    @property
+    def bars(self) -> Bars: ...
+    @property
+    def quotes(self) -> list[OptionQuote]: ...
+
+
 class SimVenue:
     """Builds each session's market the first time the clock is on that date, and keeps one exchange."""
 
@@ -33,8 +45,12 @@ class SimVenue:
         clock: Clock,
         calendar: Calendar,
         instrument: InstrumentSettings | None = None,
+        read_recording: Callable[[Path], Recording] | None = None,
     ) -> None:
+        """`read_recording` reads a session journal named as sim.bars or sim.quotes (the engine's journal reader,
+        given by whoever builds the venue: the simulator does not know the journal's format)."""
         self.cfg = cfg
+        self._read_recording = read_recording
         self.underlying = underlying
         self.instrument: InstrumentSettings = instrument or Instrument()
         self.clock = clock
@@ -45,6 +61,7 @@ class SimVenue:
         self._market: SimMarket | None = None
         self._day_start = self._day_end = 0.0
         self._history: dict[date, np.ndarray | None] = {}
+        self._recordings: dict[Path, Recording] = {}
 
     def check_data(self, days: Sequence[date]) -> None:
         """Load each day's inputs up front, so a missing file, a day it does not hold or a file of another
@@ -77,15 +94,15 @@ class SimVenue:
             self.exchange.start_session(self._market)
 
     def _build_market(self, session: Session) -> SimMarket:
-        bars, grid = self._inputs(session)
-        level = None
-        if grid is None:
-            level, note = self._vol_level(session, bars)
-            logger.info(f"simulated chain of {session.day}: ATM IV {level:.3f} ({note})")
-            self.chain_source = {"chain": "model", "atm_iv": round(level, 4), "atm_iv_source": note}
-        else:
+        bars, quotes = self._inputs(session)
+        if isinstance(quotes, lean.QuoteGrid):
             self.chain_source = {"chain": f"real quotes: {self.cfg.quotes}"}
-        return SimMarket(bars, self.cfg, session, self.underlying, grid, self.instrument, level)
+            return SimMarket(bars, self.cfg, session, self.underlying, quotes, self.instrument)
+        level, note = self._vol_level(session, bars)
+        logger.info(f"simulated chain of {session.day}: ATM IV {level:.3f} ({note})")
+        chain = "model" if quotes is None else f"recorded quotes of {self.cfg.quotes} where recorded, else the model"
+        self.chain_source = {"chain": chain, "atm_iv": round(level, 4), "atm_iv_source": note}
+        return SimMarket(bars, self.cfg, session, self.underlying, None, self.instrument, level, recorded=quotes or ())
 
     def _vol_level(self, session: Session, bars: Bars) -> tuple[float, str]:
         """The model's ATM IV (trading time) for the session, from data that exists before it opens: earlier
@@ -135,18 +152,23 @@ class SimVenue:
         cfg = self.cfg
         if cfg.quotes is not None and cfg.bars is None:
             raise SimDataError("a quote file's day has no earlier sessions beside it")
+
         if cfg.bars is None:
             return random_walk_bars(self.underlying, session, cfg.start_price, cfg.annual_vol, cfg.seed)
-        if cfg.bars.suffix == ".zip":
+        if cfg.bars.suffix in (".zip", ".jsonl"):
             raise SimDataError(f"{cfg.bars}: one day's bars")
         return csv_bars(cfg.bars, self.underlying, session.day)
 
-    def _inputs(self, session: Session) -> tuple[Bars, lean.QuoteGrid | None]:
-        """The session's underlying bars and, with real quotes configured, its quote grid."""
+    def _inputs(self, session: Session) -> tuple[Bars, lean.QuoteGrid | list[OptionQuote] | None]:
+        """The session's underlying bars and, with real quotes configured, its quote grid (a LEAN file) or the
+        quotes a journal recorded."""
         cfg = self.cfg
-        grid = None
+        grid: lean.QuoteGrid | list[OptionQuote] | None = None
         bars_path = cfg.bars
-        if cfg.quotes is not None:
+        if cfg.quotes is not None and cfg.quotes.suffix == ".jsonl":
+            grid = self._recorded(cfg.quotes, session).quotes
+            bars_path = bars_path or cfg.quotes
+        elif cfg.quotes is not None:
             grid = self._quote_grid(cfg.quotes, session)
             if bars_path is None:
                 bars_path = lean.underlying_bars_path(cfg.quotes, self.underlying)
@@ -157,6 +179,8 @@ class SimVenue:
                     )
         if bars_path is None:
             bars = random_walk_bars(self.underlying, session, cfg.start_price, cfg.annual_vol, cfg.seed)
+        elif bars_path.suffix == ".jsonl":
+            bars = self._recorded(bars_path, session).bars
         elif bars_path.suffix == ".zip":
             bars = self._lean_bars(bars_path, session)
         else:
@@ -173,6 +197,19 @@ class SimVenue:
             raise SimDataError(f"{path}: holds quotes of {qf.day.isoformat()}, not of {session.day.isoformat()}")
         open_s = int(session.open.timestamp())
         return qf.grid(open_s, (int(session.close.timestamp()) - open_s) // 60, session.day)
+
+    def _recorded(self, path: Path, session: Session) -> Recording:
+        """What a session's journal recorded of this day and underlying."""
+        found = self._recordings.get(path)
+        if found is None:
+            if self._read_recording is None:
+                raise SimDataError(f"{path}: a session journal as market data needs a journal reader")
+            found = self._recordings[path] = self._read_recording(path)
+        if found.day != session.day:
+            raise SimDataError(f"{path}: recorded {found.day.isoformat()}, not {session.day.isoformat()}")
+        if found.bars.symbol != self.underlying:
+            raise SimDataError(f"{path}: recorded {found.bars.symbol} bars, the config trades {self.underlying}")
+        return found
 
     def _lean_bars(self, path: Path, session: Session) -> Bars:
         ticker, day = lean.bars_ticker_and_day(path)

@@ -10,6 +10,7 @@ import pytest
 
 from engine.calendar import ET
 from engine.cli import main
+from engine.config import parse_config
 from engine.errors import ConfigError
 from engine.journal.audit import Journal
 from engine.overrides import apply_sets
@@ -58,13 +59,29 @@ def test_an_unknown_key_is_a_config_error_naming_it(journal: Path, capsys) -> No
     assert "no key strategy.shortdelta" in capsys.readouterr().err
 
 
-def test_a_paper_session_is_refused_with_the_reason(tmp_path: Path, capsys) -> None:
+def test_a_paper_session_is_re_simulated_on_its_recorded_market(loopback_day, capsys) -> None:
+    """Unchanged, the loopback day comes back trade for trade; changed, the strikes move and the text says on what
+    market the what-if ran and where the recording ends."""
+    same = what_if(loopback_day.journal(), capsys)
+    assert same["recorded"]["trades"], "the loopback day trades"
+    assert same["what_if"] == same["recorded"]
+    changed = what_if(loopback_day.journal(), capsys, "strategy.short_delta=0.25")
+    strikes = [t["strikes"] for t in changed["what_if"]["trades"]]
+    assert strikes and strikes != [t["strikes"] for t in changed["recorded"]["trades"]]
+    assert changed["market"]["chain"].startswith("recorded quotes of ")
+    capsys.readouterr()
+    assert main(["replay", str(loopback_day.journal()), "--what-if", "--set", "strategy.short_delta=0.25"]) == 0
+    assert f"the recording ends {changed['recorded_until'][11:16]} ET" in capsys.readouterr().out
+
+
+def test_a_paper_session_without_recorded_inputs_is_refused_with_the_reason(tmp_path: Path, capsys) -> None:
     path = tmp_path / "audit-20250701.jsonl"
     j = Journal(path)
-    j.append("header", datetime(2025, 7, 1, 9, 0, tzinfo=ET), session_date="2025-07-01", broker="alpaca", config={})
+    j.append("header", datetime(2025, 7, 1, 9, 0, tzinfo=ET), session_date="2025-07-01", broker="alpaca",
+             config=json.loads(json.dumps(parse_config({}, "defaults").model_dump(mode="json"))))
     j.close()
     assert main(["replay", str(path), "--what-if"]) == 1
-    assert "alpaca session" in capsys.readouterr().err
+    assert "holds no bars" in capsys.readouterr().err
 
 
 def test_sets_take_the_type_the_file_would_give() -> None:
