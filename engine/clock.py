@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from engine.calendar import ET
 
 
 class SimClock:
@@ -38,7 +40,8 @@ class WallClock:
         self._wake = threading.Event()
 
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        """New York's time, the engine's one zone: what the console, the logs and the journal show."""
+        return datetime.now(ET)
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:

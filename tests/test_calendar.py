@@ -76,3 +76,12 @@ def test_sessions_from_skips_weekends_and_holidays_and_starts_at_the_next_sessio
     cal = ExchangeCalendar()
     assert cal.sessions_from(date(2025, 7, 3), 3) == [date(2025, 7, 3), date(2025, 7, 7), date(2025, 7, 8)]
     assert cal.sessions_from(date(2025, 7, 4), 1) == [date(2025, 7, 7)]
+
+
+def test_the_wall_clock_reads_new_york_time() -> None:
+    """Paper mode's times are shown and journaled as the README says: US/Eastern, never UTC."""
+    from engine.clock import WallClock
+
+    now = WallClock().now()
+    assert now.tzinfo is not None and getattr(now.tzinfo, "key", None) == "America/New_York"
+    assert now.utcoffset() == now.astimezone(ZoneInfo("America/New_York")).utcoffset()

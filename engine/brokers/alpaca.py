@@ -446,10 +446,15 @@ def _order(o: Any) -> Order:
         filled_qty=int(float(_need(o.filled_qty, "order", "filled_qty"))),
         limit_price=_f(o.limit_price) or 0.0,
         filled_avg_price=_f(o.filled_avg_price),
-        submitted_at=o.submitted_at,
-        filled_at=o.filled_at,
+        submitted_at=_et(o.submitted_at),
+        filled_at=None if o.filled_at is None else _et(o.filled_at),
         leg_fill_prices=leg_prices,
     )
+
+
+def _et(when: datetime) -> datetime:
+    """Alpaca's times (UTC) in the engine's zone: every time a person reads, and every journaled one, is New York's."""
+    return when.astimezone(ET)
 
 
 def _simple_order(o: Any) -> Order:
@@ -469,8 +474,8 @@ def _simple_order(o: Any) -> Order:
         filled_qty=int(float(_need(o.filled_qty, "order", "filled_qty"))),
         limit_price=sign * (_f(o.limit_price) or 0.0),  # a market order has no limit
         filled_avg_price=None if fill is None else sign * fill,
-        submitted_at=o.submitted_at,
-        filled_at=o.filled_at,
+        submitted_at=_et(o.submitted_at),
+        filled_at=None if o.filled_at is None else _et(o.filled_at),
         leg_fill_prices={} if fill is None else {o.symbol: fill},
     )
 
@@ -535,7 +540,7 @@ def _quote(symbol: str, snap: Any) -> OptionQuote | None:
         symbol=symbol,
         bid=float(q.bid_price),
         ask=float(q.ask_price),
-        ts=q.timestamp,
+        ts=_et(q.timestamp),
         iv=_f(snap.implied_volatility),
         delta=_f(greeks.delta) if greeks is not None else None,
     )

@@ -144,6 +144,11 @@ def test_submit_mleg_order_body_and_the_docs_answer(stub, alpaca, fixture_json) 
     assert order.leg_fill_prices == {"AAPL241213C00250000": 0.43, "AAPL241213C00260000": 0.01}
     assert order.submitted_at == datetime(2024, 12, 10, 16, 15, 53, 684952, tzinfo=UTC)
     assert order.filled_at == datetime(2024, 12, 10, 16, 15, 53, 694000, tzinfo=UTC)
+    # the same instants, in New York's time: what the journal, the console and the reports show
+    assert [t.isoformat(timespec="seconds") for t in (order.submitted_at, order.filled_at)] == [
+        "2024-12-10T11:15:53-05:00",
+        "2024-12-10T11:15:53-05:00",
+    ]
 
 
 def test_get_order_by_id_and_by_client_id(stub, alpaca, fixture_json) -> None:
@@ -330,6 +335,7 @@ def test_snapshot_with_greeks(stub, alpaca, fixture_json) -> None:
     assert (q.bid, q.ask, q.mid) == (0.48, 0.59, pytest.approx(0.535))
     assert q.iv == 0.3160291785379539 and q.delta == 0.6742666141545315
     assert q.ts == datetime(2024, 2, 2, 20, 59, 59, 731674, tzinfo=UTC)
+    assert q.ts.isoformat(timespec="seconds") == "2024-02-02T15:59:59-05:00"
     assert stub.seen[-1].query["symbols"] == "AAPL240126P00050000"
 
 
