@@ -14,6 +14,7 @@ from loguru import logger
 
 from engine.combo import net_mid, reverse
 from engine.errors import DataError
+from engine.journal.order_history import OrderHistory
 from engine.models import CONTRACT_MULTIPLIER, Leg, OptionQuote
 
 if TYPE_CHECKING:
@@ -119,6 +120,8 @@ class Book:
     """The entry Scanning chose, until Entering has filled or given it up."""
     working: Working | None = None
     """The entry or exit order being worked: held from before it is sent, so a failed send can be found."""
+    earlier: OrderHistory = field(default_factory=OrderHistory)
+    """What the day's journal said of this engine's orders before this run (a restart): for adoption."""
 
     @property
     def realized_pnl(self) -> float:
@@ -139,6 +142,7 @@ class Book:
         return [leg.symbol for s in self.open for leg in s.legs]
 
     def new_day(self) -> None:
+        self.earlier = OrderHistory()
         self.closed.clear()
         self.trades_today = 0
         self.working, self.plan = None, None

@@ -6,12 +6,13 @@ written into each journal's header as a ResumePoint, so replay can start that fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from engine.config import Config
 from engine.journal.codec import decode, encode
+from engine.journal.order_history import OrderHistory
 from engine.machine import State
 from engine.models import Account, Session
 from engine.ports import Broker
@@ -33,6 +34,8 @@ class ResumePoint:
     at: datetime | None = None
     """When a run opened the journal mid-way (the next day's file): its clock starts there. None at start-up,
     where the run read its clock first."""
+    orders_before: OrderHistory = field(default_factory=OrderHistory)
+    """A restart's knowledge of the day's earlier orders, read from the journal before this header."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +47,8 @@ class ResumePoint:
             "session_loaded": self.session_loaded,
             "session": encode(self.session),
             "account": encode(self.account),
+            **({"orders_before": self.orders_before.to_dict()} if self.orders_before.attempts or
+               self.orders_before.closed else {}),
         }
 
     @classmethod
@@ -60,6 +65,7 @@ class ResumePoint:
             session=decode(raw.get("session")),
             account=decode(raw.get("account")),
             at=None if raw["state"] == State.INITIALIZING else datetime.fromisoformat(header["ts"]),
+            orders_before=OrderHistory.from_dict(raw.get("orders_before")),
         )
 
 

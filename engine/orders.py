@@ -172,8 +172,10 @@ class OrderManager:
         now: datetime,
         hold: Callable[[Working], None] | None = None,
         urgent: bool = False,
+        why: str = "",
     ) -> Working:
         """Start working an order: first at mid, or at the natural price when `urgent` (a forced flatten).
+        `why` (an exit's reason) goes into every attempt's submit record, so a restart knows it.
 
         The Working is handed to `hold` before anything is sent, so the caller keeps it even when the send
         raises: a send that fails leaves it in doubt (Attempt.IN_DOUBT), and the next poll or cancel first
@@ -183,7 +185,9 @@ class OrderManager:
         attempt = self._next_attempt_no.get((day, trade_no, kind), 0)
         cid = self._ids.client_order_id(day, trade_no, kind.value, attempt)
         unsent = Order("", cid, OrderStatus.PENDING_NEW, legs, qty, 0, 0.0, None, now)
-        w = Working(kind, trade_no, day, legs, qty, urgent, now, unsent, now, attempt=attempt, state=Attempt.UNSENT)
+        w = Working(
+            kind, trade_no, day, legs, qty, urgent, now, unsent, now, attempt=attempt, why=why, state=Attempt.UNSENT
+        )
         if hold is not None:
             hold(w)
         self._send(w, now)
@@ -358,6 +362,7 @@ class OrderManager:
                 "step": step,
                 "legs": [f"{leg.side}:{leg.symbol}" for leg in legs],
                 "status": str(order.status),
+                **({"why": w.why} if w.why else {}),
             },
         )
         return order

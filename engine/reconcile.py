@@ -16,6 +16,7 @@ from typing import Any
 from engine.book import ClosedTrade, CondorPlan, Spread
 from engine.calendar import ET
 from engine.ids import parse_client_order_id
+from engine.journal.order_history import OrderHistory
 from engine.models import CONTRACT_MULTIPLIER, Leg, Order, Position, Right, Side
 from engine.occ import parse_occ
 from engine.orders import OrderKind, Working
@@ -102,8 +103,11 @@ def reconcile(
     positions: list[Position],
     now: datetime,
     multiplier: int = CONTRACT_MULTIPLIER,
+    earlier: OrderHistory | None = None,
 ) -> Reconciliation:
-    """Decide, from today's orders and the positions held, what the engine takes back into its care."""
+    """Decide, from today's orders and the positions held, what the engine takes back into its care; `earlier`
+    (the day's journal before this run) says where an adopted order's walk was and why trades closed."""
+    earlier = earlier or OrderHistory()
     out = Reconciliation()
     parsed = [(o, parse_client_order_id(prefix, o.client_order_id)) for o in orders]
     ours = [(o, p) for o, p in parsed if p is not None and p[0] == day]
@@ -136,7 +140,8 @@ def reconcile(
         plan = plan_from_legs(t.legs, t.entry_qty, t.entry_price, multiplier)
         if t.exit_qty:
             done = _spread(t, plan, plan.legs, t.exit_qty, now)
-            out.closed.append(ClosedTrade(done, round(t.exit_price, 4), t.last_exit or now, "closed before a restart"))
+            why = earlier.closed.get(t.trade_no, "closed before a restart")
+            out.closed.append(ClosedTrade(done, round(t.exit_price, 4), t.last_exit or now, why))
         if t.open_qty <= 0:
             continue
         legs_held = tuple(leg for leg in plan.legs if _holds(held.get(leg.symbol), leg, t.open_qty))
@@ -151,9 +156,12 @@ def reconcile(
     if working:
         (order, (trade_no, kind, attempt)), *extra = working
         out.extra_working = [o for o, _ in extra]
+        went = earlier.resumed(order.client_order_id, trade_no, kind)
         out.working = Working(
-            OrderKind(kind), trade_no, day, order.legs, order.qty, False, order.submitted_at, order, order.submitted_at,
-            attempt=attempt, why="adopted at start-up",
+            OrderKind(kind), trade_no, day, order.legs, order.qty, False,
+            order.submitted_at if went is None else went.started_at, order, order.submitted_at,
+            step=0 if went is None else went.step, attempt=attempt,
+            why=(went.why if went is not None and went.why else "adopted at start-up"),
         )
         if kind == "entry":
             out.working_plan = plan_from_legs(order.legs, order.qty, order.limit_price, multiplier)

@@ -7,6 +7,7 @@ halt), anything else in a trading state is a halt that flattens, and at start-up
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from engine.context import STAY, Context, Step
 from engine.days import ResumePoint
 from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
 from engine.journal.audit import read_journal
+from engine.journal.order_history import OrderHistory
 from engine.machine import EngineMachine, Outcome, State
 from engine.ports import Clock
 from engine.progress import Progress
@@ -76,10 +78,12 @@ class Runner:
         ctx = self.ctx
         ctx.now = resume.at if resume is not None and resume.at is not None else self.clock.now()
         if resume is None:
-            resume = self.days.point(str(self.state), ctx.account)
+            earlier = OrderHistory.from_records(self.audit.earlier(self.days.day))
+            resume = replace(self.days.point(str(self.state), ctx.account), orders_before=earlier)
         else:
             self.days.restore(resume)
             ctx.account = resume.account
+        ctx.book.earlier = resume.orders_before
         self.audit.open(self.days.day, ctx.now, resume)
 
     def tick(self) -> Outcome | None:

@@ -55,9 +55,8 @@ def work_exit(ctx: Context, why_for: ExitRule, urgent: bool = False) -> ClosedTr
                 logger.info(f"exit trade {spread.trade_no}: {why}")
                 w = orders.place(
                     OrderKind.EXIT, spread.trade_no, ctx.days.day, spread.closing_legs, spread.qty, ctx.now,
-                    hold=book.hold, urgent=urgent,
+                    hold=book.hold, urgent=urgent, why=why,
                 )
-                w.why = why
                 break
         else:
             return None

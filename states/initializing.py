@@ -41,6 +41,7 @@ def adopt_from_broker(ctx: Context) -> str:
         ctx.broker.positions(),
         ctx.now,
         ctx.cfg.instrument.multiplier,
+        ctx.book.earlier,
     )
     for order in rec.extra_working:
         with suppress(OrderRejected):

@@ -65,3 +65,30 @@ def test_a_resume_point_survives_the_header_and_restores_the_day() -> None:
 def test_a_header_without_a_resume_point_starts_at_initializing_on_the_clock() -> None:
     point = ResumePoint.from_header({"ts": "2025-07-03T09:00:00-04:00", "session_date": "2025-07-03"}, 5)
     assert (point.state, point.day, point.days_left, point.at) == ("Initializing", date(2025, 7, 3), 5, None)
+
+
+def test_a_restarts_knowledge_of_earlier_orders_survives_the_header(tmp_path) -> None:
+    """What a restart read from the day's journal goes into its header, so replay adopts exactly as the run did."""
+    from engine.journal.audit import Journal, read_journal
+    from engine.journal.order_history import OrderHistory
+    from engine.journal.recording import Recorder
+    from engine.journal.sink import AuditSink
+
+    day, t = date(2025, 7, 2), datetime(2025, 7, 2, 10, 0, tzinfo=ET)
+    path = tmp_path / "audit-20250702.jsonl"
+    j = Journal(path)
+    j.append("order", t, event="submit", client_order_id="zdte-20250702-01c-02", trade_no=1, purpose="exit", step=2,
+             why="time exit at 15:15 ET")
+    j.append("closed", t, trade_no=0, exit_reason="profit target")
+    j.close()
+    sink = AuditSink(tmp_path, False, Recorder(), lambda d: {"session_date": d.isoformat()}, day_files=False)
+    earlier = OrderHistory.from_records(sink.earlier(day))
+    assert earlier.closed == {0: "profit target"} and earlier.attempts[0].step == 2
+    point = ResumePoint("Initializing", day, 1, orders_before=earlier)
+    sink.open(day, t, point)
+    sink.close(t)
+    header = [r for r in read_journal(path)[0] if r["kind"] == "header"][-1]
+    assert ResumePoint.from_header(header, 1).orders_before == earlier
+    assert AuditSink(tmp_path, True, Recorder(), lambda d: {}, day_files=False).earlier(day) == [], (
+        "a simulated run starts its files afresh: no earlier orders"
+    )

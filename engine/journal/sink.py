@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.days import ResumePoint
-from engine.journal.audit import Journal, journal_path
+from engine.journal.audit import Journal, journal_path, read_journal
 from engine.journal.recording import Recorder
 from engine.logs import open_day_files
 
@@ -49,6 +49,14 @@ class AuditSink:
         self.journal = Journal(path, durable=not self._simulated)
         self.opened.append(path)
         self.journal.append("header", now, **self._header(day), resume=resume.to_dict())
+
+    def earlier(self, day: date) -> list[dict[str, Any]]:
+        """The records a paper session's earlier runs wrote to the day's journal (a restart continues the file;
+        a simulated run starts it afresh, so it has none)."""
+        path = journal_path(self._logs_dir, day)
+        if self._simulated or not path.exists():
+            return []
+        return read_journal(path)[0]
 
     def close(self, now: datetime) -> None:
         """The day's last port calls, then the file is fsynced and closed."""
