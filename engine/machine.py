@@ -37,7 +37,6 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": "ready",         "source": State.INITIALIZING,      "dest": State.AWAITING_OPEN},
     {"trigger": "fail",          "source": State.INITIALIZING,      "dest": State.SHUTTING_DOWN},
     {"trigger": "market_open",   "source": State.AWAITING_OPEN,     "dest": State.SCANNING},
-    {"trigger": "no_session",    "source": State.AWAITING_OPEN,     "dest": State.SHUTTING_DOWN},
     {"trigger": "signal",        "source": State.SCANNING,          "dest": State.ENTERING},
     {"trigger": "adopted",       "source": State.SCANNING,          "dest": State.MONITORING},
     {"trigger": "adopted_entry", "source": State.SCANNING,          "dest": State.ENTERING},

@@ -32,6 +32,8 @@ _TRADING = {State.SCANNING, State.ENTERING, State.MONITORING}
 # move (so a day's calls stay in its own file), otherwise once this many have gathered. A crash can lose
 # only calls that no written decision depended on.
 INPUT_BATCH = 64
+INTERRUPTED = 3
+"""The exit code of a run a signal stopped before it was done (the README's table of exit codes)."""
 
 
 class Runner:
@@ -60,6 +62,8 @@ class Runner:
         self.exit_code = 0
         self.finished = False
         self.outage_since: datetime | None = None
+        self.interrupted: str | None = None
+        """Why a stop signal ended the run early (SIGINT, SIGTERM): it exits INTERRUPTED, never looking finished."""
 
     @property
     def state(self) -> State:
@@ -94,7 +98,9 @@ class Runner:
             self._next_day()
         ctx.now = self.clock.now()
         stop = ctx.signals.stop() if state is not State.SHUTTING_DOWN else None
-        step = Step("shutdown", stop) if stop else self._handle(state)
+        if stop:
+            self.interrupted = stop
+        step = Step("shutdown", stop, exit_code=INTERRUPTED) if stop else self._handle(state)
         self._apply(step)
         outcome = None
         if step.trigger:
@@ -203,6 +209,11 @@ class Runner:
         self.audit.close(self.ctx.now)
         self.finished = True
 
+    @property
+    def not_run(self) -> int:
+        """Sessions of the run that never started: after the current day's, the days still counted."""
+        return max(self.days.left - 1, 0)
+
     def _poll(self, state: State) -> float:
         """The state's poll interval; while an order is being worked, the faster order poll."""
         p = self.ctx.cfg.poll
@@ -259,7 +270,11 @@ class Runner:
         self.reports.append((written, report))
         total = report["total_pnl"]
         pnl = "holiday" if report["holiday"] else "unknown" if total is None else f"{total:+.2f}"
-        left = days.left - 1 if self.state is State.AWAITING_OPEN else 0
-        logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")
+        if self.interrupted:
+            logger.warning(f"session {days.day} interrupted ({self.interrupted}): {report['trade_count']} trade(s), "
+                           f"P&L {pnl}; {self.not_run} session(s) not run")
+        else:
+            left = days.left - 1 if self.state is State.AWAITING_OPEN else 0
+            logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")
         if self.progress is not None:
             self.progress.step(f"{days.day} P&L {pnl}")

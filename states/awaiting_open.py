@@ -7,10 +7,8 @@ from engine.context import Context, Step
 
 def handle(ctx: Context) -> Step:
     session, day = ctx.session, ctx.days.day
-    if session is None:
-        if ctx.days.more:
-            return Step(None, f"{day} is not a trading session; on to the next", wait=0, skip_day=True)
-        return Step("no_session", f"{day} is not a trading session (weekend or holiday)")
+    if session is None:  # never one of the run's sessions: `--date` on a Saturday trades Monday, as `--days 2` does
+        return Step(None, f"{day} is not a trading session (weekend or holiday); on to the next", wait=0, skip_day=True)
     s = ctx.schedule
     if (ctx.book.open or ctx.book.working) and s.is_open(ctx.now):
         return Step("market_open", f"session {day} open with positions or orders taken over at start-up")

@@ -65,14 +65,22 @@ def test_bad_date_format_exits_2(repo_root, tmp_path, config_file):
     assert "07/01/2025" in out.stderr
 
 
-def test_holiday_exits_0_after_initializing_awaiting_open_and_shutting_down(repo_root, tmp_path, config_file):
-    logs = tmp_path / "logs"
-    out = run_py(repo_root, "--config", str(config_file()), "--date", "2025-12-25", "--logs-dir", str(logs))
-    assert out.returncode == 0, out.stderr
-    records = journal(logs / "audit-20251225.jsonl")
-    moves = [(r["source"], r["dest"]) for r in records if r["kind"] == "transition"]
-    assert moves == [("Initializing", "AwaitingOpen"), ("AwaitingOpen", "ShuttingDown")]
-    assert not [r for r in records if r["kind"] == "order"]
+def test_a_weekend_date_trades_the_next_session_like_a_longer_run_from_it(repo_root, tmp_path, config_file):
+    """`--date` a Saturday: one run's session is Monday's, just as two sessions from it are Monday's and Tuesday's."""
+    cfg = str(config_file())
+    one = run_py(repo_root, "--config", cfg, "--date", "2025-07-05", "--logs-dir", str(tmp_path / "one"), "--quiet")
+    two = run_py(repo_root, "--config", cfg, "--date", "2025-07-05", "--days", "2", "--logs-dir", str(tmp_path / "two"),
+                 "--quiet")
+    assert one.returncode == two.returncode == 0, one.stderr + two.stderr
+
+    def traded(logs: Path) -> list[str]:
+        return sorted(p.stem[7:] for p in logs.glob("report-*.json")
+                      if json.loads(p.read_text())["trade_count"] > 0)
+
+    assert traded(tmp_path / "one") == ["20250707"]
+    assert traded(tmp_path / "two") == ["20250707", "20250708"]
+    saturday = journal(tmp_path / "one" / "audit-20250705.jsonl")
+    assert not [r for r in saturday if r["kind"] == "order"]
 
 
 def test_early_close_day_trades_only_inside_the_shortened_day(repo_root, tmp_path, config_file, default_raw_config):

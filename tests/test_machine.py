@@ -4,14 +4,14 @@ import pytest
 
 from engine.machine import STATES, TRANSITIONS, TRIGGERS, EngineMachine, State, mermaid
 
-# The spec, written out row by row (DESIGN.md's table plus the two start-up adoption rows), independently of
+# The spec, written out row by row (DESIGN.md's table plus the two start-up adoption rows, less no_session: a day
+# without a session is never one of the run's sessions, so the run goes on to the next one), independently of
 # engine.machine.TRANSITIONS: a row added, dropped or redirected there fails here. `more` is whether more
 # sessions follow (session_end goes back to AwaitingOpen only then).
 SPEC = [
     ("ready", "Initializing", "AwaitingOpen", None),
     ("fail", "Initializing", "ShuttingDown", None),
     ("market_open", "AwaitingOpen", "Scanning", None),
-    ("no_session", "AwaitingOpen", "ShuttingDown", None),
     ("signal", "Scanning", "Entering", None),
     ("adopted", "Scanning", "Monitoring", None),
     ("adopted_entry", "Scanning", "Entering", None),

@@ -25,6 +25,9 @@ def human_summary(runner: Any) -> str:
         if r["stopped"]:
             lines.append(f"  stopped: {r['stopped']}")
         lines.append(f"  report {path}" + (f" (page {path.with_suffix('.html').name})" if "charts" in r else ""))
+    if runner.interrupted:
+        lines.append(f"INTERRUPTED ({runner.interrupted}): {runner.not_run} session(s) of the run not run; "
+                     f"exit code {runner.exit_code}")
     logs = runner.ctx.cfg.logs_dir
     lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json/.html/.png")
     return "\n".join(lines)

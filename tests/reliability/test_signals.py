@@ -194,7 +194,8 @@ def test_shutdown_signal_mid_day_closes_the_condor_as_one_order(loop: Loopback, 
     loop.server.release()
     code, out, err = loop.finish()
 
-    assert code == 0, err[-3000:]
+    assert code == 3, err[-3000:]  # interrupted: a stopped run never looks finished
+    assert f"INTERRUPTED ({sig.name} received)" in out
     (move,) = loop.moves(trigger="shutdown")
     assert (move["source"], move["dest"], move["reason"]) == ("Monitoring", "ShuttingDown", f"{sig.name} received")
     assert (datetime.fromisoformat(move["ts"]) - at).total_seconds() <= loop.raw["poll"]["monitoring"]
@@ -209,7 +210,7 @@ def test_sigterm_with_close_on_shutdown_off_leaves_the_condor_open(loop: Loopbac
     loop.server.release()
     code, _out, err = loop.finish()
 
-    assert code == 0, err[-3000:]
+    assert code == 3, err[-3000:]
     (move,) = loop.moves(trigger="shutdown")
     assert (move["source"], move["dest"], move["reason"]) == ("Monitoring", "ShuttingDown", "SIGTERM received")
     assert loop.order_posts(at) == [] and loop.exit_submits() == []

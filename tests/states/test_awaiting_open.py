@@ -40,16 +40,18 @@ def test_before_the_entry_window_sleeps_exactly_until_it_then_opens(world: World
     assert rec["ts"] == et(DAY, 10, 0).isoformat()
 
 
-def test_no_session_on_a_holiday_shuts_down_without_trading(world: World):
-    world.configure({"session": {"date": HOLIDAY.isoformat()}})
+def test_a_holiday_is_not_one_of_the_runs_sessions_even_the_last_one(world: World):
+    """A one-session run started on a holiday trades the next session, as a two-session run would start there."""
+    world.configure({"session": {"date": HOLIDAY.isoformat(), "days": 1}})
     world.at(10, 30, day=HOLIDAY)
     runner = world.runner(State.AWAITING_OPEN, session=False)
 
     runner.tick()
+    assert runner.days.skipped and runner.state is State.AWAITING_OPEN
+    runner.tick()
 
-    assert runner.state is State.SHUTTING_DOWN
-    world.assert_moved("no_session", State.AWAITING_OPEN, State.SHUTTING_DOWN, "2025-07-04 is not a trading session",
-                       "holiday", day=HOLIDAY)
+    assert runner.state is State.AWAITING_OPEN
+    assert runner.days.day.isoformat() == "2025-07-07" and runner.days.left == 1
     world.broker.submit_order.assert_not_called()
     world.market_data.bars.assert_not_called()
     world.market_data.chain.assert_not_called()
