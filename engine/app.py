@@ -156,7 +156,7 @@ def build(
         adapters = sim_adapters(cfg, day)
     sim = cfg.broker == "sim"
     recorder = Recorder()
-    signals = adapters.signals or ProcessSignals(cfg.risk.kill_file)
+    signals = adapters.signals or ProcessSignals(cfg.kill_file)
     given = {**vars(adapters), "ids": adapters.ids or DeterministicIds(cfg.orders.client_order_id_prefix)}
     ports: dict[str, Any] = {name: signals if name == "signals" else given[name] for name in PORTS}
     if cfg.journal.record_inputs and adapters.recorded:

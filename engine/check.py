@@ -131,6 +131,6 @@ def run_checks(cfg: Config, adapters_for: Callable[[Config], Adapters]) -> list[
         return True, f"{cfg.logs_dir} writable"
 
     check("log directory", logs_check)
-    kill = r.kill_file.exists()
-    check("kill switch", lambda: (not kill, f"{r.kill_file} {'EXISTS: remove it to trade' if kill else 'absent'}"))
+    kill = cfg.kill_file.exists()
+    check("kill switch", lambda: (not kill, f"{cfg.kill_file} {'EXISTS: remove it to trade' if kill else 'absent'}"))
     return lines

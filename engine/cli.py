@@ -103,6 +103,18 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
     return parse_config(raw, f"{args.config} (with command-line overrides)")
 
 
+def writable(logs_dir: Path) -> None:
+    """The logs folder can be made and written, or a ConfigError naming it: found before anything runs, not as a
+    crash at the first journal record."""
+    try:
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        probe = logs_dir / ".zdte-write-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"logs_dir {logs_dir}: cannot write there ({exc.strerror or exc})") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command's exit code; a reader that stops early (`| head`) ends it quietly."""
     try:
@@ -184,8 +196,9 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         cfg = apply_overrides(load_config(args.config), args)
-        if cfg.risk.kill_file.exists():
-            raise ConfigError(f"kill file {cfg.risk.kill_file} exists: remove it to trade")
+        writable(cfg.logs_dir)
+        if cfg.kill_file.exists():
+            raise ConfigError(f"kill file {cfg.kill_file} exists: remove it to trade")
         runner = None
         setup_logging(-1 if args.quiet else (1 if args.verbose else 0), lambda: runner.ctx.now if runner else None)
         progress = Progress(cfg.session.days, "sessions") if cfg.session.days > 1 else None

@@ -6,6 +6,7 @@ error naming the key and the file. Secrets never come from YAML: only from the e
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import re
@@ -157,7 +158,9 @@ class RiskConfig(_Strict):
     hard_exit: HHMM = time(15, 15)
     close_positions_on_shutdown: bool = True
     broker_outage_tolerance_s: Num = Field(120.0, gt=0, description="halt after broker errors for this long")
-    kill_file: Path = Path("logs/KILL")
+    kill_file: Path | None = Field(
+        None, description="the kill switch: while this file exists nothing trades; None: KILL in logs_dir"
+    )
 
 
 class DataConfig(_Strict):
@@ -211,7 +214,7 @@ class ReportConfig(_Strict):
 class Config(_Strict):
     broker: Literal["sim", "alpaca"] = "sim"
     underlying: str = Field("SPY", pattern=r"^[A-Z]{1,6}$")
-    logs_dir: Path = Path("logs")
+    logs_dir: Path = Field(Path("logs"), description="journals, logs and reports; relative to the config file")
     instrument: InstrumentConfig = InstrumentConfig()
     session: SessionConfig = SessionConfig()
     sim: SimConfig = SimConfig()
@@ -223,6 +226,11 @@ class Config(_Strict):
     alpaca: AlpacaConfig = AlpacaConfig()
     journal: JournalConfig = JournalConfig()
     report: ReportConfig = ReportConfig()
+
+    @property
+    def kill_file(self) -> Path:
+        """The kill switch's file: the configured one, else KILL beside the logs (so --logs-dir moves it too)."""
+        return self.risk.kill_file or self.logs_dir / "KILL"
 
     @model_validator(mode="after")
     def _coherent(self) -> Config:
@@ -313,7 +321,27 @@ def load_config(path: str | Path) -> Config:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{path}: malformed YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_config(raw, str(path))
+    return parse_config(_beside(raw, path.parent), str(path))
+
+
+FILE_KEYS = (("logs_dir",), ("sim", "bars"), ("sim", "quotes"), ("sim", "model"), ("sim", "vol_file"),
+             ("risk", "kill_file"))
+"""Config keys naming files or folders: relative ones are read from where the config file is, not from the
+working directory, so a config means the same wherever it is run from."""
+
+
+def _beside(raw: Any, base: Path) -> Any:
+    if not isinstance(raw, dict):
+        return raw
+    out = copy.deepcopy(raw)
+    for *sections, key in FILE_KEYS:
+        node: Any = out
+        for part in sections:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and isinstance(node.get(key), str) and node[key]:
+            value = Path(node[key]).expanduser()
+            node[key] = str(value if value.is_absolute() else base / value)
+    return out
 
 
 def load_secrets(env_file: str | Path | None = ".env") -> dict[str, str]:

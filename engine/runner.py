@@ -275,6 +275,7 @@ class Runner:
                            f"P&L {pnl}; {self.not_run} session(s) not run")
         else:
             left = days.left - 1 if self.state is State.AWAITING_OPEN else 0
-            logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; {left} session(s) to go")
+            logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; "
+                        f"{left} session(s) to go")
         if self.progress is not None:
             self.progress.step(f"{days.day} P&L {pnl}")

@@ -165,3 +165,43 @@ def test_set_changes_a_config_key_for_the_run_and_a_typo_is_a_usage_error(repo_r
     assert typo.returncode == 2 and "no key strategy.shortdelta" in typo.stderr
     bad = run_py(repo_root, "--config", path, "--logs-dir", str(tmp_path / "c"), "--set", "strategy.short_delta=big")
     assert bad.returncode == 2 and "strategy.short_delta" in bad.stderr
+
+
+def test_relative_paths_are_read_from_the_config_files_folder(repo_root, tmp_path, default_raw_config):
+    """Run from the checkout, a config elsewhere still finds its own bars and writes its own logs beside itself."""
+    folder = tmp_path / "strategy"
+    folder.mkdir()
+    rows = ["date,Open,High,Low,Close,Volume"]
+    start = datetime(2025, 7, 1, 9, 30, tzinfo=NY)
+    for m in range(390):
+        t = start + timedelta(minutes=m)
+        rows.append(f"{t:%Y-%m-%d %H:%M:%S},600.0,600.1,599.9,600.0,1000")
+    (folder / "bars.csv").write_text("\n".join(rows) + "\n")
+    raw = copy.deepcopy(default_raw_config)
+    raw.update(logs_dir="out")
+    raw["sim"].update(bars="bars.csv")
+    (folder / "cfg.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    out = run_py(repo_root, "--config", str(folder / "cfg.yaml"), "--quiet")
+    assert out.returncode == 0, out.stderr
+    header = journal(folder / "out" / "audit-20250701.jsonl")[0]
+    assert header["config"]["sim"]["bars"] == str(folder / "bars.csv")
+    assert not (repo_root / "out").exists()
+
+
+def test_the_kill_file_follows_the_logs_dir_and_an_unwritable_logs_dir_is_a_config_error(repo_root, tmp_path,
+                                                                                         default_raw_config):
+    raw = copy.deepcopy(default_raw_config)
+    raw["risk"]["kill_file"] = None
+    path = tmp_path / "cfg.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    logs = tmp_path / "moved"
+    logs.mkdir()
+    (logs / "KILL").touch()
+    out = run_py(repo_root, "--config", str(path), "--logs-dir", str(logs))
+    assert out.returncode == 2 and f"kill file {logs / 'KILL'} exists" in out.stderr
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    out = run_py(repo_root, "--config", str(path), "--logs-dir", str(blocker / "logs"))
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith(f"config error: logs_dir {blocker / 'logs'}: cannot write there")
+    assert "Traceback" not in out.stderr

@@ -15,6 +15,7 @@ from engine.journal.audit import json_form, read_journal
 from engine.journal.codec import encode_args
 from engine.models import Intent, Leg, OrderRequest, Side
 from engine.reporting.day import build_day, exit_kind, intervals, metrics
+from engine.reporting.files import write_day
 from tests.reporting.conftest import run_session
 
 
@@ -162,10 +163,14 @@ def test_exit_kinds(reason: str, kind: str) -> None:
 
 
 def test_a_holiday_is_a_holiday(tmp_path, default_raw_config) -> None:
+    """A run from a holiday trades the next session; the holiday's own journal, rebuilt, is a holiday's page."""
     path, report = run_session(tmp_path, default_raw_config, date="2025-07-04", days=1)
-    assert report["holiday"] and report["total_pnl"] is None and report["session"] is None
-    assert "no session" in path.with_suffix(".html").read_text()
-    assert not list(tmp_path.glob("*.png"))
+    assert report["session_date"] == "2025-07-07" and not report["holiday"]
+    holiday = build_day(read_journal(tmp_path / "audit-20250704.jsonl")[0])
+    assert holiday["holiday"] and holiday["total_pnl"] is None and holiday["session"] is None
+    page = write_day(holiday, tmp_path / "rebuilt", html=True)
+    assert "no session" in page.with_suffix(".html").read_text()
+    assert not list((tmp_path / "rebuilt").glob("*.png"))
 
 
 def test_a_trade_whose_closed_record_a_crash_cut_off_comes_from_the_restarts_reconciliation(default_day) -> None:

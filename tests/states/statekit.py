@@ -161,8 +161,8 @@ class World:
         return r
 
     def kill(self) -> Path:
-        self.cfg.risk.kill_file.parent.mkdir(parents=True, exist_ok=True)
-        self.cfg.risk.kill_file.write_text("stop\n")
+        self.cfg.kill_file.parent.mkdir(parents=True, exist_ok=True)
+        self.cfg.kill_file.write_text("stop\n")
         return self.cfg.risk.kill_file
 
     def plan(self, qty: int = 1) -> CondorPlan:
