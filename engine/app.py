@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +33,9 @@ from engine.runner import Runner
 from engine.signals import ProcessSignals
 from engine.status import StatusLine
 from engine.strategies import make_strategy
+from engine.version import engine_version
 
 SIM_START = time(9, 0)
-
-
-def engine_version() -> str:
-    try:
-        return version("zdte")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def git_revision() -> str | None:

@@ -1,4 +1,5 @@
-"""`python run.py ...`: the one entry point. Exit codes: 0 done, 1 fatal runtime error, 2 bad config or usage."""
+"""`zdte ...` or `python run.py ...`: the one entry point. Exit codes (the README's table): 0 done, 1 fatal runtime
+error, 2 bad config or usage, 3 interrupted."""
 
 from __future__ import annotations
 
@@ -38,10 +39,23 @@ def _state(text: str) -> str:
     return text
 
 
+def prog() -> str:
+    """How the user called us, for usage lines: `zdte` (the installed command) or `run.py`."""
+    name = Path(sys.argv[0]).name
+    return name if name in ("zdte", "run.py") else "run.py"
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="run.py", description="zdte: paper-trade 0DTE SPY iron condors")
-    sub = p.add_subparsers(dest="command")
-    run = sub.add_parser("run", help="trade (default command)")
+    from engine.version import engine_version
+
+    p = argparse.ArgumentParser(
+        prog=prog(),
+        description="zdte: paper-trade 0DTE option spreads (SPY iron condors) on the embedded simulator or Alpaca's "
+        "paper API. Without a command it runs: `%(prog)s [run options]`.",
+    )
+    p.add_argument("--version", action="version", version=f"zdte {engine_version()}")
+    sub = p.add_subparsers(dest="command", metavar="command")
+    run = sub.add_parser("run", help="trade (the default command)")
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
     run.add_argument("--date", type=_date, help="first session date, YYYY-MM-DD")
     run.add_argument("--days", type=int, help="number of consecutive sessions")
@@ -68,7 +82,7 @@ def parser() -> argparse.ArgumentParser:
     jr = sub.add_parser("journal", help="journal tools")
     jsub = jr.add_subparsers(dest="journal_command", required=True)
     jv = jsub.add_parser("verify", help="check the hash chain and the seq numbering")
-    jv.add_argument("files", type=Path, nargs="+")
+    jv.add_argument("files", type=Path, nargs="+", metavar="file", help="audit-YYYYMMDD.jsonl journals")
     sim = sub.add_parser("serve-sim", help="serve the simulator behind Alpaca's REST API on 127.0.0.1")
     sim.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
     sim.add_argument("--date", type=_date, default=date(2025, 7, 1), help="session date, YYYY-MM-DD")
@@ -127,8 +141,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help"):
+    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        sys.stderr.write(f"{prog()}: unknown command {argv[0]!r}: the commands are {', '.join(COMMANDS)} "
+                         f"(see {prog()} --help)\n")
+        return 2
+    if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "run")
+    if argv[0] in ("-h", "--help"):
+        return _help()
     args = parser().parse_args(argv)
     if args.command == "diagram":
         from engine.machine import mermaid
@@ -158,6 +178,16 @@ def _main(argv: list[str] | None) -> int:
 
         return journal_verify_command(args)
     return _run(args)
+
+
+def _help() -> int:
+    """The commands, then the default command's options: what a user types most is on the first screen."""
+    p = parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001 - argparse's own
+    run_help = sub.choices["run"].format_help()
+    options = run_help[run_help.index("options:") + len("options:"):]
+    sys.stdout.write(p.format_help() + f"\nrun options (the default command: `{prog()} [run options]`):{options}")
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -205,3 +205,25 @@ def test_the_kill_file_follows_the_logs_dir_and_an_unwritable_logs_dir_is_a_conf
     assert out.returncode == 2, out.stderr
     assert out.stderr.startswith(f"config error: logs_dir {blocker / 'logs'}: cannot write there")
     assert "Traceback" not in out.stderr
+
+
+def test_the_zdte_command_is_the_same_cli_with_a_version_and_a_help_that_shows_the_run_options(repo_root, tmp_path):
+    zdte = Path(sys.executable).parent / "zdte"
+    assert zdte.exists(), "pip install -e . installs the zdte command beside the interpreter"
+    version = subprocess.run([str(zdte), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    from importlib.metadata import version as installed
+
+    assert (version.returncode, version.stdout.strip()) == (0, f"zdte {installed('zdte')}")
+    helped = subprocess.run([str(zdte), "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert helped.returncode == 0 and helped.stdout.startswith("usage: zdte")
+    for option in ("--config", "--days", "--set", "--logs-dir"):
+        assert option in helped.stdout.split("run options (the default command")[1], option
+    run = subprocess.run([str(zdte), "run", "--logs-dir", str(tmp_path), "--quiet"], cwd=repo_root,
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0 and (tmp_path / "audit-20250701.jsonl").exists(), run.stderr
+
+
+def test_an_unknown_command_is_named_with_the_commands_there_are(repo_root):
+    out = run_py(repo_root, "reprot", "--logs-dir", "logs")
+    assert out.returncode == 2
+    assert "unknown command 'reprot'" in out.stderr and "report" in out.stderr.split("the commands are")[1]

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+
+def shown(path: Path) -> Path:
+    """A path as the person typed it: relative to where they are when it is below it (config paths are absolute
+    once read, since they are relative to the config file)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def human_summary(runner: Any) -> str:
@@ -24,10 +34,10 @@ def human_summary(runner: Any) -> str:
         lines.append(f"  {r['transitions']} transitions; time in state (market hours): {spent}")
         if r["stopped"]:
             lines.append(f"  stopped: {r['stopped']}")
-        lines.append(f"  report {path}" + (f" (page {path.with_suffix('.html').name})" if "charts" in r else ""))
+        lines.append(f"  report {shown(path)}" + (f" (page {path.with_suffix('.html').name})" if "charts" in r else ""))
     if runner.interrupted:
         lines.append(f"INTERRUPTED ({runner.interrupted}): {runner.not_run} session(s) of the run not run; "
                      f"exit code {runner.exit_code}")
-    logs = runner.ctx.cfg.logs_dir
+    logs = shown(runner.ctx.cfg.logs_dir)
     lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json/.html/.png")
     return "\n".join(lines)
