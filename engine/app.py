@@ -76,7 +76,7 @@ def sim_adapters(cfg: Config, first_day: date) -> Adapters:
     calendar = ExchangeCalendar()
     venue = SimVenue(cfg.sim, cfg.underlying, clock, calendar, cfg.instrument, read_recording)
     with engine_errors():
-        venue.check_data(calendar.sessions_from(first_day, cfg.session.days))
+        venue.check_data(calendar.sessions_from(first_day, cfg.session.count or 1))
     return Adapters(clock, SimBroker(venue), SimMarketData(venue), venue)
 
 

@@ -59,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
     run.add_argument("--date", type=_date, help="first session date, YYYY-MM-DD")
     run.add_argument("--days", type=int, help="number of consecutive sessions")
+    run.add_argument("--forever", action="store_true",
+                     help="trade every session until stopped (Alpaca; waits across nights, weekends and holidays)")
     run.add_argument("--seed", type=int, help="simulator seed")
     run.add_argument("--logs-dir", type=Path, help="where logs, journal and reports go")
     run.add_argument("-v", "--verbose", action="store_true", help="debug output on the console")
@@ -106,7 +108,9 @@ def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
     raw = apply_sets(cfg.model_dump(), args.sets)
     if args.date is not None:
         raw["session"]["date"] = args.date
-    if args.days is not None:
+    if args.forever:
+        raw["session"]["days"] = "forever"
+    if args.days is not None:  # bounds a --forever (a simulated one must be bounded)
         raw["session"]["days"] = args.days
     if args.seed is not None:
         raw["sim"]["seed"] = args.seed
@@ -231,7 +235,8 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(f"kill file {cfg.kill_file} exists: remove it to trade")
         runner = None
         setup_logging(-1 if args.quiet else (1 if args.verbose else 0), lambda: runner.ctx.now if runner else None)
-        progress = Progress(cfg.session.days, "sessions") if cfg.session.days > 1 else None
+        count = cfg.session.count
+        progress = Progress(count, "sessions") if count is not None and count > 1 else None
         runner = build(cfg, progress=progress)
     except ConfigError as exc:
         sys.stderr.write(f"config error: {exc}\n")

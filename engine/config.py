@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.errors import ConfigError
 
@@ -52,7 +52,25 @@ class _Strict(BaseModel):
 
 class SessionConfig(_Strict):
     date: dt.date | None = Field(None, description="first session date; None = today (Alpaca) or required (sim)")
-    days: Int = Field(1, ge=1, description="consecutive sessions to trade")
+    days: Int | Literal["forever"] = Field(
+        1, description="consecutive sessions to trade, or forever (Alpaca: every session until stopped)"
+    )
+
+    @field_validator("days")
+    @classmethod
+    def _at_least_one(cls, v: int | str) -> int | str:
+        if isinstance(v, int) and v < 1:
+            raise ValueError("must be at least 1, or forever")
+        return v
+
+    @property
+    def forever(self) -> bool:
+        return self.days == "forever"
+
+    @property
+    def count(self) -> int | None:
+        """The sessions to run; None: no end."""
+        return None if isinstance(self.days, str) else self.days
 
 
 class SimConfig(_Strict):
@@ -163,6 +181,12 @@ class RiskConfig(_Strict):
     )
 
 
+class LogsConfig(_Strict):
+    keep_days: Int | None = Field(
+        None, ge=1, description="delete the logs folder's dated files (journals too) older than this; None: keep all"
+    )
+
+
 class DataConfig(_Strict):
     min_data_points: Int = Field(30, ge=2)
     lookback_minutes: Int = Field(60, ge=2)
@@ -215,6 +239,7 @@ class Config(_Strict):
     broker: Literal["sim", "alpaca"] = "sim"
     underlying: str = Field("SPY", pattern=r"^[A-Z]{1,6}$")
     logs_dir: Path = Field(Path("logs"), description="journals, logs and reports; relative to the config file")
+    logs: LogsConfig = LogsConfig()
     instrument: InstrumentConfig = InstrumentConfig()
     session: SessionConfig = SessionConfig()
     sim: SimConfig = SimConfig()
@@ -245,6 +270,11 @@ class Config(_Strict):
             raise ValueError("data.lookback_minutes must be at least data.min_data_points")
         if self.sim.quotes is not None and self.session.days != 1:
             raise ValueError("session.days must be 1 with sim.quotes: a quote file or journal holds one day")
+        if self.broker == "sim" and self.session.forever:
+            raise ValueError(
+                "session.days: forever never ends a simulated run (its days pass in a second each): bound it with "
+                "--days N, or trade forever with broker alpaca"
+            )
         return self
 
 

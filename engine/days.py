@@ -74,7 +74,9 @@ class Days:
         self._cfg = cfg
         self._broker = broker
         self.day = first
-        self.left = cfg.session.days
+        self.forever = cfg.session.forever
+        self.left = cfg.session.count or 1
+        """Sessions left, this one included; a run `forever` always has this one and the next."""
         self.session: Session | None = None
         self.schedule: Schedule | None = None
         self.loaded = False
@@ -85,7 +87,7 @@ class Days:
 
     @property
     def more(self) -> bool:
-        return self.left > 1
+        return self.forever or self.left > 1
 
     @property
     def at_boundary(self) -> bool:
@@ -99,7 +101,7 @@ class Days:
 
     def advance(self) -> None:
         """On to the next exchange session; a skipped non-session day does not count as one of the days."""
-        if not self.skipped:
+        if not self.skipped and not self.forever:
             self.left -= 1
         self.day = self._broker.next_session(self.day).day
         self.closed = self.skipped = False

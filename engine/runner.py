@@ -25,6 +25,7 @@ from engine.progress import Progress
 from engine.reporting.day import build_day
 from engine.reporting.expectation import with_expectation
 from engine.reporting.files import write_day
+from engine.retention import prune
 from states import HANDLERS
 
 _TRADING = {State.SCANNING, State.ENTERING, State.MONITORING}
@@ -88,6 +89,7 @@ class Runner:
             self.days.restore(resume)
             ctx.account = resume.account
         ctx.book.earlier = resume.orders_before
+        prune(ctx.cfg.logs_dir, self.days.day, ctx.cfg.logs.keep_days)
         self.audit.open(self.days.day, ctx.now, resume)
 
     def tick(self) -> Outcome | None:
@@ -200,6 +202,7 @@ class Runner:
         ctx.parts.marks.clear()
         ctx.parts.status.reset()
         ctx.halt = None
+        prune(ctx.cfg.logs_dir, self.days.day, ctx.cfg.logs.keep_days)
         self.audit.open(self.days.day, ctx.now, point)
         self.days.load()
 
@@ -270,12 +273,13 @@ class Runner:
         self.reports.append((written, report))
         total = report["total_pnl"]
         pnl = "holiday" if report["holiday"] else "unknown" if total is None else f"{total:+.2f}"
+        done = f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}"
         if self.interrupted:
-            logger.warning(f"session {days.day} interrupted ({self.interrupted}): {report['trade_count']} trade(s), "
-                           f"P&L {pnl}; {self.not_run} session(s) not run")
+            rest = "the run was to go on until stopped" if days.forever else f"{self.not_run} session(s) not run"
+            logger.warning(f"{done}; interrupted ({self.interrupted}): {rest}")
+        elif days.forever:
+            logger.info(f"{done}; on to the next session")
         else:
-            left = days.left - 1 if self.state is State.AWAITING_OPEN else 0
-            logger.info(f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}; "
-                        f"{left} session(s) to go")
+            logger.info(f"{done}; {days.left - 1 if self.state is State.AWAITING_OPEN else 0} session(s) to go")
         if self.progress is not None:
             self.progress.step(f"{days.day} P&L {pnl}")

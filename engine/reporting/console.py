@@ -36,8 +36,8 @@ def human_summary(runner: Any) -> str:
             lines.append(f"  stopped: {r['stopped']}")
         lines.append(f"  report {shown(path)}" + (f" (page {path.with_suffix('.html').name})" if "charts" in r else ""))
     if runner.interrupted:
-        lines.append(f"INTERRUPTED ({runner.interrupted}): {runner.not_run} session(s) of the run not run; "
-                     f"exit code {runner.exit_code}")
+        left = "a run until stopped" if runner.days.forever else f"{runner.not_run} session(s) of the run not run"
+        lines.append(f"INTERRUPTED ({runner.interrupted}): {left}; exit code {runner.exit_code}")
     logs = shown(runner.ctx.cfg.logs_dir)
     lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json/.html/.png")
     return "\n".join(lines)
