@@ -200,7 +200,7 @@ def test_shutdown_signal_mid_day_closes_the_condor_as_one_order(loop: Loopback, 
     assert (move["source"], move["dest"], move["reason"]) == ("Monitoring", "ShuttingDown", f"{sig.name} received")
     assert (datetime.fromisoformat(move["ts"]) - at).total_seconds() <= loop.raw["poll"]["monitoring"]
     _assert_one_combo_exit(loop, at, "close_positions_on_shutdown")
-    assert f"report {loop.logs / 'report-20250701.json'}" in out
+    assert f"report {(loop.logs / 'report-20250701.json').relative_to(loop.tmp)}" in out  # as seen from its cwd
 
 
 def test_sigterm_with_close_on_shutdown_off_leaves_the_condor_open(loop: Loopback) -> None:
