@@ -218,25 +218,30 @@ class _Checklist:
     def _open_now(self) -> bool:
         if self.session is None:
             raise NotChecked("market calendar did not pass: whether the market is open is unknown")
-        now = self._now()
-        return self.session.open <= now < self.session.close
+        return self.session.open <= self._now() < self.session.close
+
+    def _closed(self) -> str:
+        at = f"{self._now().astimezone(ET):%Y-%m-%d %H:%M} ET"
+        assert self.session is not None  # _open_now() said closed, so the session is known
+        if self.session.day == self._now().astimezone(ET).date():
+            return f"market closed at {at}"
+        return f"session {self.session.day} is not open at {at}"
 
     def bars(self) -> tuple[bool, str]:
         self._needs_connection()
         now, underlying, lookback = self._now(), self.cfg.underlying, self.cfg.data.lookback_minutes
-        at = f"{now.astimezone(ET):%Y-%m-%d %H:%M} ET"
+        window = f"the {lookback} minutes to {now.astimezone(ET):%Y-%m-%d %H:%M} ET"
         bars = self.adapters().market_data.bars(underlying, now - timedelta(minutes=lookback), now)
         if len(bars):
-            return True, f"{len(bars)} {underlying} minute bars in the {lookback} minutes to {at}, last close " \
-                f"{bars.close[-1]:.2f}"
+            return True, f"{len(bars)} {underlying} minute bars in {window}, last close {bars.close[-1]:.2f}"
         if self._open_now():
-            return False, f"no {underlying} bars in the {lookback} minutes to {at}, with the market open"
-        raise NotChecked(f"market closed at {at}: no bars due")
+            return False, f"no {underlying} bars in {window}, with the market open"
+        raise NotChecked(f"{self._closed()}: no bars due")
 
     def chain(self) -> tuple[bool, str]:
         self._needs_connection()
         if not self._open_now():
-            raise NotChecked(f"market closed at {self._now().astimezone(ET):%Y-%m-%d %H:%M} ET: chain not asked for")
+            raise NotChecked(f"{self._closed()}: chain not asked for")
         cfg, md, now = self.cfg, self.adapters().market_data, self._now()
         spot_guess = cfg.sim.start_price
         bars = md.bars(cfg.underlying, now - timedelta(minutes=5), now)

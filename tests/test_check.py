@@ -20,6 +20,7 @@ from engine.calendar import ET, ExchangeCalendar
 from engine.check import CheckLine, Status, run_checks
 from engine.clock import SimClock
 from engine.config import SimConfig, parse_config
+from engine.errors import ConfigError
 from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 
@@ -100,7 +101,8 @@ def serve() -> Iterator[Any]:
     def make(live_account: bool = False) -> SimServer:
         clock = SimClock(datetime(DAY.year, DAY.month, DAY.day, 9, 0, tzinfo=ET))
         venue = SimVenue(SimConfig(), "SPY", clock, ExchangeCalendar())
-        server = SimServer(venue, clock, api_key=KEY, secret_key=SECRET, live_account=live_account).start()
+        flags = {"live_account": True} if live_account else {}
+        server = SimServer(venue, clock, api_key=KEY, secret_key=SECRET, **flags).start()
         started.append(server)
         return server
 
@@ -197,6 +199,15 @@ def test_date_and_logs_dir_are_honoured_as_run_honours_them(tmp_path: Path) -> N
     assert f"[PASS] log directory: {tmp_path / 'logs'} writable" in same.stdout
 
 
+def test_a_config_that_cannot_be_used_is_not_a_failed_line_but_exit_2(tmp_path: Path) -> None:
+    raw = raw_config(tmp_path)
+    raw["session"]["date"] = None  # the simulator needs a date: a config error, as for run
+    with pytest.raises(ConfigError, match="session.date: required"):
+        run_checks(parse_config(raw, "test"), adapters_for_check)
+    done = run_py(tmp_path, "check", "--config", str(write_config(tmp_path, raw)))
+    assert done.returncode == 2 and "config error: session.date" in done.stderr and done.stdout == ""
+
+
 def test_check_options_have_help() -> None:
     from engine.cli import parser
 
@@ -213,11 +224,11 @@ def test_a_paper_account_on_loopback_passes_and_a_closed_market_is_not_checked(t
     """At 09:00 the market is closed: the bars and chain lines could not be checked, and say so instead of
     passing ("[PASS] data feed: option chain: market closed now: chain not checked" was the bug)."""
     lines = run_checks(loopback_config(tmp_path, serve().url), adapters_for_check)
-    assert failed(lines) == []
-    assert by_name(lines)["paper account"].detail == "account PA0ZDTESIM01 is paper (its number starts with PA)"
     for name in ("data feed: bars", "data feed: option chain"):
         line = by_name(lines)[name]
         assert line.status is Status.SKIP and "market closed at 2025-07-01 09:00 ET" in line.detail, line
+    assert failed(lines) == []
+    assert by_name(lines)["paper account"].detail == "account PA0ZDTESIM01 is paper (its number starts with PA)"
 
 
 @pytest.mark.usefixtures("keys_in_env")
