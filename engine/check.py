@@ -114,6 +114,12 @@ class _Checklist:
         if self._status("connection") is not Status.PASS:
             raise NotChecked("connection did not pass")
 
+    def _needs_paper(self) -> None:
+        """Nothing more is asked of a broker whose account was refused as not paper, as the engine asks nothing."""
+        self._needs_connection()
+        if self.refusal is not None:
+            raise NotChecked("paper account did not pass: nothing more is asked of an account that is not paper")
+
     def adapters(self) -> Adapters:
         if self._adapters is None:
             self._adapters = self._adapters_for(self.cfg)
@@ -202,7 +208,7 @@ class _Checklist:
         return power >= worst, f"options buying power {power:,.2f} vs worst case {worst:,.2f}"
 
     def calendar(self) -> tuple[bool, str]:
-        self._needs_connection()
+        self._needs_paper()
         broker, day = self.adapters().broker, self._day()
         self.session = session = broker.session(day) or broker.next_session(day)
         asked = self.cfg.session.date
@@ -228,7 +234,7 @@ class _Checklist:
         return f"session {self.session.day} is not open at {at}"
 
     def bars(self) -> tuple[bool, str]:
-        self._needs_connection()
+        self._needs_paper()
         now, underlying, lookback = self._now(), self.cfg.underlying, self.cfg.data.lookback_minutes
         window = f"the {lookback} minutes to {now.astimezone(ET):%Y-%m-%d %H:%M} ET"
         bars = self.adapters().market_data.bars(underlying, now - timedelta(minutes=lookback), now)
@@ -239,7 +245,7 @@ class _Checklist:
         raise NotChecked(f"{self._closed()}: no bars due")
 
     def chain(self) -> tuple[bool, str]:
-        self._needs_connection()
+        self._needs_paper()
         if not self._open_now():
             raise NotChecked(f"{self._closed()}: chain not asked for")
         cfg, md, now = self.cfg, self.adapters().market_data, self._now()

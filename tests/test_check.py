@@ -247,7 +247,8 @@ def test_a_broker_that_does_not_answer_fails_the_connection_and_nothing_after_it
 
 @pytest.mark.usefixtures("keys_in_env")
 def test_a_live_account_behind_loopback_fails_the_paper_account_line(tmp_path: Path, serve) -> None:
-    lines = run_checks(loopback_config(tmp_path, serve(live_account=True).url), adapters_for_check)
+    server = serve(live_account=True)
+    lines = run_checks(loopback_config(tmp_path, server.url), adapters_for_check)
     assert failed(lines) == ["paper account"]
     paper = by_name(lines)["paper account"]
     assert paper.detail.startswith("UnsafeEndpointError: GET /v2/account: account '0ZDTESIM01' is not evidently paper")
@@ -255,6 +256,9 @@ def test_a_live_account_behind_loopback_fails_the_paper_account_line(tmp_path: P
     assert by_name(lines)["connection"].status is Status.PASS  # it answered: the account is what is refused
     for name in ("options level", "buying power"):  # a live account's figures are not judged
         assert by_name(lines)[name].detail == "not checked: paper account did not pass"
+    for name in ("market calendar", "data feed: bars", "data feed: option chain"):
+        assert by_name(lines)[name].status is Status.SKIP, by_name(lines)[name]
+    assert [e["path"] for e in server.request_log if not e["path"].startswith("/sim/")] == ["/v2/account"]
 
 
 def test_a_live_form_key_fails_the_keys_line_and_nothing_is_asked(tmp_path: Path, serve) -> None:
