@@ -92,6 +92,17 @@ def run_engine(tmp_path, sink):
     return run
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection attempted fails the test: what is refused must be refused before the network."""
+
+    def no_connections(*args, **kwargs):
+        raise AssertionError(f"a connection was attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_connections)
+    monkeypatch.setattr(socket, "create_connection", no_connections)
+
+
 def _transitions(logs: Path) -> list[dict]:
     (journal,) = logs.glob("audit-*.jsonl")
     records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
@@ -153,12 +164,8 @@ def test_live_endpoint_is_refused_before_any_connection(run_engine, sink) -> Non
         "https://api.alpaca.markets:443/v2",
     ],
 )
-def test_refuse_live_is_the_first_thing_alpaca_adapters_does(monkeypatch, url) -> None:
-    def no_connections(*args, **kwargs):
-        raise AssertionError(f"a connection was attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", no_connections)
-    monkeypatch.setattr(socket, "create_connection", no_connections)
+@pytest.mark.usefixtures("no_network")
+def test_refuse_live_is_the_first_thing_alpaca_adapters_does(url) -> None:
     with pytest.raises(UnsafeEndpointError, match="LIVE.*paper only") as err:
         alpaca_module.alpaca_adapters(AlpacaConfig(trading_url=url), {}, clock=WallClock())  # no keys needed to refuse
     assert err.traceback[-1].name == "refuse_live"
@@ -197,12 +204,8 @@ def test_a_paper_account_on_serve_sim_with_its_default_keys_is_accepted(make_sim
 
 
 @pytest.mark.parametrize("url", ["https://paper-api.alpaca.markets", "http://127.0.0.1:8080", None])
-def test_a_live_form_key_is_refused_whatever_the_url_before_any_connection(monkeypatch, url) -> None:
-    def no_connections(*args, **kwargs):
-        raise AssertionError(f"a connection was attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", no_connections)
-    monkeypatch.setattr(socket, "create_connection", no_connections)
+@pytest.mark.usefixtures("no_network")
+def test_a_live_form_key_is_refused_whatever_the_url_before_any_connection(url) -> None:
     keys = {"ALPACA_API_KEY": "AKFAKE123", "ALPACA_SECRET_KEY": "fake-secret"}
     with pytest.raises(UnsafeEndpointError, match="starts with 'AK'.*LIVE key ids.*paper only") as err:
         alpaca_module.alpaca_adapters(AlpacaConfig(trading_url=url), keys, clock=WallClock())
