@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
@@ -34,6 +34,9 @@ from engine.signals import ProcessSignals
 from engine.status import StatusLine
 from engine.strategies import make_strategy
 from engine.version import engine_version
+
+if TYPE_CHECKING:
+    from engine.sim.venue import SimVenue
 
 SIM_START = time(9, 0)
 
@@ -68,16 +71,28 @@ class Adapters:
     recorded: bool = True
 
 
-def sim_adapters(cfg: Config, first_day: date) -> Adapters:
-    from engine.brokers.sim import SimBroker, SimMarketData, engine_errors
+def sim_adapters(cfg: Config, first_day: date, read_ahead: bool = True) -> Adapters:
+    """`read_ahead=False` leaves the data unread, for a caller that reads it on its own (`check`, so that a bad
+    file fails the line that names it)."""
+    from engine.brokers.sim import SimBroker, SimMarketData
     from engine.sim.venue import SimVenue
 
     clock = SimClock(datetime.combine(first_day, SIM_START, tzinfo=ET))
-    calendar = ExchangeCalendar()
-    venue = SimVenue(cfg.sim, cfg.underlying, clock, calendar, cfg.instrument, read_recording)
-    with engine_errors():
-        venue.check_data(calendar.sessions_from(first_day, cfg.session.count or 1))
+    venue = SimVenue(cfg.sim, cfg.underlying, clock, ExchangeCalendar(), cfg.instrument, read_recording)
+    if read_ahead:
+        read_sim_data(cfg, venue, first_day)
     return Adapters(clock, SimBroker(venue), SimMarketData(venue), venue)
+
+
+def read_sim_data(cfg: Config, venue: SimVenue, first_day: date) -> list[date]:
+    """Read each session's inputs up front, so a bad file is a start-up error naming it, never a day halted on a
+    data outage; the sessions read are returned."""
+    from engine.brokers.sim import engine_errors
+
+    sessions = ExchangeCalendar().sessions_from(first_day, cfg.session.count or 1)
+    with engine_errors():
+        venue.check_data(sessions)
+    return sessions
 
 
 def read_recording(path: Path) -> RecordedMarket:
@@ -112,11 +127,13 @@ def alpaca(cfg: Config) -> Adapters:
 
 
 def adapters_for_check(cfg: Config) -> Adapters:
-    """The adapters a run would use; the simulator's clock is put at the entry window so data can answer."""
+    """The adapters a run would use, their data not read yet (the checklist reads it on a line of its own). The
+    simulator's clock is put at the entry window of the first session the run would trade (a run from a weekend
+    or a holiday trades the next one), so data can answer."""
     if cfg.broker == "alpaca":
         return alpaca(cfg)
-    day = first_day(cfg, None)
-    adapters = sim_adapters(cfg, day)
+    day = ExchangeCalendar().sessions_from(first_day(cfg, None), 1)[0]
+    adapters = sim_adapters(cfg, day, read_ahead=False)
     clock = adapters.clock
     assert isinstance(clock, SimClock)
     clock.set(datetime.combine(day, cfg.strategy.entry_start, tzinfo=ET))

@@ -68,8 +68,17 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
                      help="change a config key, e.g. strategy.short_delta=0.20 (repeatable; validated like the file)")
     sub.add_parser("diagram", help="print the state machine as a mermaid diagram")
-    chk = sub.add_parser("check", help="the pre-launch checklist: keys, account, calendar, data, limits, logs")
-    chk.add_argument("--config", default="config.yaml", type=Path)
+    chk = sub.add_parser(
+        "check",
+        help="the pre-launch checklist: keys, data files, broker, account, calendar, data, limits, logs",
+        description="Each line is PASS, FAIL or SKIP (not checked, and why; never counted as passed). Exit 0 when "
+        "no line failed, 1 when one did, 2 when the config cannot be used.",
+    )
+    chk.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
+    chk.add_argument("--date", type=_date,
+                     help="first session date, YYYY-MM-DD, as for run: the session the data checks look at")
+    chk.add_argument("--logs-dir", type=Path, help="the logs directory to check, as for run")
+    chk.set_defaults(sets=[], days=None, seed=None)  # the rest of run's overrides, unchanged (apply_overrides)
     rep = sub.add_parser("replay", help="a journal's timeline; --verify re-drives the current code from it")
     rep.add_argument("files", type=Path, nargs="+", metavar="file", help="audit-YYYYMMDD.jsonl journals, one or more")
     rep.add_argument("--verify", action="store_true", help="re-drive the engine from the recorded inputs and compare")
@@ -102,22 +111,22 @@ def parser() -> argparse.ArgumentParser:
 
 def apply_overrides(cfg: Config, args: argparse.Namespace) -> Config:
     """CLI flags win over the file (`--set` first, the named flags after); the result is validated again like the
-    file itself."""
+    file itself. A command passes the flags it has (check has no --days, say)."""
+    from engine.config import parse_config
     from engine.overrides import apply_sets
 
-    raw = apply_sets(cfg.model_dump(), args.sets)
-    if args.date is not None:
-        raw["session"]["date"] = args.date
-    if args.forever:
+    flag = vars(args)
+    raw = apply_sets(cfg.model_dump(), flag.get("sets") or [])
+    if flag.get("date") is not None:
+        raw["session"]["date"] = flag["date"]
+    if flag.get("forever"):
         raw["session"]["days"] = "forever"
-    if args.days is not None:  # bounds a --forever (a simulated one must be bounded)
-        raw["session"]["days"] = args.days
-    if args.seed is not None:
-        raw["sim"]["seed"] = args.seed
-    if args.logs_dir is not None:
-        raw["logs_dir"] = args.logs_dir
-    from engine.config import parse_config
-
+    if flag.get("days") is not None:  # bounds a --forever (a simulated one must be bounded)
+        raw["session"]["days"] = flag["days"]
+    if flag.get("seed") is not None:
+        raw["sim"]["seed"] = flag["seed"]
+    if flag.get("logs_dir") is not None:
+        raw["logs_dir"] = flag["logs_dir"]
     return parse_config(raw, f"{args.config} (with command-line overrides)")
 
 
@@ -195,19 +204,20 @@ def _help() -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Lines not checked do not fail the command: each is either behind a failure that already does, or a check
+    that cannot be made now (the market closed) or does not apply (keys for the simulator)."""
     from engine.app import adapters_for_check
-    from engine.check import run_checks
+    from engine.check import Status, run_checks, summary
+    from engine.logs import setup_logging
 
+    setup_logging(-1)  # the lines are the output; the engine's own logging only when something warns
     try:
-        cfg = load_config(args.config)
+        lines = run_checks(apply_overrides(load_config(args.config), args), adapters_for_check)
     except ConfigError as exc:
         sys.stderr.write(f"config error: {exc}\n")
         return 2
-    lines = run_checks(cfg, adapters_for_check)
-    sys.stdout.write("\n".join(str(line) for line in lines) + "\n")
-    failed = sum(not line.ok for line in lines)
-    sys.stdout.write(f"{len(lines) - failed} passed, {failed} failed\n")
-    return 1 if failed else 0
+    sys.stdout.write("\n".join(str(line) for line in lines) + "\n" + summary(lines) + "\n")
+    return 1 if any(line.status is Status.FAIL for line in lines) else 0
 
 
 def _install_signals(runner) -> None:

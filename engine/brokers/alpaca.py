@@ -56,6 +56,11 @@ from engine.occ import parse_occ
 from engine.ports import Clock
 
 LIVE_TRADING_HOST = "api.alpaca.markets"
+PAPER_ACCOUNT_PREFIX = "PA"
+"""Alpaca's paper account numbers start with it (the docs' GET /v2/account example: "PALPACA_123"); the account
+numbers of live accounts do not."""
+LIVE_KEY_PREFIX = "AK"
+"""Alpaca's live API key ids start with it, its paper ones with "PK"."""
 TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 T = TypeVar("T")
 
@@ -238,7 +243,15 @@ class AlpacaBroker:
         return self._retry.call(what, lambda: convert(fetch()))
 
     def account(self) -> Account:
-        return self._get("GET /v2/account", self._tc.get_account, _account)
+        """Refused unless the account shows itself to be paper. The URL cannot tell: a proxy on loopback may stand
+        in front of the live API, so every read of the account is judged by the account's own number."""
+        account = self._get("GET /v2/account", self._tc.get_account, _account)
+        if not account.paper:
+            raise UnsafeEndpointError(
+                f"GET /v2/account: account {account.account_id!r} is not evidently paper: its account number does "
+                f"not start with {PAPER_ACCOUNT_PREFIX!r}, as Alpaca's paper account numbers do; zdte trades paper only"
+            )
+        return account
 
     def _calendar(self, start: date, end: date) -> list[Session]:
         return self._get(
@@ -374,15 +387,17 @@ class AlpacaBroker:
 
 
 def _account(a: Any) -> Account:
+    """Paper is what the account's number says (see PAPER_ACCOUNT_PREFIX); a missing number is not paper."""
     level = a.options_trading_level if a.options_trading_level is not None else a.options_approved_level
+    number = str(a.account_number or "")
     return Account(
-        account_id=str(a.account_number or a.id),
+        account_id=number or str(a.id),
         equity=float(_need(a.equity, "account", "equity")),
         last_equity=float(_need(a.last_equity, "account", "last_equity")),
         cash=float(_need(a.cash, "account", "cash")),
         options_buying_power=_f(a.options_buying_power) or 0.0,
         options_level=int(level or 0),
-        paper=True,
+        paper=number.startswith(PAPER_ACCOUNT_PREFIX),
         status=str(getattr(a.status, "value", a.status)),
     )
 
@@ -547,14 +562,25 @@ def _quote(symbol: str, snap: Any) -> OptionQuote | None:
 
 
 def paper_keys(cfg: AlpacaConfig, keys: dict[str, str]) -> tuple[str, str]:
-    """The key pair, for a paper endpoint only. Both refusals (Alpaca's live host, a missing key) come before any
-    connection: alpaca_adapters starts with them, and a caller that asks the endpoint anything first calls this."""
+    """The key pair, for a paper endpoint only. Every refusal here (Alpaca's live host, a missing key, a live key)
+    comes before any connection: alpaca_adapters starts with them, and a caller that asks the endpoint anything
+    first calls this. A live key is refused whatever the URL, since a proxy on any URL may front the live API."""
     refuse_live(cfg.trading_url)
     key, secret = keys.get("ALPACA_API_KEY"), keys.get("ALPACA_SECRET_KEY")
     if not key or not secret:
         missing = [k for k in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY") if not keys.get(k)]
         raise AuthError(f"missing {', '.join(missing)}: set them in the environment or in .env")
+    refuse_live_key(key)
     return key, secret
+
+
+def refuse_live_key(key: str) -> None:
+    """The key id's own form says live or paper; the key itself is never echoed, only the prefix that gave it away."""
+    if key.strip().startswith(LIVE_KEY_PREFIX):
+        raise UnsafeEndpointError(
+            f"ALPACA_API_KEY starts with {LIVE_KEY_PREFIX!r}, the form of Alpaca's LIVE key ids (paper key ids start "
+            "with 'PK'): zdte trades paper only"
+        )
 
 
 def alpaca_adapters(

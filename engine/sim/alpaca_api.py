@@ -92,12 +92,15 @@ def _header(headers: Headers, name: str) -> str:
 class AlpacaApi:
     """Alpaca's trading and market data APIs, and serve-sim's own /sim/* control, over one SimVenue."""
 
-    def __init__(self, venue: SimVenue, clock: SimulatedClock, *, api_key: str, secret_key: str) -> None:
+    def __init__(
+        self, venue: SimVenue, clock: SimulatedClock, *, api_key: str, secret_key: str, live_account: bool = False
+    ) -> None:
+        """`live_account`: answer GET /v2/account as a live account would (tests of the engine's refusal only)."""
         self.venue = venue
         self.clock = clock
         self._api_key = api_key
         self._secret_key = secret_key
-        self.trading = TradingApi(venue, clock)
+        self.trading = TradingApi(venue, clock, live_account)
         market = MarketDataApi(venue, clock)
         t = self.trading
         self.routes: tuple[Route, ...] = (

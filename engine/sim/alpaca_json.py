@@ -30,7 +30,10 @@ from engine.models import (
 )
 from engine.sim.params import NEW_YORK as ET
 
-ACCOUNT_NUMBER = "PA0ZDTESIM01"
+PAPER_ACCOUNT_NUMBER = "PA0ZDTESIM01"
+"""Alpaca numbers paper accounts PA...: serve-sim answers as one, and the engine trades nothing else."""
+LIVE_ACCOUNT_NUMBER = "0ZDTESIM01"
+"""The number serve-sim answers with when told to pose as a live account, so a test can prove it is refused."""
 ACCOUNT_CREATED_AT = "2024-01-02T14:30:00Z"
 OPTIONS_EXCHANGE = "C"
 """Exchange code on simulated quotes (Cboe); Alpaca's option quotes carry one-letter codes."""
@@ -71,7 +74,7 @@ def error(code: int, message: str) -> dict[str, Any]:
 # -- account, clock, calendar ------------------------------------------------------------------------
 
 
-def account_json(account: Account, positions: list[Position]) -> dict[str, Any]:
+def account_json(account: Account, positions: list[Position], number: str = PAPER_ACCOUNT_NUMBER) -> dict[str, Any]:
     """GET /v2/account. Buying power is the exchange's options buying power (cash net of the defined-risk
     requirement); the initial margin is that requirement, so equity, cash and margin add up."""
     long_mv = sum(p.market_value for p in positions if p.market_value is not None and p.market_value > 0)
@@ -82,7 +85,7 @@ def account_json(account: Account, positions: list[Position]) -> dict[str, Any]:
         "id": account.account_id,
         "admin_configurations": {},
         "user_configurations": None,
-        "account_number": ACCOUNT_NUMBER,
+        "account_number": number,
         "status": account.status,
         "crypto_status": "INACTIVE",
         "currency": "USD",

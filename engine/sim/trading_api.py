@@ -37,9 +37,10 @@ _ORDER_NOT_FOUND = (404, 40410000, "order not found")
 class TradingApi:
     """The trading endpoints, each a handler from a Request to a Reply; errors are raised, the router answers them."""
 
-    def __init__(self, venue: SimVenue, clock: SimulatedClock) -> None:
+    def __init__(self, venue: SimVenue, clock: SimulatedClock, live_account: bool = False) -> None:
         self.venue = venue
         self.clock = clock
+        self._account_number = aj.LIVE_ACCOUNT_NUMBER if live_account else aj.PAPER_ACCOUNT_NUMBER
         self._meta: dict[str, aj.OrderMeta] = {}
         self._sessions: dict[date, Session | None] = {}
         self._auto_cid = 0
@@ -59,7 +60,7 @@ class TradingApi:
     # -- account, clock, calendar, contracts ---------------------------------------------------------
 
     def get_account(self, req: Request) -> Reply:
-        return Reply(200, aj.account_json(self.venue.account(), self.venue.positions()))
+        return Reply(200, aj.account_json(self.venue.account(), self.venue.positions(), self._account_number))
 
     def get_clock(self, req: Request) -> Reply:
         now = self.clock.now()

@@ -117,7 +117,10 @@ class SimServer:
         seed: int = 0,
         slow_seconds: float = 2.0,
         fault_kinds: Sequence[str] | None = None,
+        live_account: bool = False,
     ) -> None:
+        """`live_account`: pose as a live Alpaca account (its number without the paper "PA"), only so that a test
+        can prove the engine refuses one behind a loopback URL; serve-sim itself always answers as paper."""
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError(f"fault_rate must be between 0 and 1, got {fault_rate}")
         kinds = tuple(fault_kinds) if fault_kinds is not None else FAULT_KINDS
@@ -126,7 +129,7 @@ class SimServer:
             raise ValueError(f"fault_kinds must be a non-empty subset of {FAULT_KINDS}, got {list(kinds)}")
         self.venue = venue
         self.clock = clock
-        self.api = AlpacaApi(venue, clock, api_key=api_key, secret_key=secret_key)
+        self.api = AlpacaApi(venue, clock, api_key=api_key, secret_key=secret_key, live_account=live_account)
         self.host = host
         self.fault_rate = fault_rate
         """Read on every request, so a test may switch faults off (or on) while the server runs."""

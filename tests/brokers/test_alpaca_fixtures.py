@@ -17,7 +17,7 @@ import pytest
 
 from engine.calendar import ET
 from engine.clock import SimClock
-from engine.errors import AuthError, BrokerError, OrderRejected
+from engine.errors import AuthError, BrokerError, OrderRejected, UnsafeEndpointError
 from engine.models import Account, Intent, Leg, OptionQuote, OrderRequest, OrderStatus, Position, Session, Side
 
 CLOCK_START = datetime(2025, 7, 1, 10, 0, tzinfo=ET)
@@ -32,11 +32,16 @@ def alpaca(stub, adapters_for):
 # -- account -------------------------------------------------------------------------------------------
 
 
+def _paper(payload: dict[str, Any]) -> dict[str, Any]:
+    """A recorded account given a paper account's number: alpaca-py's test payload has "010203ABCD", not PA..."""
+    return {**payload, "account_number": "PA" + payload["account_number"]}
+
+
 def test_account_from_alpaca_py_test_payload(stub, alpaca, fixture_json, keys) -> None:
-    stub.route("GET /v2/account", (200, fixture_json("trading_account.json")))
+    stub.route("GET /v2/account", (200, _paper(fixture_json("trading_account.json"))))
     account = alpaca.broker.account()
     assert account == Account(
-        account_id="010203ABCD",
+        account_id="PA010203ABCD",
         equity=103820.56,
         last_equity=103529.24,
         cash=-23140.2,
@@ -50,19 +55,32 @@ def test_account_from_alpaca_py_test_payload(stub, alpaca, fixture_json, keys) -
     assert sent.headers["APCA-API-SECRET-KEY"] == keys["ALPACA_SECRET_KEY"]
 
 
+@pytest.mark.parametrize("number", ["010203ABCD", "", "APA0123", "pa0123"])
+def test_an_account_whose_number_is_not_of_the_paper_form_is_refused(stub, alpaca, fixture_json, number) -> None:
+    """The paper flag rests on the account's own number, not on the URL the adapter was given (a loopback URL here):
+    alpaca-py's own test account (010203ABCD), a missing number, PA not at the start, are all refused."""
+    payload = {**fixture_json("trading_account.json"), "account_number": number}
+    stub.route("GET /v2/account", (200, payload))
+    named = number or payload["id"]  # without a number, the account is named by its id
+    evidence = rf"account '{named}' is not evidently paper: its account number does not start with 'PA'"
+    with pytest.raises(UnsafeEndpointError, match=rf"{evidence}.*paper only"):
+        alpaca.broker.account()
+    assert len(stub.requests_to("/v2/account")) == 1  # a refusal is not retried
+
+
 def test_account_from_docs_payload_without_approved_level(stub, alpaca, fixture_json) -> None:
     payload = fixture_json("trading_account_docs.json")
     assert "options_approved_level" not in payload
     stub.route("GET /v2/account", (200, payload))
     account = alpaca.broker.account()
-    assert account.account_id == "PALPACA_123" and account.options_level == 2
+    assert account.account_id == "PALPACA_123" and account.paper and account.options_level == 2
     assert account.equity == 123346.11 and account.last_equity == pytest.approx(122011.0975111)
     assert account.cash == 122086.5 and account.options_buying_power == 122716.305
     assert account.equity - account.last_equity == pytest.approx(1335.0124889)  # the day's change
 
 
 def test_account_level_falls_back_to_the_approved_level(stub, alpaca, fixture_json) -> None:
-    payload = fixture_json("trading_account.json")  # derived: only the older field is present
+    payload = _paper(fixture_json("trading_account.json"))  # derived: only the older field is present
     del payload["options_trading_level"]
     payload["options_approved_level"] = "3"
     stub.route("GET /v2/account", (200, payload))
@@ -406,11 +424,11 @@ def test_rate_limit_reset_header_alone_sets_the_wait(stub, alpaca, fixture_json)
     answers = iter(
         [
             (429, limited, {"X-RateLimit-Reset": str(int(reset.timestamp()))}),
-            (200, fixture_json("trading_account.json")),
+            (200, _paper(fixture_json("trading_account.json"))),
         ]
     )
     stub.route("GET /v2/account", lambda seen: next(answers))
-    assert alpaca.broker.account().account_id == "010203ABCD"
+    assert alpaca.broker.account().account_id == "PA010203ABCD"
     assert len(stub.requests_to("/v2/account")) == 2
     assert alpaca.clock.now() == reset  # slept exactly until the reset, on the simulated clock
 

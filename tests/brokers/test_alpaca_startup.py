@@ -1,4 +1,5 @@
-"""`python run.py --config <loopback config>` refusing to start: wrong keys, missing keys, the LIVE endpoint.
+"""`python run.py --config <loopback config>` refusing to start: wrong keys, missing keys, the LIVE endpoint, a live
+account or a live key behind any URL.
 
 The engine runs as a real process against a SimServer on 127.0.0.1. Every other address is routed to a local
 sink through the proxy variables, so a request that should never be sent is counted there, not sent anywhere.
@@ -91,6 +92,17 @@ def run_engine(tmp_path, sink):
     return run
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection attempted fails the test: what is refused must be refused before the network."""
+
+    def no_connections(*args, **kwargs):
+        raise AssertionError(f"a connection was attempted: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", no_connections)
+    monkeypatch.setattr(socket, "create_connection", no_connections)
+
+
 def _transitions(logs: Path) -> list[dict]:
     (journal,) = logs.glob("audit-*.jsonl")
     records = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
@@ -133,7 +145,8 @@ def test_one_missing_key_is_named(make_sim) -> None:
 
 
 def test_live_endpoint_is_refused_before_any_connection(run_engine, sink) -> None:
-    proc, logs = run_engine(LIVE_URL, {"ALPACA_API_KEY": "AKLIVE", "ALPACA_SECRET_KEY": "live-secret"})
+    # a key of the paper form, so that the URL alone is what is refused
+    proc, logs = run_engine(LIVE_URL, {"ALPACA_API_KEY": "PKPAPERFORM", "ALPACA_SECRET_KEY": "live-secret"})
     assert proc.returncode == 2, proc.stderr
     assert "refused:" in proc.stderr and "LIVE" in proc.stderr and "paper only" in proc.stderr
     assert "live-secret" not in proc.stderr + proc.stdout  # a refused secret is not echoed either
@@ -151,12 +164,8 @@ def test_live_endpoint_is_refused_before_any_connection(run_engine, sink) -> Non
         "https://api.alpaca.markets:443/v2",
     ],
 )
-def test_refuse_live_is_the_first_thing_alpaca_adapters_does(monkeypatch, url) -> None:
-    def no_connections(*args, **kwargs):
-        raise AssertionError(f"a connection was attempted: {args}")
-
-    monkeypatch.setattr(socket.socket, "connect", no_connections)
-    monkeypatch.setattr(socket, "create_connection", no_connections)
+@pytest.mark.usefixtures("no_network")
+def test_refuse_live_is_the_first_thing_alpaca_adapters_does(url) -> None:
     with pytest.raises(UnsafeEndpointError, match="LIVE.*paper only") as err:
         alpaca_module.alpaca_adapters(AlpacaConfig(trading_url=url), {}, clock=WallClock())  # no keys needed to refuse
     assert err.traceback[-1].name == "refuse_live"
@@ -165,6 +174,51 @@ def test_refuse_live_is_the_first_thing_alpaca_adapters_does(monkeypatch, url) -
 @pytest.mark.parametrize("url", ["https://paper-api.alpaca.markets", "http://127.0.0.1:8080", None])
 def test_paper_and_loopback_endpoints_pass_the_guard(url) -> None:
     alpaca_module.refuse_live(url)
+
+
+def test_a_live_account_behind_a_loopback_url_is_refused_at_start_up_before_any_order(
+    make_sim, run_engine, sink, keys
+) -> None:
+    """The URL passes the host guard (loopback), the keys are accepted: only the account's own number says live."""
+    server = make_sim(live_account=True)
+    proc, logs = run_engine(server.url, keys)
+    assert proc.returncode == 2, proc.stderr
+    assert "start-up failed: UnsafeEndpointError: GET /v2/account: account '0ZDTESIM01' is not evidently paper: " \
+        "its account number does not start with 'PA'" in proc.stderr and "paper only" in proc.stderr
+    (move,) = _transitions(logs)
+    assert (move["trigger"], move["source"], move["dest"]) == ("fail", "Initializing", "ShuttingDown")
+    assert "0ZDTESIM01" in move["reason"]
+    assert not [e for e in server.request_log if e["method"] != "GET" and not e["path"].startswith("/sim/")]
+    api = [e["path"] for e in server.request_log if not e["path"].startswith("/sim/")]
+    assert api == ["/v2/account"]  # refused on the first answer: no positions, orders or anything else asked
+    assert server.venue.all_orders() == [] and sink.connections == 0
+
+
+def test_a_paper_account_on_serve_sim_with_its_default_keys_is_accepted(make_sim, adapters_for) -> None:
+    from engine.sim.transport import DEFAULT_API_KEY, DEFAULT_SECRET_KEY
+
+    keys = {"ALPACA_API_KEY": DEFAULT_API_KEY, "ALPACA_SECRET_KEY": DEFAULT_SECRET_KEY}
+    assert alpaca_module.paper_keys(AlpacaConfig(), keys) == (DEFAULT_API_KEY, DEFAULT_SECRET_KEY)
+    account = adapters_for(make_sim().url).broker.account()
+    assert account.account_id == "PA0ZDTESIM01" and account.paper
+
+
+@pytest.mark.parametrize("url", ["https://paper-api.alpaca.markets", "http://127.0.0.1:8080", None])
+@pytest.mark.usefixtures("no_network")
+def test_a_live_form_key_is_refused_whatever_the_url_before_any_connection(url) -> None:
+    keys = {"ALPACA_API_KEY": "AKFAKE123", "ALPACA_SECRET_KEY": "fake-secret"}
+    with pytest.raises(UnsafeEndpointError, match="starts with 'AK'.*LIVE key ids.*paper only") as err:
+        alpaca_module.alpaca_adapters(AlpacaConfig(trading_url=url), keys, clock=WallClock())
+    assert "AKFAKE123" not in str(err.value)
+
+
+def test_a_live_form_key_is_refused_by_run_py_with_exit_2(make_sim, run_engine, sink) -> None:
+    server = make_sim()
+    proc, logs = run_engine(server.url, {"ALPACA_API_KEY": "AKFAKE123", "ALPACA_SECRET_KEY": "fake-secret"})
+    assert proc.returncode == 2, proc.stderr
+    assert "refused: ALPACA_API_KEY starts with 'AK'" in proc.stderr and "AKFAKE123" not in proc.stderr
+    assert server.request_log == [] and sink.connections == 0  # not even serve-sim's /sim/info was asked
+    assert not logs.exists() or not list(logs.glob("audit-*.jsonl"))
 
 
 def test_a_loopback_endpoint_that_does_not_answer_is_an_error_not_a_switch_to_wall_time() -> None:

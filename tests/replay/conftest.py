@@ -31,7 +31,7 @@ from tests.engine_run import run_engine
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2025, 7, 1)
-FAKE_KEY, FAKE_SECRET = "AKFAKE123", "SKFAKE456"
+FAKE_KEY, FAKE_SECRET = "PKFAKE123", "SKFAKE456"
 
 
 def make_config(raw_default: dict[str, Any], logs: Path, **sections: Any) -> Config:

@@ -66,7 +66,7 @@ def test_refused_keys_are_journaled_without_the_keys_and_replay_the_same_failure
     day = helpers.DAY
     clock = SimClock(datetime(day.year, day.month, day.day, 9, 0, tzinfo=ET))
     server = SimServer(
-        SimVenue(SimConfig(), "SPY", clock, ExchangeCalendar()), clock, api_key="AKRIGHT1", secret_key="SKRIGHT2"
+        SimVenue(SimConfig(), "SPY", clock, ExchangeCalendar()), clock, api_key="PKRIGHT1", secret_key="SKRIGHT2"
     ).start()
     url = server.url
     logs = tmp_path / "logs"

@@ -28,7 +28,7 @@ from engine.reporting.expectation import expectation
 from engine.sim.transport import SimServer
 from engine.sim.venue import SimVenue
 
-KEY, SECRET = "AKFAKE123", "SKFAKE456"
+KEY, SECRET = "PKFAKE123", "SKFAKE456"
 STEEP = {"smile_curvature_z": 0.3}  # ten times the default smile: the wings are priced far richer
 
 

@@ -32,6 +32,7 @@ def test_account_parses_as_trade_account(sim, fixture_keys: Callable[[str], set[
     assert account.cash == "100000" and account.equity == "100000" and account.last_equity == "100000"
     assert float(account.options_buying_power) == 100_000.0
     assert account.trading_blocked is False and account.pattern_day_trader is False
+    assert account.account_number.startswith("PA")  # a paper account's number: the engine trades nothing else
     raw = sim.get("/v2/account").json()
     assert fixture_keys("trading_account_docs.json") <= set(raw)
     assert all(isinstance(raw[k], str) for k in ("cash", "equity", "last_equity", "buying_power"))
