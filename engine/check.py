@@ -32,6 +32,8 @@ class Status(StrEnum):
     FAIL = "FAIL"
     SKIP = "SKIP"
     """Not checked: never counted as passed."""
+    WARN = "WARN"
+    """Checked and usable, with a caveat the trader must know; never a failure."""
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,15 @@ class NotChecked(Exception):  # noqa: N818 - not an error: the check could not b
     """Raised by a check that could not be made, so its line shows as not checked instead of passing."""
 
 
+class Caveat(Exception):  # noqa: N818 - not an error: the check passed, with something to know
+    """Raised by a check that passed with a caveat, so its line warns instead of passing silently."""
+
+
 def summary(lines: list[CheckLine]) -> str:
     """The tally the exit code rests on: failures only; what was not checked is counted apart, never as passed."""
     n = Counter(line.status for line in lines)
-    return f"{n[Status.PASS]} passed, {n[Status.FAIL]} failed, {n[Status.SKIP]} not checked"
+    warned = f", {n[Status.WARN]} warning(s)" if n[Status.WARN] else ""
+    return f"{n[Status.PASS]} passed, {n[Status.FAIL]} failed, {n[Status.SKIP]} not checked{warned}"
 
 
 def run_checks(cfg: Config, adapters_for: Callable[[Config], Adapters]) -> list[CheckLine]:
@@ -87,6 +94,7 @@ class _Checklist:
             ("market calendar", self.calendar),
             ("data feed: bars", self.bars),
             ("data feed: option chain", self.chain),
+            ("options feed", self.options_feed),
             ("risk limits", self.risk_limits),
             ("log directory", self.logs),
             ("kill switch", self.kill_switch),
@@ -101,6 +109,8 @@ class _Checklist:
             ok, detail = fn()
         except NotChecked as why:
             return CheckLine(name, Status.SKIP, f"not checked: {why}")
+        except Caveat as what:
+            return CheckLine(name, Status.WARN, str(what))
         except ConfigError:
             raise
         except Exception as exc:  # noqa: BLE001 - a check that raises is a failed check, with the reason
@@ -256,6 +266,16 @@ class _Checklist:
         r = cfg.data.strike_discovery_range
         quotes = md.chain(cfg.underlying, now.astimezone(ET).date(), spot_guess - r, spot_guess + r)
         return bool(quotes), f"{len(quotes)} option quotes within ±{r:g} of {spot_guess:.2f}, expiring today"
+
+    def options_feed(self) -> tuple[bool, str]:
+        if self.cfg.broker != "alpaca":
+            raise NotChecked("the simulator's quotes are its own (model or real quote files)")
+        if self.cfg.alpaca.options_feed == "indicative":
+            raise Caveat(
+                "indicative: Alpaca's free option quotes are derived from OPRA, not the exchanges' own quotes, and "
+                "its option trades come 15 minutes late; a paper result rests on them (opra needs a subscription)"
+            )
+        return True, "opra: the exchanges' consolidated quotes (Alpaca's options subscription)"
 
     def risk_limits(self) -> tuple[bool, str]:
         r, s = self.cfg.risk, self.cfg.strategy

@@ -220,6 +220,10 @@ class AlpacaConfig(_Strict):
     trading_url: str | None = Field(None, description="url_override of TradingClient")
     data_url: str | None = Field(None, description="url_override of the data clients")
     feed: Literal["iex", "sip"] = "iex"
+    options_feed: Literal["indicative", "opra"] = Field(
+        "indicative",
+        description="option quotes: indicative (free; derived from OPRA, trades 15 min late) or opra (subscription)",
+    )
     timeout_s: Num = Field(10.0, gt=0)
     max_retries: Int = Field(4, ge=0)
 

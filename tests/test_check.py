@@ -17,7 +17,7 @@ import yaml
 
 from engine.app import adapters_for_check
 from engine.calendar import ET, ExchangeCalendar
-from engine.check import CheckLine, Status, run_checks
+from engine.check import CheckLine, Status, run_checks, summary
 from engine.clock import SimClock
 from engine.config import SimConfig, parse_config
 from engine.errors import ConfigError
@@ -120,6 +120,7 @@ def test_the_default_simulated_setup_passes_every_line_it_checks(tmp_path: Path)
         "API keys",
         "market data file",
         *BROKER_LINES,
+        "options feed",
         "risk limits",
         "log directory",
         "kill switch",
@@ -129,6 +130,7 @@ def test_the_default_simulated_setup_passes_every_line_it_checks(tmp_path: Path)
         "API keys": "not checked: the broker is the embedded simulator, which needs none",
         "market data file": "not checked: none configured: sim.bars and sim.quotes are null (a random walk, model "
         "prices)",
+        "options feed": "not checked: the simulator's quotes are its own (model or real quote files)",
     }
     assert failed(lines) == []
     chain = by_name(lines)["data feed: option chain"]
@@ -142,7 +144,7 @@ def test_a_kill_file_fails_its_line_and_the_command(tmp_path: Path) -> None:
     assert kill.status is Status.FAIL and "EXISTS" in kill.detail
     done = run_py(tmp_path, "check", "--config", str(write_config(tmp_path, raw_config(tmp_path))))
     assert done.returncode == 1 and "[FAIL] kill switch" in done.stdout
-    assert done.stdout.splitlines()[-1] == "9 passed, 1 failed, 2 not checked"
+    assert done.stdout.splitlines()[-1] == "9 passed, 1 failed, 3 not checked"
 
 
 def test_a_missing_bars_file_fails_its_own_line_and_names_the_file(tmp_path: Path) -> None:
@@ -229,6 +231,11 @@ def test_a_paper_account_on_loopback_passes_and_a_closed_market_is_not_checked(t
         assert line.status is Status.SKIP and "market closed at 2025-07-01 09:00 ET" in line.detail, line
     assert failed(lines) == []
     assert by_name(lines)["paper account"].detail == "account PA0ZDTESIM01 is paper (its number starts with PA)"
+    feed = by_name(lines)["options feed"]
+    assert feed.status is Status.WARN and "derived from OPRA" in feed.detail and "15 minutes late" in feed.detail
+    assert summary(lines).endswith(", 1 warning(s)"), "a caveat is told, never counted as passed or failed"
+    opra = run_checks(loopback_config(tmp_path, serve().url, options_feed="opra"), adapters_for_check)
+    assert by_name(opra)["options feed"].status is Status.PASS
 
 
 @pytest.mark.usefixtures("keys_in_env")

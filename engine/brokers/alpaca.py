@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import requests
 from alpaca.common.exceptions import APIError
-from alpaca.data.enums import DataFeed
+from alpaca.data.enums import DataFeed, OptionsFeed
 from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.models import BarSet
@@ -496,14 +496,21 @@ def _simple_order(o: Any) -> Order:
 
 
 class AlpacaMarketData:
-    """The MarketData port on Alpaca's market data API (bars from the configured feed; option snapshots)."""
+    """The MarketData port on Alpaca's market data API (bars from the configured feed; option snapshots from the
+    configured options feed)."""
 
     def __init__(
-        self, stocks: StockHistoricalDataClient, options: OptionHistoricalDataClient, feed: str, retry: RetryPolicy
+        self,
+        stocks: StockHistoricalDataClient,
+        options: OptionHistoricalDataClient,
+        feed: str,
+        retry: RetryPolicy,
+        options_feed: str = "indicative",
     ) -> None:
         self._stocks = stocks
         self._options = options
         self._feed = DataFeed(feed)
+        self._options_feed = OptionsFeed(options_feed)
         self._retry = retry
 
     def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
@@ -533,6 +540,7 @@ class AlpacaMarketData:
             expiration_date=expiry,
             strike_price_gte=strike_min,
             strike_price_lte=strike_max,
+            feed=self._options_feed,
         )
         snaps = self._retry.call(
             f"GET /v1beta1/options/snapshots/{underlying}", lambda: self._options.get_option_chain(req)
@@ -540,7 +548,7 @@ class AlpacaMarketData:
         return [q for q in (_quote(s, snap) for s, snap in snaps.items()) if q is not None]
 
     def quotes(self, symbols: Sequence[str]) -> dict[str, OptionQuote]:
-        req = OptionSnapshotRequest(symbol_or_symbols=list(symbols))
+        req = OptionSnapshotRequest(symbol_or_symbols=list(symbols), feed=self._options_feed)
         snaps = self._retry.call("GET /v1beta1/options/snapshots", lambda: self._options.get_option_snapshot(req))
         return {q.symbol: q for q in (_quote(s, snap) for s, snap in snaps.items()) if q is not None}
 
@@ -593,4 +601,4 @@ def alpaca_adapters(
     stocks = _tame(StockHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
     options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
     retry = RetryPolicy(clock, cfg.max_retries, seed=seed)
-    return AlpacaBroker(trading, retry), AlpacaMarketData(stocks, options, cfg.feed, retry)
+    return AlpacaBroker(trading, retry), AlpacaMarketData(stocks, options, cfg.feed, retry, cfg.options_feed)

@@ -344,6 +344,7 @@ def test_chain_snapshots(stub, alpaca, fixture_json, name, symbol, bid, ask, iv,
     assert "underlying_symbol" not in query  # it is the path
     assert query["expiration_date"] == "2024-05-03"
     assert (float(query["strike_price_gte"]), float(query["strike_price_lte"])) == (150.0, 170.0)
+    assert query["feed"] == "indicative", "the configured options feed (alpaca.options_feed), never Alpaca's guess"
 
 
 def test_snapshot_with_greeks(stub, alpaca, fixture_json) -> None:
@@ -355,6 +356,13 @@ def test_snapshot_with_greeks(stub, alpaca, fixture_json) -> None:
     assert q.ts == datetime(2024, 2, 2, 20, 59, 59, 731674, tzinfo=UTC)
     assert q.ts.isoformat(timespec="seconds") == "2024-02-02T15:59:59-05:00"
     assert stub.seen[-1].query["symbols"] == "AAPL240126P00050000"
+    assert stub.seen[-1].query["feed"] == "indicative"
+
+
+def test_the_opra_feed_is_asked_for_when_configured(stub, adapters_for, fixture_json) -> None:
+    stub.route("GET /v1beta1/options/snapshots", (200, fixture_json("option_snapshots.json")))
+    adapters_for(stub.url, clock=SimClock(CLOCK_START), options_feed="opra").market_data.quotes(["AAPL240126P00050000"])
+    assert stub.seen[-1].query["feed"] == "opra"
 
 
 def test_snapshot_with_a_quote_only_has_no_greeks(stub, alpaca, fixture_json) -> None:
