@@ -29,6 +29,7 @@ EXIT_KINDS = (
     ("settled by the broker", "settled at the close"),
 )
 API_PORTS = frozenset({"broker", "market_data"})
+
 DEFINITIONS = {
     "uptime": "share of the session's market hours the run covered in which it was neither halted for an outage "
     "(a resumable halt: data, quote or broker) nor down (between a crash and its restart)",
@@ -179,13 +180,15 @@ def _why_stopped(records: list[dict[str, Any]], moves: list[dict[str, Any]]) -> 
 # --- the market and the API, from the recorded calls ---------------------------------------------
 
 
-def _results(calls: list[tuple[str, dict[str, Any]]], method: str, since: str = "") -> list[tuple[datetime, Any]]:
-    """The answers to `method`, with the time their batch was journaled (at or after the call), from `since`.
-    A repeated answer is decoded once."""
+def _results(
+    calls: list[tuple[str, dict[str, Any]]], method: str, since: str = "", until: str = "~"
+) -> list[tuple[datetime, Any]]:
+    """The answers to `method`, with the time their batch was journaled (at or after the call), in [since, until]
+    (ISO times of one day compare as text). A repeated answer is decoded once."""
     decoded: dict[int, Any] = {}
     out = []
     for ts, c in calls:
-        if c["method"] == method and "result" in c and ts >= since:
+        if c["method"] == method and "result" in c and since <= ts <= until:
             key = id(c["result"])
             if key not in decoded:
                 decoded[key] = decode_result(c["port"], method, c["result"])
@@ -202,8 +205,9 @@ def _session(day: date, calls: list[tuple[str, dict[str, Any]]]) -> Session | No
 
 
 def _last_account(calls: list[tuple[str, dict[str, Any]]]) -> Account | None:
-    found = _results(calls, "account")
-    return found[-1][1] if found else None
+    """The last account answer: the only one decoded (a day asks it at every poll)."""
+    last = next((c for _, c in reversed(calls) if c["method"] == "account" and "result" in c), None)
+    return None if last is None else decode_result(last["port"], "account", last["result"])
 
 
 def _underlying(calls: list[tuple[str, dict[str, Any]]], session: Session | None) -> list[list[Any]]:
@@ -224,7 +228,10 @@ def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]
     when it was made."""
     if not trades:
         return {}
-    quotes = _results(calls, "quotes", since=min(t["entry_time"] for t in trades))
+    # calls are journaled before the decision that follows them, so every quote a trade was marked on is in a
+    # batch written by its exit at the latest
+    quotes = _results(calls, "quotes", since=min(t["entry_time"] for t in trades),
+                      until=max(t["exit_time"] for t in trades))
     out: dict[str, list[list[Any]]] = {}
     for t in trades:
         start, stop = datetime.fromisoformat(t["entry_time"]), datetime.fromisoformat(t["exit_time"])
