@@ -133,4 +133,19 @@ def run_checks(cfg: Config, adapters_for: Callable[[Config], Adapters]) -> list[
     check("log directory", logs_check)
     kill = r.kill_file.exists()
     check("kill switch", lambda: (not kill, f"{r.kill_file} {'EXISTS: remove it to trade' if kill else 'absent'}"))
+    check("alerts", lambda: alerts_check(cfg))
     return lines
+
+
+def alerts_check(cfg: Config) -> tuple[bool, str]:
+    """Every alert URL must be one apprise can send to; nothing is sent. A URL is named by position and scheme only."""
+    from engine.config import notify_urls
+    from engine.notify import targets
+
+    urls = notify_urls(cfg.notify)
+    if not urls:
+        return True, "none: notify.urls and ZDTE_NOTIFY_URLS are empty"
+    usable, unusable = targets(urls, cfg.notify.timeout_s)
+    if unusable:
+        return False, f"{', '.join(unusable)}: not a URL apprise can send to"
+    return True, f"{', '.join(t.label for t in usable)}; on {', '.join(cfg.notify.on) or 'no event'}"

@@ -37,6 +37,7 @@ def test_the_default_simulated_setup_passes_every_line(tmp_path: Path) -> None:
         "risk limits",
         "log directory",
         "kill switch",
+        "alerts",
     ]
     assert all(line.ok for line in lines), [str(line) for line in lines if not line.ok]
     chain = next(line for line in lines if line.name == "data feed: option chain")
@@ -58,7 +59,7 @@ def test_a_kill_file_fails_its_line_and_the_command(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert done.returncode == 1 and "[FAIL] kill switch" in done.stdout and "10 passed, 1 failed" in done.stdout
+    assert done.returncode == 1 and "[FAIL] kill switch" in done.stdout and "11 passed, 1 failed" in done.stdout
 
 
 def test_a_missing_bars_file_fails_and_names_the_file(tmp_path: Path) -> None:

@@ -1,15 +1,25 @@
-"""What the alert tests share: a receiver on 127.0.0.1 that speaks apprise's json:// and keeps what it is sent."""
+"""What the alert tests share: a receiver on 127.0.0.1 that speaks apprise's json:// and keeps what it is sent, and a
+simulated day run in-process with alerts attached."""
 
 from __future__ import annotations
 
+import copy
 import json
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from engine.alerts import Alerts
+from engine.app import build
+from engine.config import Config, parse_config
+from engine.logs import close_day_files
+from engine.notify import Notifier
+from engine.runner import Runner
 
 WAIT_S = 60.0
 """The bound of every wait on the receiver: what arrives at all arrives long before it."""
@@ -94,5 +104,37 @@ def dead_url() -> str:
     return f"json://127.0.0.1:{port}/hook"
 
 
+def day_config(raw_default: dict[str, Any], logs: Path, **sections: dict[str, Any]) -> Config:
+    """The default config with its files in `logs`, without the page and its charts unless `report` asks for them,
+    and `sections` merged in."""
+    raw = copy.deepcopy(raw_default)
+    raw["logs_dir"] = str(logs)
+    raw["risk"]["kill_file"] = str(logs / "KILL")
+    raw["report"] = {"html": False}
+    for name, values in sections.items():
+        raw[name] = {**raw.get(name, {}), **values}
+    return parse_config(raw, "test")
+
+
 def no_wait(seconds: float) -> None:
     """The notifier's backoff in tests: a retry goes at once."""
+
+
+def alerts_to(cfg: Config, urls: list[str], timeout_s: float = 30.0, retries: int = 0) -> Alerts:
+    return Alerts(cfg, Notifier(urls, timeout_s, retries, wait=no_wait))
+
+
+def run_day(cfg: Config, alerts: Alerts | None, between: Callable[[Runner], None] | None = None) -> Runner:
+    """One run to its end, then the alerts drained; `between` is called after every tick (to act mid-day)."""
+    runner = build(cfg, alerts=alerts)
+    try:
+        runner.start()
+        while not runner.finished:
+            runner.tick()
+            if between is not None:
+                between(runner)
+        if alerts is not None:
+            assert alerts.close()
+    finally:
+        close_day_files()
+    return runner
