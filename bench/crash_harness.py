@@ -334,6 +334,7 @@ class SimServer:
 def engine_env() -> dict[str, str]:
     env = dict(os.environ)
     env["ALPACA_API_KEY"], env["ALPACA_SECRET_KEY"] = KEY, SECRET
+    env["ZDTE_NOTIFY_URLS"] = ""  # fifty restarts are no news for the trader's own alert URLs
     env.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     return env
 

@@ -38,6 +38,9 @@ from engine.version import engine_version
 if TYPE_CHECKING:
     from engine.sim.venue import SimVenue
 
+if TYPE_CHECKING:
+    from engine.alerts import Alerts
+
 SIM_START = time(9, 0)
 
 
@@ -155,10 +158,12 @@ def build(
     initial: State = State.INITIALIZING,
     progress: Progress | None = None,
     day_files: bool = True,
+    alerts: Alerts | None = None,
 ) -> Runner:
     """Wire one engine run; pass `adapters` to run it on fakes or recorded inputs, `initial` to start mid-way,
     `progress` to count its sessions on the console, `day_files=False` for a run inside another (its logs stay
-    the outer run's)."""
+    the outer run's), `alerts` to tell the trader (only the run itself: a replay or a re-simulation of a day must
+    not alert again)."""
     if adapters is None and cfg.broker == "alpaca":
         adapters = alpaca(cfg)
     day = first_day(cfg, adapters)
@@ -194,11 +199,16 @@ def build(
         audit=audit,
         days=Days(cfg, day, broker),
     )
-    return Runner(ctx, ports["clock"], initial, venue=adapters.venue, signals=signals, progress=progress)
+    runner = Runner(ctx, ports["clock"], initial, venue=adapters.venue, signals=signals, progress=progress)
+    if alerts is not None:
+        audit.listeners.append(alerts.record)
+        runner.day_listeners.append(alerts.day_done)
+    return runner
 
 
 def session_header(cfg: Config, day: date) -> dict[str, Any]:
-    """What a reader (or replay) needs to know about the run that wrote this journal; no secrets are in Config."""
+    """What a reader (or replay) needs to know about the run that wrote this journal; the Alpaca keys are not in
+    Config, and its alert URLs are SecretStr, dumped masked."""
     return {
         "session_date": day.isoformat(),
         "engine_version": engine_version(),

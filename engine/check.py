@@ -98,6 +98,7 @@ class _Checklist:
             ("risk limits", self.risk_limits),
             ("log directory", self.logs),
             ("kill switch", self.kill_switch),
+            ("alerts", lambda: alerts_check(self.cfg)),
         ]
         for name, fn in checks:
             self.lines.append(self._line(name, fn))
@@ -297,3 +298,17 @@ class _Checklist:
         kill = self.cfg.kill_file
         there = kill.exists()
         return not there, f"{kill} {'EXISTS: remove it to trade' if there else 'absent'}"
+
+
+def alerts_check(cfg: Config) -> tuple[bool, str]:
+    """Every alert URL must be one apprise can send to; nothing is sent. A URL is named by position and scheme only."""
+    from engine.config import notify_urls
+    from engine.notify import targets
+
+    urls = notify_urls(cfg.notify)
+    if not urls:
+        return True, "none: notify.urls and ZDTE_NOTIFY_URLS are empty"
+    usable, unusable = targets(urls, cfg.notify.timeout_s)
+    if unusable:
+        return False, f"{', '.join(unusable)}: not a URL apprise can send to"
+    return True, f"{', '.join(t.label for t in usable)}; on {', '.join(cfg.notify.on) or 'no event'}"

@@ -233,6 +233,7 @@ def _install_signals(runner) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from engine.alerts import alerts_for
     from engine.app import build
     from engine.logs import close_day_files, setup_logging
     from engine.progress import Progress
@@ -247,7 +248,14 @@ def _run(args: argparse.Namespace) -> int:
         setup_logging(-1 if args.quiet else (1 if args.verbose else 0), lambda: runner.ctx.now if runner else None)
         count = cfg.session.count
         progress = Progress(count, "sessions") if count is not None and count > 1 else None
-        runner = build(cfg, progress=progress)
+        alerts = alerts_for(cfg)
+        try:
+            runner = build(cfg, progress=progress, alerts=alerts)
+        except ZdteError as exc:
+            if alerts is not None:
+                alerts.startup_failed(str(exc))
+                alerts.close()
+            raise
     except ConfigError as exc:
         sys.stderr.write(f"config error: {exc}\n")
         return 2
@@ -268,9 +276,13 @@ def _run(args: argparse.Namespace) -> int:
         code = runner.run()
     except Exception as exc:  # noqa: BLE001 - the last line of defence reports and exits 1
         sys.stderr.write(f"fatal: {type(exc).__name__}: {exc}\n")
+        if alerts is not None:
+            alerts.fatal(f"{type(exc).__name__}: {exc}")
         return 1
     finally:
         gc.unfreeze()
+        if alerts is not None:  # the day summary goes out before the process ends; a failure is in the day's log
+            alerts.close()
         close_day_files()
         if progress is not None:
             progress.close()

@@ -1,7 +1,8 @@
 """config.yaml as validated pydantic models.
 
 Everything is checked before anything runs: an unknown key (a typo) or an impossible value is an
-error naming the key and the file. Secrets never come from YAML: only from the environment or `.env`.
+error naming the key and the file. The Alpaca keys never come from YAML: only from the environment or `.env`.
+An alert URL may (it holds its service's token), and is masked wherever the config is shown or journaled.
 """
 
 from __future__ import annotations
@@ -12,14 +13,24 @@ import os
 import re
 from datetime import time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from engine.errors import ConfigError
 
 SECRET_ENV_KEYS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
+NOTIFY_URLS_ENV = "ZDTE_NOTIFY_URLS"
 
 
 def _hhmm(value: object) -> object:
@@ -37,7 +48,14 @@ Num = Annotated[float, Field(strict=True)]
 
 
 class _YamlLoader(yaml.SafeLoader):
-    """Safe YAML that leaves dates as text, so pydantic validates them and names the key when one is wrong."""
+    """Safe YAML that leaves dates as text, so pydantic validates them and names the key when one is wrong, and reads
+    every key as text: YAML 1.1 takes a bare `on:` (notify.on) for the key True."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        for key, _ in node.value:
+            if key.tag == "tag:yaml.org,2002:bool":
+                key.tag = "tag:yaml.org,2002:str"
+        return super().construct_mapping(node, deep)
 
 
 _YamlLoader.yaml_implicit_resolvers = {
@@ -239,6 +257,24 @@ class ReportConfig(_Strict):
     )
 
 
+NotifyEvent = Literal["start", "fill", "exit", "halt", "resume", "error", "startup_failure", "day_summary"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
+
+
+class NotifyConfig(_Strict):
+    """Alerts through apprise. A URL holds its service's token, so it is a SecretStr: masked in every repr and in the
+    journal header's copy of the config, and read back only where the alert is sent."""
+
+    urls: tuple[SecretStr, ...] = Field(
+        (),
+        description=f"apprise URLs (tgram://, slack://, ntfy://, json://, mailto://...); none: no alerts; "
+        f"{NOTIFY_URLS_ENV} in the environment or .env replaces them",
+    )
+    on: tuple[NotifyEvent, ...] = Field(NOTIFY_EVENTS, description="the events that send an alert")
+    timeout_s: Num = Field(10.0, gt=0, description="the most one attempt to send an alert may take")
+    retries: Int = Field(3, ge=0, description="attempts after a failed one, after 1, 2, 4... seconds")
+
+
 class Config(_Strict):
     broker: Literal["sim", "alpaca"] = "sim"
     underlying: str = Field("SPY", pattern=r"^[A-Z]{1,6}$")
@@ -255,6 +291,7 @@ class Config(_Strict):
     alpaca: AlpacaConfig = AlpacaConfig()
     journal: JournalConfig = JournalConfig()
     report: ReportConfig = ReportConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     @property
     def kill_file(self) -> Path:
@@ -388,3 +425,18 @@ def load_secrets(env_file: str | Path | None = ".env") -> dict[str, str]:
             if k in SECRET_ENV_KEYS and v and k not in found:
                 found[k] = v
     return found
+
+
+def notify_urls(cfg: NotifyConfig, env_file: str | Path | None = ".env") -> list[str]:
+    """The alert URLs: ZDTE_NOTIFY_URLS (the environment's when set there, even empty; else `.env`'s) instead of the
+    config's when it holds any, so a token can stay out of the YAML as the Alpaca keys do. Split as apprise splits
+    its own lists: at commas and whitespace before a URL, not at a comma inside one (mailto://...?to=a@x,b@x)."""
+    from apprise.utils.parse import parse_urls
+    from dotenv import dotenv_values
+
+    text = os.environ.get(NOTIFY_URLS_ENV)
+    if text is None and env_file and Path(env_file).is_file():
+        text = dotenv_values(env_file).get(NOTIFY_URLS_ENV)
+    if text and text.strip():
+        return list(parse_urls(text))
+    return [u.get_secret_value() for u in cfg.urls]

@@ -7,6 +7,7 @@ halt), anything else in a trading state is a halt that flattens, and at start-up
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +66,8 @@ class Runner:
         self.outage_since: datetime | None = None
         self.interrupted: str | None = None
         """Why a stop signal ended the run early (SIGINT, SIGTERM): it exits INTERRUPTED, never looking finished."""
+        self.day_listeners: list[Callable[[Path, dict[str, Any]], None]] = []
+        """Told of each day's report once it is written (the alerts' day summary); each must never raise."""
 
     @property
     def state(self) -> State:
@@ -271,6 +274,8 @@ class Runner:
             report = with_expectation(report, path, records)
         written = write_day(report, ctx.cfg.logs_dir, html=ctx.cfg.report.html)
         self.reports.append((written, report))
+        for listen in self.day_listeners:
+            listen(written, report)
         total = report["total_pnl"]
         pnl = "holiday" if report["holiday"] else "unknown" if total is None else f"{total:+.2f}"
         done = f"session {days.day} done: {report['trade_count']} trade(s), P&L {pnl}"

@@ -21,6 +21,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 QUOTE_TS = datetime(2025, 7, 1, 11, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
+@pytest.fixture(autouse=True)
+def _no_alerts_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test, nor any run.py it starts, sends alerts to the URLs of the machine's environment or `.env`: an empty
+    ZDTE_NOTIFY_URLS in the environment wins over both (tests of the variable set their own)."""
+    monkeypatch.setenv("ZDTE_NOTIFY_URLS", "")
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -124,6 +124,7 @@ def test_the_default_simulated_setup_passes_every_line_it_checks(tmp_path: Path)
         "risk limits",
         "log directory",
         "kill switch",
+        "alerts",
     ]
     skipped = {line.name: line.detail for line in lines if line.status is Status.SKIP}
     assert skipped == {
@@ -144,7 +145,7 @@ def test_a_kill_file_fails_its_line_and_the_command(tmp_path: Path) -> None:
     assert kill.status is Status.FAIL and "EXISTS" in kill.detail
     done = run_py(tmp_path, "check", "--config", str(write_config(tmp_path, raw_config(tmp_path))))
     assert done.returncode == 1 and "[FAIL] kill switch" in done.stdout
-    assert done.stdout.splitlines()[-1] == "9 passed, 1 failed, 3 not checked"
+    assert done.stdout.splitlines()[-1] == "10 passed, 1 failed, 3 not checked"
 
 
 def test_a_missing_bars_file_fails_its_own_line_and_names_the_file(tmp_path: Path) -> None:

@@ -38,6 +38,8 @@ class AuditSink:
         self._header = header
         self.journal: Journal | None = None
         self.opened: list[Path] = []
+        self.listeners: list[Callable[[str, datetime, dict[str, Any]], None]] = []
+        """Told of each record once it is in the journal (the alerts); each must return at once and never raise."""
 
     def open(self, day: date, now: datetime, resume: ResumePoint) -> None:
         """The day's journal (and log files), headed by what replay needs to start where this run stands."""
@@ -70,6 +72,8 @@ class AuditSink:
         if self.journal is not None:
             self.flush_inputs(now)
             self.journal.append(kind, now, sync=sync, **fields)
+            for listen in self.listeners:
+                listen(kind, now, fields)
 
     def flush_inputs(self, now: datetime, last_of_file: bool = False) -> None:
         """The port calls made so far, as one `input` record (flushed, not fsynced: the OS keeps it on a crash)."""
