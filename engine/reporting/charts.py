@@ -42,7 +42,19 @@ def _x(text: str | float) -> float:
     return float(date2num(_when(text)))
 
 
-def _time_axis(ax: Axes) -> None:
+MIN_SPAN_DAYS = 30 / (24 * 60)
+"""The narrowest time axis drawn: a single instant (a trade closed seconds after its fill) would otherwise be
+widened by matplotlib's date axis to four years of half-hour ticks."""
+
+
+def _time_axis(ax: Axes, xs: list[float]) -> None:
+    """Half-hour ticks in ET over the data's own span (at least MIN_SPAN_DAYS), with a little room at each end."""
+    lo, hi = min(xs), max(xs)
+    if hi - lo < MIN_SPAN_DAYS:
+        mid = (lo + hi) / 2
+        lo, hi = mid - MIN_SPAN_DAYS / 2, mid + MIN_SPAN_DAYS / 2
+    pad = 0.02 * (hi - lo)
+    ax.set_xlim(lo - pad, hi + pad)
     ax.xaxis.set_major_locator(MinuteLocator(byminute=(0, 30), tz=ET))
     ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=ET))
     ax.set_xlabel("time (US/Eastern)")
@@ -71,7 +83,8 @@ def underlying(report: dict[str, Any]) -> Draw | None:
                 ax.plot([stop], [t["exit_spot"]], marker="v", color="#c62828", ms=9, ls="none")
         ax.set_ylabel(f"{report.get('underlying', 'underlying')} price")
         ax.set_title("underlying, entries (^), exits (v) and short strikes (dashed)")
-        _time_axis(ax)
+        moments = [_x(t[k]) for t in report["trades"] for k in ("entry_time", "exit_time")]
+        _time_axis(ax, [_x(t) for t, _ in points] + moments)
 
     return draw
 
@@ -97,7 +110,7 @@ def trades(report: dict[str, Any]) -> Draw | None:
             mark.set_ylabel("mark (net price per contract)")
         ax.set_title("the condor's P&L (and mark) while open, at mid")
         ax.legend(loc="upper left", fontsize=8)
-        _time_axis(ax)
+        _time_axis(ax, [_x(p[0]) for points in series.values() for p in points])
 
     return draw
 
@@ -120,7 +133,7 @@ def timeline(report: dict[str, Any]) -> Draw | None:
         shown = [s for s in STATE_COLORS if any(r["state"] == s for r in rows)]
         ax.legend(handles=[Patch(color=STATE_COLORS[s], label=s) for s in shown], loc="upper right", fontsize=7, ncol=4)
         ax.set_title("state timeline")
-        _time_axis(ax)
+        _time_axis(ax, [_x(r[k]) for r in rows for k in ("start", "end")])
 
     return draw
 
