@@ -164,10 +164,10 @@ class StreamServer:
         self._thread = threading.Thread(target=self._run, args=(ready,), name="zdte-sim-streams", daemon=True)
         self._thread.start()
         ready.wait()
-        if self._error is not None:
+        if self._bound is None:
             self._thread.join()
             self._thread = None
-            raise self._error
+            raise self._error or RuntimeError("stream server did not start (see the log)")
         return self
 
     def stop(self) -> None:
@@ -195,7 +195,10 @@ class StreamServer:
         return {name: self.url + path for path, name in FEED_NAMES.items()} | {"trading": self.url + "/stream"}
 
     def _run(self, ready: threading.Event) -> None:
-        asyncio.run(self._main(ready))
+        try:
+            asyncio.run(self._main(ready))
+        finally:
+            ready.set()  # start() must not wait forever on a loop that died before serving
 
     async def _main(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -361,10 +364,16 @@ class StreamServer:
             frame = await asyncio.wait_for(conn.ws.recv(), timeout)
         except TimeoutError:
             return Step([wire.error(404)], close=True)
+        data = isinstance(session, DataSession)
         try:
-            return session.on_message(wire.decode(frame, conn.packed))
+            message = wire.decode(frame, conn.packed)
         except ValueError:
-            return Step([wire.error(400) if isinstance(session, DataSession) else wire.trading_error("invalid syntax")])
+            return Step([wire.error(400) if data else wire.trading_error("invalid syntax")])
+        try:
+            return session.on_message(message)
+        except Exception:  # noqa: BLE001 - a simulator bug answers 500, as REST does, and keeps the connection
+            logger.exception(f"streams: connection {conn.id} on {conn.endpoint.path}")  # not the message: keys
+            return Step([wire.error(500) if data else wire.trading_error("internal error")])
 
     def _answer(self, conn: _Connection, step: Step) -> bool:
         """Queue a step's replies, one message a frame (Alpaca sends control messages alone); False when closing."""

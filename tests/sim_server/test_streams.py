@@ -8,6 +8,7 @@ bounded and on something the client or the server reports, never a sleep.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -302,6 +303,23 @@ def test_stock_bars_quotes_and_trades_follow_the_clock_as_rest_serves_them(strea
     [_, _, following] = client.take(3)
     assert following.timestamp == bars[-1].timestamp + timedelta(minutes=1)
     assert client.got.empty()  # nothing twice
+
+
+def test_a_stock_client_that_does_not_ask_for_msgpack_gets_json_with_rfc3339_times(stream_sim) -> None:
+    s = stream_sim
+    with raw(s, "sip", packed=False) as ws:
+        assert json.loads(ws.recv(timeout=WAIT)) == CONNECTED
+        ws.send(json.dumps(auth(s)))
+        assert json.loads(ws.recv(timeout=WAIT)) == AUTHENTICATED
+        ws.send(json.dumps({"action": "subscribe", "bars": ["SPY"]}))
+        assert json.loads(ws.recv(timeout=WAIT))[0]["bars"] == ["SPY"]
+        now = s.advance(60)
+        frame = ws.recv(timeout=WAIT)
+    assert isinstance(frame, str)  # a text frame
+    [bar] = json.loads(frame)
+    assert bar["T"] == "b" and bar["S"] == "SPY"
+    start = now.replace(second=0, microsecond=0) - timedelta(minutes=1)
+    assert datetime.fromisoformat(bar["t"]) == start
 
 
 def test_option_quotes_are_the_rest_snapshots_with_msgpack_timestamps(stream_sim, clients) -> None:
