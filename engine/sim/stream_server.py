@@ -153,6 +153,7 @@ class StreamServer:
         self._conns: dict[int, _Connection] = {}
         self._slots: dict[str, int] = {}
         self._faults: dict[str, _PathFaults] = {}
+        self._cutting: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -160,6 +161,7 @@ class StreamServer:
         """Bind and serve in a daemon thread; OSError when the port cannot be bound."""
         if self._thread is not None:
             raise RuntimeError("stream server already started")
+        self._bound, self._error = None, None
         ready = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(ready,), name="zdte-sim-streams", daemon=True)
         self._thread.start()
@@ -408,10 +410,14 @@ class StreamServer:
             return
         try:
             conn.queue.put_nowait((frame, messages))
-            conn.pending += 1
         except asyncio.QueueFull:
             conn.slow = True
-            asyncio.get_running_loop().create_task(self._cut_slow(conn))
+            task = asyncio.get_running_loop().create_task(self._cut_slow(conn))
+            self._cutting.add(task)  # the loop keeps only a weak reference to a task
+            task.add_done_callback(self._cutting.discard)
+            return
+        if frame is not _CLOSE:
+            conn.pending += 1
 
     async def _cut_slow(self, conn: _Connection) -> None:
         """407 past the queue and any hold, given a moment to leave (not guaranteed, as at Alpaca), then cut."""

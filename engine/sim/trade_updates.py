@@ -103,7 +103,8 @@ class OrderWatch:
     def _update(
         self, event: str, order: Order, at: datetime, n: int, fill: tuple[float, float] | None = None
     ) -> TradeUpdate:
-        """The order JSON of now: the message is made as the event is seen, while the order is as it was then."""
+        """An event's message, with the order in REST's JSON as that event left it; its execution id is the same
+        on every run (the order's id and the event's number)."""
         execution_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"zdte-sim-execution/{order.id}/{n}"))
         position = self._position(order) if fill is not None else None
         message = wire.trade_update(event, self._order_json(order), at, execution_id, fill, position)

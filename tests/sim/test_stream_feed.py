@@ -26,9 +26,9 @@ def at(hh: int, mm: int, day: date = DAY) -> datetime:
 class World:
     """A venue at 15:00 on 2025-07-01 with serve-sim's API over it and a feed following both."""
 
-    def __init__(self) -> None:
+    def __init__(self, cfg: SimConfig | None = None) -> None:
         self.clock = SimClock(at(15, 0))
-        self.venue = SimVenue(SimConfig(), "SPY", self.clock, ExchangeCalendar())
+        self.venue = SimVenue(cfg or SimConfig(), "SPY", self.clock, ExchangeCalendar())
         self.api = AlpacaApi(self.venue, self.clock, api_key="k", secret_key="s")
         self.feed = StreamFeed(self.venue, self.clock, self.api.trading.order_json)
 
@@ -39,9 +39,9 @@ class World:
         spot = mk.spot(self.clock.now())
         return min((c for c in mk.contracts() if c.right.value == "C"), key=lambda c: abs(c.strike - spot)).symbol
 
-    def buy(self, symbol: str, limit: float, cid: str) -> dict:
+    def buy(self, symbol: str, limit: float, cid: str, qty: int = 1) -> dict:
         body = {"symbol": symbol, "side": "buy", "type": "limit", "limit_price": limit, "time_in_force": "day"}
-        raw = json.dumps({**body, "qty": 1, "client_order_id": cid}).encode()
+        raw = json.dumps({**body, "qty": qty, "client_order_id": cid}).encode()
         reply = self.api.handle("POST", "/v2/orders", "", HEADERS, raw)
         assert reply.status == 200, reply.body
         return reply.body
@@ -150,3 +150,29 @@ def test_orders_placed_before_the_feed_are_history() -> None:
     [canceled] = feed.catch_up(Wanted(trade_updates=True))
     data = canceled.message["data"]
     assert (data["event"], data["order"]["status"], canceled.at) == ("canceled", "canceled", at(15, 0))
+
+
+def test_partial_fills_are_told_one_execution_at_a_time() -> None:
+    """Each execution's own quantity and price (out of the order's running average), the position after it, and the
+    order as partially filled until the last one."""
+    w = World(SimConfig(partial_fill_prob=1.0))
+    symbol = w.atm_call()
+    w.buy(symbol, 50.0, "parts", qty=5)
+    updates = w.feed.catch_up(Wanted(trade_updates=True))
+    for _ in range(10):
+        w.clock.sleep(60)
+        updates += w.feed.catch_up(Wanted(trade_updates=True))
+    data = [u.message["data"] for u in updates]
+    assert data[0]["event"] == "new" and data[-1]["event"] == "fill"
+    fills = data[1:]
+    assert len(fills) >= 2 and all(d["event"] == "partial_fill" for d in fills[:-1])
+    assert all(d["order"]["status"] == "partially_filled" for d in fills[:-1])
+    qtys = [int(d["qty"]) for d in fills]
+    assert sum(qtys) == 5 and [int(d["position_qty"]) for d in fills] == [sum(qtys[: i + 1]) for i in range(len(qtys))]
+    mk = w.venue.market()
+    assert mk is not None
+    for d in fills:  # each at the ask of its own minute
+        assert float(d["price"]) == mk.bid_ask(symbol, mk.minute(datetime.fromisoformat(d["timestamp"])))[1]
+    final = fills[-1]["order"]
+    paid = sum(float(d["price"]) * int(d["qty"]) for d in fills) / 5
+    assert abs(float(final["filled_avg_price"]) - paid) < 1e-6
