@@ -1,5 +1,5 @@
-"""`run.py serve-sim`: the simulator behind Alpaca's REST API on loopback, as a command: it reads the engine's
-config and builds the venue the server (engine/sim/transport.py) serves."""
+"""`run.py serve-sim`: the simulator behind Alpaca's REST API and websocket streams on loopback, as a command: it
+reads the engine's config and builds the venue the server (engine/sim/transport.py) serves."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ def serve(args: argparse.Namespace) -> int:
             fault_rate=args.fault_rate or 0.0,
             seed=sim_cfg.seed,
             slow_seconds=args.slow_seconds if args.slow_seconds is not None else 2.0,
+            streams=True,
+            stream_port=args.stream_port or 0,
         )
     except ValueError as exc:
         print(f"usage error: {exc}", file=sys.stderr)
@@ -68,17 +70,24 @@ def serve(args: argparse.Namespace) -> int:
         try:
             server.start()
         except OSError as exc:
-            print(f"cannot serve on 127.0.0.1:{args.port or 0}: {exc.strerror or exc}", file=sys.stderr)
+            ports = f"{args.port or 0} (streams {args.stream_port or 0})"
+            print(f"cannot serve on 127.0.0.1:{ports}: {exc.strerror or exc}", file=sys.stderr)
             return 1
         session = venue.session(day)
         when = "a session" if session else f"no session (next: {venue.next_session(day).day.isoformat()})"
         print(f"zdte simulator: Alpaca REST API at {server.url}", flush=True)
+        assert server.streams is not None
+        urls = server.streams.urls
+        print(f"  streams: stocks {urls['iex']} {urls['sip']}")
+        print(f"           options {urls['indicative']} {urls['opra']}")
+        print(f"           trading {urls['trading']}  (alpaca-py: url_override=<the URL>, as is)")
         print(f"  {day.isoformat()}: {when}; clock at {aj.iso_et(clock.now())}; seed {sim_cfg.seed}; {underlying}")
         if from_env:
             print("  keys: ALPACA_API_KEY / ALPACA_SECRET_KEY from the environment")
         else:
             print(f"  keys (simulator only): ALPACA_API_KEY={key} ALPACA_SECRET_KEY={secret}")
-        print(f"  faults: rate {server.fault_rate}, slow {server.slow_seconds}s; time moves by POST /sim/advance")
+        print(f"  faults: rate {server.fault_rate}, slow {server.slow_seconds}s; time moves by POST /sim/advance,")
+        print("  and the streams publish what each advance skipped (GET /sim/info lists their URLs)")
         print("  Ctrl-C to stop", flush=True)
         while not stop.wait(0.2):
             pass

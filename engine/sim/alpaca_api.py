@@ -100,6 +100,8 @@ class AlpacaApi:
         self.clock = clock
         self._api_key = api_key
         self._secret_key = secret_key
+        self.stream_urls: dict[str, str] | None = None
+        """Where the websocket streams serve, when the transport serves them: /sim/info tells a client."""
         self.trading = TradingApi(venue, clock, live_account)
         market = MarketDataApi(venue, clock)
         t = self.trading
@@ -205,6 +207,7 @@ class AlpacaApi:
                 "session_date": day.isoformat() if session else None,
                 "is_open": bool(session and session.open <= now < session.close),
                 "underlying": self.venue.underlying,
+                "streams": self.stream_urls,
             },
         )
 

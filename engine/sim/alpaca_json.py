@@ -247,21 +247,24 @@ def greeks(
     return out
 
 
+def quote_fields(q: OptionQuote) -> dict[str, Any]:
+    """An option quote's prices, sizes, exchanges and condition, without its time: the snapshot's latestQuote
+    and the option stream's `q` message share them, so a streamed quote is the quote REST answers."""
+    return {
+        "ap": q.ask,
+        "as": QUOTE_SIZE,
+        "ax": OPTIONS_EXCHANGE,
+        "bp": q.bid,
+        "bs": QUOTE_SIZE if q.bid > 0 else 0,
+        "bx": OPTIONS_EXCHANGE,
+        "c": " ",
+    }
+
+
 def snapshot_json(q: OptionQuote, g: Greeks | None) -> dict[str, Any]:
     """One option snapshot: the latest quote, and IV and greeks when known. No latestTrade: the simulator
     has no trades, and Alpaca leaves the key out for contracts that have not traded."""
-    out: dict[str, Any] = {
-        "latestQuote": {
-            "ap": q.ask,
-            "as": QUOTE_SIZE,
-            "ax": OPTIONS_EXCHANGE,
-            "bp": q.bid,
-            "bs": QUOTE_SIZE if q.bid > 0 else 0,
-            "bx": OPTIONS_EXCHANGE,
-            "c": " ",
-            "t": iso_utc(q.ts),
-        }
-    }
+    out: dict[str, Any] = {"latestQuote": {**quote_fields(q), "t": iso_utc(q.ts)}}
     if q.iv is not None:
         out["impliedVolatility"] = q.iv
     if g is not None:

@@ -388,6 +388,12 @@ class SimExchange:
         """The market's mark of the minute; only called with holdings, which exist only inside a session once synced."""
         return self._mk.mark(symbol, self._mk.minute(now))
 
+    def held(self, symbol: str) -> int:
+        """The signed quantity held in a symbol as of the last sync, without syncing or marking it: what a
+        trade update reports as the position after a fill the caller has just synced to."""
+        h = self._holdings.get(symbol)
+        return h.qty if h is not None else 0
+
     def positions(self, now: datetime) -> list[Position]:
         self.sync(now)
         out = []

@@ -143,7 +143,8 @@ class TradingApi:
 
     # -- orders ----------------------------------------------------------------------------------------
 
-    def _order_json(self, order: Order) -> dict[str, Any]:
+    def order_json(self, order: Order) -> dict[str, Any]:
+        """An order as Alpaca's REST API shows it now: the trade stream sends the same object in its updates."""
         return aj.order_json(order, self._meta.get(order.id) or aj.OrderMeta(), self.close_of(order.submitted_at))
 
     def _get_order(self, order_id: str) -> Order:
@@ -177,7 +178,7 @@ class TradingApi:
         request, meta = self._parse_order(req.body)
         order = self.venue.submit_order(request)
         self._meta[order.id] = meta
-        return Reply(200, self._order_json(order))
+        return Reply(200, self.order_json(order))
 
     def _parse_order(self, body: Any) -> tuple[OrderRequest, aj.OrderMeta]:
         """Alpaca's order body to the exchange's OrderRequest; what Alpaca would refuse is refused here."""
@@ -271,10 +272,10 @@ class TradingApi:
             orders = [o for o in orders if len(o.legs) == 1 and o.legs[0].side.value == side]
         if direction == "desc":
             orders = orders[::-1]
-        return Reply(200, [self._order_json(o) for o in orders[:limit]])
+        return Reply(200, [self.order_json(o) for o in orders[:limit]])
 
     def get_order(self, req: Request) -> Reply:
-        return Reply(200, self._order_json(self._get_order(req.params["order_id"])))
+        return Reply(200, self.order_json(self._get_order(req.params["order_id"])))
 
     def order_by_client_id(self, req: Request) -> Reply:
         cid = req.query.get("client_order_id")
@@ -283,7 +284,7 @@ class TradingApi:
         order = self.venue.order_by_client_id(cid)
         if order is None:
             raise ApiError(*_ORDER_NOT_FOUND)
-        return Reply(200, self._order_json(order))
+        return Reply(200, self.order_json(order))
 
     def _cancel(self, order_id: str) -> None:
         order = self._get_order(order_id)
@@ -360,4 +361,4 @@ class TradingApi:
         request = OrderRequest(client_order_id=cid, legs=(leg,), qty=qty, limit_price=self._natural([leg]))
         order = self.venue.submit_order(request)
         self._meta[order.id] = aj.OrderMeta(order_class="simple", type="market")
-        return Reply(200, self._order_json(order))
+        return Reply(200, self.order_json(order))

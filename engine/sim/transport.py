@@ -5,6 +5,10 @@ errors, unavailability, slow answers and dropped connections, including the nast
 is accepted by the exchange but the answer is lost, which doubles orders in clients that resend blindly.
 They live here, around the API and not in it, because they are what a network and a busy venue do to a
 request, not what Alpaca answers.
+
+With `streams=True` it also serves Alpaca's websocket streams (engine/sim/stream_server.py, on a port of their
+own): after every request that can change something (any but a GET: an order, a cancel, a clock advance), it
+publishes what happened since the previous one (engine/sim/stream_feed.py), so the streams follow the clock.
 """
 
 from __future__ import annotations
@@ -22,10 +26,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from loguru import logger
+
 from engine.sim import alpaca_json as aj
 from engine.sim.alpaca_api import AlpacaApi, Match, Route, decode_body
 from engine.sim.api_call import Reply, error_reply
 from engine.sim.params import SimulatedClock
+from engine.sim.stream_feed import StreamFeed
+from engine.sim.stream_server import StreamServer
 from engine.sim.venue import SimVenue
 
 DEFAULT_API_KEY = "zdte-sim-key"
@@ -118,6 +126,8 @@ class SimServer:
         slow_seconds: float = 2.0,
         fault_kinds: Sequence[str] | None = None,
         live_account: bool = False,
+        streams: bool = False,
+        stream_port: int = 0,
     ) -> None:
         """`live_account`: pose as a live Alpaca account (its number without the paper "PA"), only so that a test
         can prove the engine refuses one behind a loopback URL; serve-sim itself always answers as paper."""
@@ -142,6 +152,11 @@ class SimServer:
         self._log: list[dict[str, Any]] = []
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.streams = (
+            StreamServer(api_key=api_key, secret_key=secret_key, host=host, port=stream_port) if streams else None
+        )
+        """The websocket streams (None unless asked for): their URLs, and their faults for a test to inject."""
+        self._feed: StreamFeed | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -150,6 +165,16 @@ class SimServer:
         if self._httpd is not None:
             raise RuntimeError("server already started")
         self._httpd = _HTTPServer((self.host, self._port), self)
+        if self.streams is not None:
+            try:
+                self.streams.start()
+            except OSError:
+                self._httpd.server_close()
+                self._httpd = None
+                raise
+            with self._lock:
+                self._feed = StreamFeed(self.venue, self.clock, self.api.trading.order_json)
+            self.api.stream_urls = self.streams.urls
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="zdte-sim-server", daemon=True
         )
@@ -167,6 +192,8 @@ class SimServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self.streams is not None:
+            self.streams.stop()
 
     def __enter__(self) -> SimServer:
         return self.start() if self._httpd is None else self
@@ -266,11 +293,25 @@ class SimServer:
             return req
         with self._lock:
             reply = self.api.dispatch(route, req)
+            if route.method != "GET":
+                self._publish()  # even when the answer is then lost: the stream tells what the exchange did
         if fault == "server_error_after":
             return error_reply(500, 50010000, "internal server error")
         if fault == "drop_after":
             return None
         return reply
+
+    def _publish(self) -> None:
+        """What happened since the last request, to the streams; called under the lock, as it reads the venue.
+        A failure here is a simulator bug, logged: the request it follows has been carried out and is answered."""
+        if self._feed is None or self.streams is None:
+            return
+        try:
+            events = self._feed.catch_up(self.streams.wanted())
+        except Exception:  # noqa: BLE001 - see the docstring
+            logger.exception("streams: publishing failed")
+            return
+        self.streams.publish(events)
 
     def _draw_fault(self, route: Route) -> str | None:
         """Seeded: one draw per eligible request decides, a second picks the kind among those that apply."""

@@ -190,17 +190,21 @@ def test_the_simulator_imports_only_the_models_it_serves() -> None:
 
 def test_serve_sims_api_answers_without_sockets_threads_or_wall_time() -> None:
     """serve-sim's Alpaca API is request in, reply out: the network, threads, sleeping and seeded faults are the
-    transport's (engine/sim/transport.py), so the API can be called and tested as a plain function."""
+    transport's (engine/sim/transport.py, engine/sim/stream_server.py), so the API, and what its streams say and
+    publish, can be called and tested as plain functions."""
     import ast
 
-    transport_only = {"socket", "socketserver", "http", "threading", "time", "random"}
+    transport_only = {"socket", "socketserver", "http", "threading", "time", "random", "asyncio", "websockets"}
     sim_dir = Path(__file__).resolve().parents[2] / "engine" / "sim"
-    for name in ("alpaca_api.py", "api_call.py", "market_data_api.py", "query.py", "trading_api.py", "alpaca_json.py"):
+    rest = ("alpaca_api.py", "api_call.py", "market_data_api.py", "query.py", "trading_api.py", "alpaca_json.py")
+    streams = ("stream_feed.py", "stream_protocol.py", "stream_wire.py", "trade_updates.py")
+    for name in rest + streams:
         imported: set[str] = set()
         for node in ast.walk(ast.parse((sim_dir / name).read_text())):
             if isinstance(node, ast.Import):
                 imported |= {a.name for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module:
                 imported.add(node.module)
-        found = {m for m in imported if m.split(".")[0] in transport_only or m == "engine.sim.transport"}
+        transports = ("engine.sim.transport", "engine.sim.stream_server")
+        found = {m for m in imported if m.split(".")[0] in transport_only or m in transports}
         assert not found, f"{name} imports {sorted(found)}"

@@ -139,9 +139,17 @@ def sim() -> Iterator[Sim]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def stream_sim() -> Iterator[Sim]:
+    """One server with its websocket streams per test module, at 09:00 ET on 2025-07-01; time only moves forward."""
+    server = _start(streams=True)
+    yield Sim(server)
+    server.stop()
+
+
 @pytest.fixture
 def make_sim() -> Iterator[Callable[..., Sim]]:
-    """Fresh servers for tests that need their own clock or faults: make_sim(day=..., fault_rate=...)."""
+    """Fresh servers for tests that need their own clock or faults: make_sim(day=..., fault_rate=..., streams=True)."""
     started: list[SimServer] = []
 
     def make(**kwargs: Any) -> Sim:
