@@ -30,7 +30,7 @@ def fitted_level(path: Path, sim: dict[str, Any]) -> float:
     return level_for_shape(day, atm, sim["late_rise"], sim["late_minutes"])
 
 
-def recorded_market(path: Path, header: dict[str, Any], quotes: bool) -> dict[str, Any]:
+def recorded_sim(path: Path, header: dict[str, Any], quotes: bool) -> dict[str, Any]:
     """The `sim` keys that put a paper session's recorded market under the simulator: its bars, the model at the
     level its chains carry, and (`quotes`) its recorded quotes over the model in the minutes it recorded them."""
     sim = header["config"]["sim"]
@@ -45,9 +45,9 @@ def recorded_market(path: Path, header: dict[str, Any], quotes: bool) -> dict[st
 
 def recorded_until(path: Path) -> datetime:
     """The end of the last bar the session recorded: past it, the simulator knows no price (it holds the last)."""
-    from engine.journal.answers import recorded_market as answers
+    from engine.journal.answers import recorded_market
 
-    bars = answers(path).bars
+    bars = recorded_market(path).bars
     return datetime.fromtimestamp(int(bars.ts[-1]) + 60, ET)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from engine.errors import DataError
 from engine.journal.replay import JournalUnusable, usable_records
-from engine.journal.resim import recorded_market, recorded_until, resimulate
+from engine.journal.resim import recorded_sim, recorded_until, resimulate
 from engine.reporting.day import build_day
 from engine.sim.errors import SimError
 
@@ -25,7 +25,7 @@ def what_if(path: Path, sets: list[str]) -> dict[str, Any]:
     header = records[0]
     paper = header.get("broker") != "sim"
     try:
-        market = recorded_market(path, header, quotes=True) if paper else {}
+        market = recorded_sim(path, header, quotes=True) if paper else {}
         simulated = resimulate(path, header, market, sets)
     except (DataError, SimError, ValueError) as exc:
         raise JournalUnusable(f"the simulator cannot run on this journal: {exc}") from None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError, DataError, ZdteError
-from engine.journal.resim import recorded_market, recorded_until, resimulate
+from engine.journal.resim import recorded_sim, recorded_until, resimulate
 from engine.reporting.day import DEFINITIONS, TARGETS
 from engine.sim.errors import SimError
 
@@ -39,7 +39,7 @@ def expectation(path: Path, records: list[dict[str, Any]], report: dict[str, Any
     if report["holiday"]:
         return {"measured": False, "why": "no session that day"}
     try:
-        market = recorded_market(path, header, quotes=False)
+        market = recorded_sim(path, header, quotes=False)
         quotes = header["config"]["sim"].get("quotes")
         if quotes and str(quotes).endswith(".zip"):
             market.update(quotes=quotes, vol_source=header["config"]["sim"]["vol_source"])
