@@ -7,6 +7,7 @@ other cells. The journal comes back as bytes when asked for, because a Ray worke
 
 from __future__ import annotations
 
+import gc
 import signal
 import tempfile
 import time
@@ -38,6 +39,7 @@ def prepare_worker() -> None:
         from engine.logs import setup_logging
 
         setup_logging(-2)
+        gc.freeze()  # as `run` does: what is loaded lives as long as the process, so no full pass walks it
         _ready = True
 
 

@@ -8,6 +8,7 @@ import argparse
 import hashlib
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,14 +63,15 @@ def _grid(args: argparse.Namespace) -> tuple[list[Cell], list[Axis], int, int]:
     return cells, axes, len(days), len(seeds)
 
 
-def _executor(args: argparse.Namespace) -> Executor:
+def _executor(args: argparse.Namespace, stack: ExitStack) -> Executor:
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers {args.workers}: at least 1")
     if args.ray is not None:
-        from engine.sweep.on_ray import ray_module, run_on_ray
+        from engine.sweep.on_ray import connect, ray_module, run_on_ray
 
-        ray_module()  # a missing Ray is a usage error now, not after the grid is built and the folder made
-        return lambda todo: run_on_ray(todo, args.ray, args.workers, args.keep_journals)
+        if connect(args.ray, args.workers):
+            stack.callback(ray_module().shutdown)
+        return lambda todo: run_on_ray(todo, args.keep_journals)
     from engine.sweep.local import run_local
 
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
@@ -81,14 +83,15 @@ def sweep_command(args: argparse.Namespace) -> int:
     from engine.sweep.driver import execute
 
     setup_logging(-1)  # the parent's console is the progress bar and the table
-    try:
-        cells, axes, days, seeds = _grid(args)
-        executor = _executor(args)
-    except ConfigError as exc:
-        sys.stderr.write(f"sweep: {exc}\n")
-        return 2
-    out = args.out or Path("sweeps") / hashlib.sha256("".join(c.key for c in cells).encode()).hexdigest()[:10]
-    done = execute(cells, axes, out, executor, args.keep_journals)
+    with ExitStack() as stack:  # a Ray runtime started here is stopped when the cells are done
+        try:
+            cells, axes, days, seeds = _grid(args)
+            executor = _executor(args, stack)
+        except ConfigError as exc:
+            sys.stderr.write(f"sweep: {exc}\n")
+            return 2
+        out = args.out or Path("sweeps") / hashlib.sha256("".join(c.key for c in cells).encode()).hexdigest()[:10]
+        done = execute(cells, axes, out, executor, args.keep_journals)
     if done.interrupted:
         sys.stderr.write(f"interrupted: {len(done.rows)} of {len(cells)} cell(s) done, in {out}; the same command "
                          "resumes\n")

@@ -8,6 +8,7 @@ mount, or the same copy on each node), and have zdte installed.
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterator
 from itertools import islice
 from typing import Any
@@ -28,15 +29,37 @@ def ray_module() -> Any:
     return ray
 
 
-def run_on_ray(cells: list[Cell], address: str, num_cpus: int | None, keep_journals: bool) -> Iterator[Outcome]:
-    """Each cell's outcome as it finishes (ray.wait). A runtime already initialized in this process (a test's) is
-    used as it is; one started here is shut down at the end. Cells are handed out a few per CPU at a time, so a
-    long sweep holds little in the object store and Ctrl-C has little to cancel."""
+def connect(address: str, num_cpus: int | None) -> bool:
+    """Join the cluster at `address`, or start a local runtime (LOCAL), before any cell runs, so an unreachable
+    cluster is a usage error and not a sweep of failed cells. A runtime already initialized in this process (a
+    test's) is used as it is. True when this call started one, which its caller then shuts down."""
     ray = ray_module()
-    started = not ray.is_initialized()
-    if started:
-        local = {"num_cpus": num_cpus, "include_dashboard": False} if address == LOCAL else {}
+    if ray.is_initialized():
+        return False
+    local = {"num_cpus": num_cpus, "include_dashboard": False} if address == LOCAL else {}
+    _answers(address)
+    try:
         ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False, **local)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"--ray {address}: cannot start or join Ray ({_first_line(exc)})") from None
+    return True
+
+
+def _answers(address: str) -> None:
+    """A HOST:PORT nothing listens on is said at once: Ray itself retries an absent head for many minutes."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise ConfigError(f"--ray {address}: no Ray head answers there ({exc.strerror or exc})") from None
+
+
+def run_on_ray(cells: list[Cell], keep_journals: bool) -> Iterator[Outcome]:
+    """Each cell's outcome as it finishes (ray.wait), on the runtime `connect` set up. Cells are handed out a few
+    per CPU at a time, so a long sweep holds little in the object store and Ctrl-C has little to cancel."""
+    ray = ray_module()
     task = ray.remote(run_cell)
     window = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))
     waiting = iter(cells)
@@ -57,8 +80,6 @@ def run_on_ray(cells: list[Cell], address: str, num_cpus: int | None, keep_journ
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
-        if started:
-            ray.shutdown()
 
 
 def _first_line(exc: BaseException) -> str:

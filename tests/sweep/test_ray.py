@@ -1,5 +1,5 @@
 """`zdte sweep --ray`: the cells as Ray tasks give the rows the local workers give, and resume the same way. Ray is
-started once for the module (a local runtime of 2 CPUs) and the sweep uses it as it finds it."""
+started once for the module (a new local runtime of 2 CPUs) and the sweep uses it as it finds it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e \"
 
 @pytest.fixture(scope="module", autouse=True)
 def runtime():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)  # never a cluster found
     yield
     ray.shutdown()
 

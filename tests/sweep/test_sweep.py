@@ -223,3 +223,11 @@ def test_kept_journals_are_the_cells_journals(sweep, tmp_path):
     assert len(journals) == 2
     seeds = {json.loads(p.read_text(encoding="utf-8").splitlines()[0])["seed"] for p in journals}
     assert seeds == {3, 4}
+
+
+def test_a_ray_address_nothing_answers_at_exits_2_at_once(sweep, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install -e \".[ray]\")")
+    done = sweep(tmp_path / "out", "--dates", "2025-07-01", "--ray", "127.0.0.1:1")
+    assert done.code == 2
+    assert "--ray 127.0.0.1:1: no Ray head answers there" in done.stderr
+    assert not (tmp_path / "out").exists()
