@@ -119,7 +119,8 @@ def _report(done: Done, cells: list[Cell], axes: list[Axis], out: Path, days: in
     if reason is None:
         title = f"zdte sweep of {args.config}: {cells[0].day} .. {cells[-1].day}, {len(cells)} cell(s)"
         page = write_heatmap(out, done.rows, axes, ranked, title, days, seeds)
-        lines.append(f"heatmap {page} and {page.with_suffix('.png')}")
+        single = " (a single row: one key is swept)" if len(axes) == 1 else ""
+        lines.append(f"heatmap {page} and {page.with_suffix('.png')}{single}")
     else:
         lines.append(reason)
     sys.stdout.write("\n".join(lines) + "\n")

@@ -113,4 +113,4 @@ def _ranked_table(ranked: list[Ranked], axes: list[Axis]) -> str:
              "n/a" if r.worst is None else f"{r.worst['date']} seed {r.worst['seed']} {money(r.worst['pnl'])}",
              "n/a" if r.profit_factor is None else f"{r.profit_factor:.2f}", money(r.max_drawdown)]
             for i, r in enumerate(ranked, start=1)]
-    return table("ranked", head, rows, {0, *range(1 + len(axes), len(head))})
+    return table("ranked", head, rows, {0, *range(1 + len(axes), len(head))} - {head.index("worst day")})
