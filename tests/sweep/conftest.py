@@ -40,6 +40,12 @@ def _sweep(repo_root: Path, out: Path, *args: str) -> Swept:
 
 
 @pytest.fixture(scope="package")
+def grid() -> tuple[str, ...]:
+    """The swept keys and the dates (GRID[:4] is the keys alone)."""
+    return GRID
+
+
+@pytest.fixture(scope="package")
 def sweep(repo_root: Path) -> Callable[..., Swept]:
     """sweep(out, *args): `zdte sweep --config config.yaml -o OUT ARGS` in this process: its exit code and output."""
     return lambda out, *args: _sweep(repo_root, out, *args)

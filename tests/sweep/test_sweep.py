@@ -19,7 +19,6 @@ from engine.sweep.cell import run_cell
 from engine.sweep.driver import execute
 from engine.sweep.grid import build_cells, parse_axes
 from tests.engine_run import run_engine
-from tests.sweep.conftest import GRID
 
 
 def _alone(default_raw_config: dict, tmp_path: Path, row: dict[str, str]) -> dict:
@@ -60,8 +59,8 @@ def test_every_row_is_its_cell_run_alone(reference, default_raw_config, tmp_path
     assert len(pnls) > 2  # the parameters and dates do change the result: a sweep of one repeated cell would pass
 
 
-def test_one_worker_gives_the_rows_of_two(reference, sweep, tmp_path):
-    one = sweep(tmp_path / "one", *GRID, "--workers", "1")
+def test_one_worker_gives_the_rows_of_two(grid, reference, sweep, tmp_path):
+    one = sweep(tmp_path / "one", *grid, "--workers", "1")
     assert one.code == 0, one.stderr
     assert one.rows() == reference.rows()
 
@@ -118,16 +117,16 @@ def test_the_heatmap_has_one_cell_per_pair_with_its_total(reference):
             assert float(shown.replace(",", "")) == totals[(delta, stop)]
 
 
-def test_a_sweep_started_again_runs_only_what_it_has_not_finished(sweep, reference, tmp_path):
+def test_a_sweep_started_again_runs_only_what_it_has_not_finished(grid, sweep, reference, tmp_path):
     out = tmp_path / "resumed"
-    first = sweep(out, *GRID[:4], "--dates", "2025-07-01", "--workers", "2")  # an interrupted sweep: half the cells
+    first = sweep(out, *grid[:4], "--dates", "2025-07-01", "--workers", "2")  # an interrupted sweep: half the cells
     assert "4 cell(s): 4 ran, 0 skipped" in first.stdout
-    again = sweep(out, *GRID, "--workers", "2")
+    again = sweep(out, *grid, "--workers", "2")
     assert "8 cell(s): 4 ran, 4 skipped (finished before), 0 failed" in again.stdout
     assert again.rows() == reference.rows()
     rows = (out / "rows.jsonl").read_text(encoding="utf-8").splitlines()
     (out / "rows.jsonl").write_text("\n".join(rows[:-1]) + "\n", encoding="utf-8")  # one finished cell forgotten
-    third = sweep(out, *GRID, "--workers", "2")
+    third = sweep(out, *grid, "--workers", "2")
     assert "8 cell(s): 1 ran, 7 skipped" in third.stdout
     assert third.rows() == reference.rows()
 
