@@ -13,7 +13,7 @@ from pathlib import Path
 from engine.config import Config, load_config
 from engine.errors import AuthError, ConfigError, DataError, UnsafeEndpointError, ZdteError
 
-COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal", "calibrate", "fidelity", "report")
+COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal", "calibrate", "fidelity", "report", "sweep")
 
 
 def _date(text: str) -> date:
@@ -104,9 +104,11 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--slow-seconds", type=float, default=2.0, help="delay of an injected slow answer")
     from engine.calibration.cli import add_commands
     from engine.reporting.cli import add_command
+    from engine.sweep.cli import add_command as add_sweep
 
     add_commands(sub, _hhmm)
     add_command(sub, _date)
+    add_sweep(sub)
     return p
 
 
@@ -187,6 +189,10 @@ def _main(argv: list[str] | None) -> int:
         from engine.reporting.cli import report_command
 
         return report_command(args)
+    if args.command == "sweep":
+        from engine.sweep.cli import sweep_command
+
+        return sweep_command(args)
     if args.command == "journal":
         from engine.journal.cli import journal_verify_command
 

@@ -42,17 +42,19 @@ def _patch(record) -> None:
 
 
 def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] | None = None) -> None:
-    """verbosity: -1 quiet (warnings), 0 normal (info), 1 verbose (debug) on the console."""
+    """verbosity: -1 quiet (warnings), 0 normal (info), 1 verbose (debug) on the console; -2 silent (no console: a
+    sweep's worker process, whose parent owns the console and whose cells' warnings are in their rows)."""
     global _market_now
     _market_now = market_now
     level = {-1: "WARNING", 0: "INFO"}.get(verbosity, "DEBUG")
     logger.remove()
     close_day_files()
     logger.configure(patcher=_patch)
-    logger.add(
-        _console_sink(), level=level, format=CONSOLE_FORMAT, colorize=sys.stderr.isatty(), diagnose=False,
-        filter=_outer,
-    )
+    if verbosity > -2:
+        logger.add(
+            _console_sink(), level=level, format=CONSOLE_FORMAT, colorize=sys.stderr.isatty(), diagnose=False,
+            filter=_outer,
+        )
     logging.basicConfig(handlers=[_Intercept()], level=logging.INFO, force=True)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)

@@ -190,15 +190,18 @@ DAY_CHARTS: dict[str, Callable[[dict[str, Any]], Draw | None]] = {
 }
 
 
-def render(draw: Draw, png: Path | None, size: tuple[float, float] = (10.0, 3.6)) -> str:
-    """The chart as SVG text (text kept as text), and as PNG at `png` when given."""
+def render(draw: Draw, png: Path | None, size: tuple[float, float] = (10.0, 3.6), tight: bool = False) -> str:
+    """The chart as SVG text (text kept as text), and as PNG at `png` when given; `tight` fits the margins to the
+    labels (a chart whose labels are data, a sweep's heatmap) instead of the day charts' fixed ones."""
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "zdte"}):
         fig = Figure(figsize=size)
         draw(fig)
-        fig.subplots_adjust(left=0.07, right=0.92, bottom=0.15, top=0.9)  # fixed margins: half the constrained cost
+        if not tight:
+            fig.subplots_adjust(left=0.07, right=0.92, bottom=0.15, top=0.9)  # fixed: half the constrained cost
+        bbox = "tight" if tight else None
         if png is not None:
-            fig.savefig(png, format="png", dpi=110)
+            fig.savefig(png, format="png", dpi=110, bbox_inches=bbox)
         out = io.StringIO()
-        fig.savefig(out, format="svg", metadata={"Date": None})
+        fig.savefig(out, format="svg", metadata={"Date": None}, bbox_inches=bbox)
     text = out.getvalue()
     return text[text.index("<svg"):]

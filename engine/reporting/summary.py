@@ -30,6 +30,11 @@ def _trades(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list(out.values())
 
 
+def trade_pnls(reports: list[dict[str, Any]]) -> list[float]:
+    """Each trade's P&L as the summary counts trades (parts added up), for figures built outside it (a sweep's)."""
+    return [t["pnl"] for t in _trades(reports)]
+
+
 def _slippage(t: dict[str, Any]) -> float:
     return round((t.get("entry_slippage") or 0.0) + (t.get("exit_slippage") or 0.0), 2)
 
