@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from engine.errors import ConfigError, DataError, ZdteError
 from engine.journal.resim import recorded_sim, recorded_until, resimulate
 from engine.reporting.day import DEFINITIONS, TARGETS
@@ -46,6 +48,9 @@ def expectation(path: Path, records: list[dict[str, Any]], report: dict[str, Any
         expected = resimulate(path, header, market, [])
     except (ConfigError, DataError, SimError, ValueError, ZdteError) as exc:
         return {"measured": False, "why": f"the simulator cannot run on this journal: {exc}"}
+    except Exception as exc:  # noqa: BLE001 - the day's report is written whatever its expectation met
+        logger.opt(exception=exc).warning("the expectation's re-simulation failed")
+        return {"measured": False, "why": f"the re-simulation failed: {type(exc).__name__}: {exc}"}
     until = recorded_until(path)
     budget = float(header["config"]["risk"]["max_daily_loss"])
     paper_pnl, expected_pnl = _pnl(report), _pnl(expected)

@@ -154,3 +154,15 @@ def test_a_paper_journal_without_recorded_inputs_is_not_measured_and_says_why(cl
     found = expectation(path, rewritten, build_day(rewritten))
     assert not found["measured"]
     assert "holds no bars" in found["why"] and str(path) in found["why"]
+
+
+def test_a_re_simulation_that_breaks_costs_the_expectation_not_the_report(close, monkeypatch) -> None:
+    journal, report = close
+    import engine.reporting.expectation as module
+
+    def broken(*_args: object, **_kwargs: object) -> dict:
+        raise KeyError("trades")
+
+    monkeypatch.setattr(module, "resimulate", broken)
+    found = expectation(journal, read_journal(journal)[0], report)
+    assert found == {"measured": False, "why": "the re-simulation failed: KeyError: 'trades'"}
