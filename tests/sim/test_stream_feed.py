@@ -11,9 +11,9 @@ from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import SimConfig
 from engine.sim.alpaca_api import AlpacaApi
-from engine.sim.market import SimMarket
 from engine.sim.stream_feed import StreamEvent, StreamFeed, Wanted
 from engine.sim.venue import SimVenue
+from tests.market_probe import later_fill
 
 DAY, NEXT = date(2025, 7, 1), date(2025, 7, 2)
 HEADERS = {"APCA-API-KEY-ID": "k", "APCA-API-SECRET-KEY": "s"}
@@ -47,26 +47,13 @@ class World:
         return reply.body
 
 
-def _later_fill(mk: SimMarket, now: datetime) -> tuple[str, float, int]:
-    """A call, a limit and the minute it first fills at: the lowest ask of the next 25 minutes, below the ask now."""
-    m0 = mk.minute(now)
-    for c in mk.contracts():
-        if c.right.value != "C" or abs(c.strike - mk.spot(now)) > 3:
-            continue
-        asks = [mk.bid_ask(c.symbol, m)[1] for m in range(m0, m0 + 26)]
-        low = min(asks[1:])
-        if low < asks[0]:
-            return c.symbol, low, m0 + next(i for i, a in enumerate(asks) if a <= low)
-    raise AssertionError("no call whose ask falls within 25 minutes")
-
-
 def _run(steps: list[float]) -> tuple[World, list[StreamEvent], tuple[str, float, int]]:
     """Two orders at 15:00 (one to fill later, one never), then the clock moved by `steps` to 10:00 the next day,
     the feed caught up after each move."""
     w = World()
     mk = w.venue.market()
     assert mk is not None
-    symbol, limit, k = _later_fill(mk, w.clock.now())
+    symbol, limit, k = later_fill(mk, w.clock.now())
     wanted = Wanted(frozenset({"SPY"}), frozenset({"SPY"}), frozenset({"SPY"}), frozenset({symbol}), True)
     events = w.feed.catch_up(wanted)
     w.buy(symbol, limit, "later")

@@ -33,9 +33,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from engine.calendar import ET
-from engine.sim.market import SimMarket
 from engine.sim.stream_server import AUTH_TIMEOUT_S, SessionView, StreamServer
 from engine.sim.transport import FAULT_KINDS
+from tests.market_probe import later_fill
 
 WAIT = 5.0
 MSGPACK = {"Content-Type": "application/msgpack"}
@@ -448,25 +448,11 @@ def test_trade_updates_tell_new_fill_and_cancel_of_orders_placed_over_rest(strea
     assert canceled.timestamp == s.trading.get_order_by_id(resting.id).canceled_at == s.now()
 
 
-def _later_fill(mk: SimMarket, now: datetime) -> tuple[str, float, int]:
-    """A call near the money, a limit and the minute it first fills at: the lowest ask of the next 25 minutes,
-    below the ask now."""
-    m0 = mk.minute(now)
-    for c in mk.contracts():
-        if c.right.value != "C" or abs(c.strike - mk.spot(now)) > 3:
-            continue
-        asks = [mk.bid_ask(c.symbol, m)[1] for m in range(m0, m0 + 26)]
-        low = min(asks[1:])
-        if low < asks[0]:
-            return c.symbol, low, m0 + next(i for i, a in enumerate(asks) if a <= low)
-    raise AssertionError("no call whose ask falls within 25 minutes")
-
-
 def test_a_fill_while_the_clock_jumps_is_told_at_its_own_minute(stream_sim, trade_updates) -> None:
     s = stream_sim
     mk = s.server.venue.market()
     assert mk is not None
-    symbol, limit, k = _later_fill(mk, s.now())
+    symbol, limit, k = later_fill(mk, s.now())
     request = LimitOrderRequest(
         symbol=symbol, qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, limit_price=limit, client_order_id="x1"
     )
