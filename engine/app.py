@@ -11,6 +11,8 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loguru import logger
+
 from engine.calendar import ET, ExchangeCalendar
 from engine.clock import SimClock
 from engine.config import Config
@@ -19,6 +21,7 @@ from engine.data import BarWindow
 from engine.days import Days
 from engine.discovery import ContractDiscovery
 from engine.errors import ConfigError, DataError
+from engine.feed import NoFeed
 from engine.ids import DeterministicIds
 from engine.journal.answers import RecordedMarket
 from engine.journal.recording import Recorded, Recorder
@@ -26,13 +29,14 @@ from engine.journal.sink import AuditSink
 from engine.machine import TRANSITIONS, State
 from engine.marks import Marks
 from engine.orders import OrderManager
-from engine.ports import PORTS, Broker, Clock, IdGen, MarketData, Signals
+from engine.ports import PORTS, Broker, Clock, Feed, IdGen, MarketData, Signals
 from engine.progress import Progress
 from engine.risk import RiskGate
 from engine.runner import Runner
 from engine.signals import ProcessSignals
 from engine.status import StatusLine
 from engine.strategies import make_strategy
+from engine.streamed import StreamedMarket
 from engine.version import engine_version
 
 if TYPE_CHECKING:
@@ -71,6 +75,8 @@ class Adapters:
     venue: Any = None
     ids: IdGen | None = None
     signals: Signals | None = None
+    feed: Feed | None = None
+    """The streams (None: the run polls)."""
     recorded: bool = True
 
 
@@ -126,7 +132,20 @@ def alpaca(cfg: Config) -> Adapters:
     else:
         clock = WallClock()
     broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, seed=cfg.sim.seed)
-    return Adapters(clock, broker, market_data)
+    feed = None
+    if cfg.streams:
+        from engine.brokers.alpaca_feed import AlpacaFeed
+
+        urls = clock.info.get("streams") if isinstance(clock, RemoteSimClock) else None
+        if isinstance(clock, RemoteSimClock) and not urls:
+            if cfg.data.source == "stream":
+                raise ConfigError(f"data.source: stream, but the simulator at {url} serves no streams")
+            logger.info(f"the simulator at {url} serves no streams: this run polls")
+            return Adapters(clock, broker, market_data)
+        feed = AlpacaFeed(key, secret, cfg.alpaca, cfg.stream, urls, news=getattr(clock, "news", None))
+        if isinstance(clock, RemoteSimClock):
+            clock.settle = feed.settle
+    return Adapters(clock, broker, market_data, feed=feed)
 
 
 def adapters_for_check(cfg: Config) -> Adapters:
@@ -169,15 +188,27 @@ def build(
     day = first_day(cfg, adapters)
     if adapters is None:
         adapters = sim_adapters(cfg, day)
+    if cfg.streams and adapters.feed is None:
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"source": "poll"})})  # the header says so
     sim = cfg.broker == "sim"
     recorder = Recorder()
     signals = adapters.signals or ProcessSignals(cfg.kill_file)
-    given = {**vars(adapters), "ids": adapters.ids or DeterministicIds(cfg.orders.client_order_id_prefix)}
+    given = {
+        **vars(adapters),
+        "ids": adapters.ids or DeterministicIds(cfg.orders.client_order_id_prefix),
+        "feed": adapters.feed or NoFeed(),
+    }
     ports: dict[str, Any] = {name: signals if name == "signals" else given[name] for name in PORTS}
     if cfg.journal.record_inputs and adapters.recorded:
         ports = {name: Recorded(name, port, recorder) for name, port in ports.items()}
     audit = AuditSink(cfg.logs_dir, sim, recorder, lambda d: session_header(cfg, d), day_files)
     broker, market_data = ports["broker"], ports["market_data"]
+    live = None
+    if cfg.streams:
+        live = StreamedMarket(
+            market_data, ports["feed"], cfg.underlying, cfg.stream, lambda kind, **f: ctx.record(kind, **f)
+        )
+        market_data = live
     risk = RiskGate(cfg.risk, cfg.strategy)
     parts = Components(
         bars=BarWindow(market_data, cfg.underlying, cfg.data),
@@ -189,6 +220,7 @@ def build(
         risk=risk,
         orders=OrderManager(broker, market_data, ports["ids"], cfg.orders, audit, gate=risk.order_problems),
         status=StatusLine(cfg.report.status_interval_s),
+        live=live,
     )
     ctx = Context(
         cfg=cfg,

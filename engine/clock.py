@@ -19,7 +19,8 @@ class SimClock:
     def now(self) -> datetime:
         return self._now
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float, events: bool = False) -> None:
+        """The embedded simulator has no streams: there is never an event to wake for."""
         if seconds > 0:
             self._now = self._now + timedelta(seconds=seconds)
 
@@ -33,20 +34,34 @@ class WallClock:
     """Real time, for paper trading against Alpaca; the only place the engine may read the wall clock.
 
     A sleep can be cut short by `wake()` (a signal handler calls it), so a stop request is acted on at
-    once even in the middle of an hour-long wait for the open.
+    once even in the middle of an hour-long wait for the open; a sleep that waits for `events` also by
+    `news()`, which the stream threads call when they have put something on the feed's queue.
     """
 
     def __init__(self) -> None:
-        self._wake = threading.Event()
+        self._cv = threading.Condition(threading.RLock())  # reentrant: a signal handler may interrupt a holder
+        self._woken = False
+        self._news = False
 
     def now(self) -> datetime:
         """New York's time, the engine's one zone: what the console, the logs and the journal show."""
         return datetime.now(ET)
 
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self._wake.wait(seconds)
-            self._wake.clear()
+    def sleep(self, seconds: float, events: bool = False) -> None:
+        if seconds <= 0:
+            return
+        with self._cv:
+            self._cv.wait_for(lambda: self._woken or (events and self._news), seconds)
+            self._woken = False
+            if events:
+                self._news = False
 
     def wake(self) -> None:
-        self._wake.set()
+        with self._cv:
+            self._woken = True
+            self._cv.notify_all()
+
+    def news(self) -> None:
+        with self._cv:
+            self._news = True
+            self._cv.notify_all()

@@ -215,6 +215,29 @@ class DataConfig(_Strict):
     outage_tolerance_s: Num = Field(
         600.0, gt=0, description="halt when no bar or a held leg has no quote for longer than this"
     )
+    source: Literal["stream", "poll"] | None = Field(
+        None,
+        description="stream (websockets, REST when a stream fails) or poll (REST only); default: stream on "
+        "alpaca, poll on the embedded simulator (which answers every poll at once and has no streams)",
+    )
+
+
+class StreamConfig(_Strict):
+    silence_s: Num = Field(
+        90.0,
+        gt=0,
+        description="a data stream with no data for this long in market hours is silent: REST takes over until it "
+        "delivers again (a minute bar is due every 60 s: 90 s is one missed bar and half a minute more)",
+    )
+    min_interval_s: Num = Field(
+        0.5, ge=0, description="on a busy stream, one decision step per this many seconds at most (wall time)"
+    )
+    account_refresh_s: Num = Field(
+        60.0,
+        gt=0,
+        description="while streaming, the account is asked this often; between two asks the loss limit moves "
+        "with the streamed marks",
+    )
 
 
 class OrdersConfig(_Strict):
@@ -288,6 +311,7 @@ class Config(_Strict):
     data: DataConfig = DataConfig()
     orders: OrdersConfig = OrdersConfig()
     poll: PollConfig = PollConfig()
+    stream: StreamConfig = StreamConfig()
     alpaca: AlpacaConfig = AlpacaConfig()
     journal: JournalConfig = JournalConfig()
     report: ReportConfig = ReportConfig()
@@ -297,6 +321,11 @@ class Config(_Strict):
     def kill_file(self) -> Path:
         """The kill switch's file: the configured one, else KILL beside the logs (so --logs-dir moves it too)."""
         return self.risk.kill_file or self.logs_dir / "KILL"
+
+    @property
+    def streams(self) -> bool:
+        """Market data and order updates come by websocket (data.source, or its default for the broker)."""
+        return (self.data.source or ("stream" if self.broker == "alpaca" else "poll")) == "stream"
 
     @model_validator(mode="after")
     def _coherent(self) -> Config:
@@ -311,6 +340,11 @@ class Config(_Strict):
             raise ValueError("data.lookback_minutes must be at least data.min_data_points")
         if self.sim.quotes is not None and self.session.days != 1:
             raise ValueError("session.days must be 1 with sim.quotes: a quote file or journal holds one day")
+        if self.broker == "sim" and self.data.source == "stream":
+            raise ValueError(
+                "data.source: stream needs broker alpaca (the embedded simulator has no streams; serve-sim speaks "
+                "them over loopback)"
+            )
         if self.broker == "sim" and self.session.forever:
             raise ValueError(
                 "session.days: forever never ends a simulated run (its days pass in a second each): bound it with "

@@ -26,6 +26,7 @@ from engine.risk import RiskGate, RiskView, daily_pnl
 from engine.schedule import Schedule
 from engine.status import StatusLine
 from engine.strategies.base import Strategy
+from engine.streamed import StreamedMarket
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class Components:
     orders: OrderManager
     status: StatusLine
     declines: Declines = field(default_factory=Declines)
+    live: StreamedMarket | None = None
+    """A streamed run's market data (fed once a step by the runner); None when the run polls."""
 
 
 @dataclass
@@ -86,6 +89,10 @@ class Context:
     halt: Halt | None = None
     """The halt the machine is in; written only by the runner, from the Step that entered it."""
     account: Account | None = None
+    account_at: datetime | None = None
+    """When the account was last asked."""
+    book_at_account: float = 0.0
+    """The book's value (realized plus marked) when the account was last asked."""
 
     @property
     def session(self) -> Session | None:
@@ -101,13 +108,36 @@ class Context:
         self.audit.record(kind, self.now, **fields)
 
     # --- risk inputs ---------------------------------------------------------------------------
-    def refresh_account(self) -> Account:
-        self.account = self.broker.account()
+    def refresh_account(self, force: bool = False) -> Account:
+        """The account, asked of the broker; while streaming at most every `stream.account_refresh_s` (between two
+        asks `daily_pnl` moves with the streamed marks), unless `force`d."""
+        pace = self.cfg.stream.account_refresh_s
+        if (
+            force
+            or self.parts.live is None
+            or self.account is None
+            or self.account_at is None
+            or (self.now - self.account_at).total_seconds() >= pace
+        ):
+            self.account = self.broker.account()
+            self.account_at = self.now
+            self.book_at_account = self._book_value()
         return self.account
 
     @property
     def daily_pnl(self) -> float:
-        return daily_pnl(self.account) if self.account else 0.0
+        """The account's P&L of the day; while streaming, plus what the book's marks moved since it was asked."""
+        if not self.account:
+            return 0.0
+        pnl = daily_pnl(self.account)
+        if self.parts.live is not None:
+            moved = self._book_value() - self.book_at_account
+            if moved == moved:  # NaN when a held leg has no mark: the account's figure alone
+                pnl += moved
+        return pnl
+
+    def _book_value(self) -> float:
+        return self.book.realized_pnl + self.book.unrealized_pnl(self.parts.marks.quotes)
 
     def risk_view(self) -> RiskView:
         account = self.account or self.refresh_account()

@@ -1,8 +1,8 @@
-"""The four doors through which the outside world enters the engine.
+"""The doors through which the outside world enters the engine.
 
-Time, market data, the broker and id generation come in only through these interfaces. That is what
-lets a simulated day run in milliseconds, lets every state be tested with fakes, and lets a recorded
-session be answered again from its journal.
+Time, market data (polled, or streamed through the feed), the broker, outside signals and id generation come in
+only through these interfaces. That is what lets a simulated day run in milliseconds, lets every state be tested
+with fakes, and lets a recorded session be answered again from its journal.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Protocol
 
+from engine.feed import FeedBatch
 from engine.models import Account, Bars, OptionContract, OptionQuote, Order, OrderRequest, Position, Session
 
 
@@ -19,7 +20,10 @@ class Clock(Protocol):
         """Current market time, timezone-aware."""
         ...
 
-    def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float, events: bool = False) -> None:
+        """Let `seconds` pass; with `events`, return as soon as a stream delivers something (a streamed run's
+        wait in Monitoring, or while an order is worked: the decision is made on the event, not the next poll)."""
+        ...
 
 
 class MarketData(Protocol):
@@ -64,6 +68,17 @@ class Broker(Protocol):
     def positions(self) -> list[Position]: ...
 
 
+class Feed(Protocol):
+    def follow(self, underlying: str, options: tuple[str, ...]) -> None:
+        """Stream the underlying's minute bars, these contracts' quotes (exactly these: it replaces the last call)
+        and the account's trade updates."""
+        ...
+
+    def drain(self) -> FeedBatch:
+        """What the streams delivered since the last drain, and what became of the connections."""
+        ...
+
+
 class Signals(Protocol):
     def kill(self) -> str | None:
         """Why trading must stop at once and flatten (kill file, SIGUSR1), or None."""
@@ -80,7 +95,14 @@ class IdGen(Protocol):
         ...
 
 
-PORTS: dict[str, type] = {"clock": Clock, "market_data": MarketData, "broker": Broker, "ids": IdGen, "signals": Signals}
+PORTS: dict[str, type] = {
+    "clock": Clock,
+    "market_data": MarketData,
+    "broker": Broker,
+    "ids": IdGen,
+    "signals": Signals,
+    "feed": Feed,
+}
 """Every port by the name the engine, the journal and replay know it by: the one list of them."""
 
 NOT_RECORDED = {("clock", "sleep")}

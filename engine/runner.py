@@ -102,6 +102,8 @@ class Runner:
         if state is State.AWAITING_OPEN and self.days.at_boundary:
             self._next_day()
         ctx.now = self.clock.now()
+        if ctx.parts.live is not None and state not in (State.INITIALIZING, State.SHUTTING_DOWN):
+            ctx.parts.live.pump(ctx.now, self._in_hours())
         stop = ctx.signals.stop() if state is not State.SHUTTING_DOWN else None
         if stop:
             self.interrupted = stop
@@ -114,11 +116,25 @@ class Runner:
         if moved or self.audit.pending_inputs >= INPUT_BATCH:
             self.audit.flush_inputs(ctx.now)
         if not self.finished and not moved:
+            wait = step.wait if step.wait is not None else self._poll(state)
             try:
-                self.clock.sleep(step.wait if step.wait is not None else self._poll(state))
+                if self._on_events(self.state):
+                    self.clock.sleep(wait, events=True)
+                else:
+                    self.clock.sleep(wait)
             except BrokerError as exc:  # a remote (simulator) clock that could not move: the next tick tries again
                 logger.warning(f"the clock could not advance: {exc}")
         return outcome
+
+    def _on_events(self, state: State) -> bool:
+        """A streamed run waits for the next event where a decision rests on the next price or fill: holding a
+        condor, or working an order. Elsewhere it keeps its poll's pace (a scan on every quote would only ask
+        the broker more)."""
+        return self.ctx.parts.live is not None and (state is State.MONITORING or self.ctx.book.working is not None)
+
+    def _in_hours(self) -> bool:
+        s = self.days.schedule
+        return s is not None and s.open <= self.ctx.now < s.close
 
     def _apply(self, step: Step) -> None:
         """What a Step asks of the run besides its trigger."""
@@ -204,6 +220,8 @@ class Runner:
         ctx.parts.bars.reset()
         ctx.parts.marks.clear()
         ctx.parts.status.reset()
+        if ctx.parts.live is not None:
+            ctx.parts.live.new_day(self.days.day)
         ctx.halt = None
         prune(ctx.cfg.logs_dir, self.days.day, ctx.cfg.logs.keep_days)
         self.audit.open(self.days.day, ctx.now, point)
@@ -213,6 +231,8 @@ class Runner:
         """The last step of ShuttingDown: the day's report, then the journal is closed."""
         self._end_day()
         self.audit.close(self.ctx.now)
+        if self.ctx.parts.live is not None:
+            self.ctx.parts.live.close()
         self.finished = True
 
     @property
@@ -261,7 +281,7 @@ class Runner:
         days.closed = True
         try:
             if ctx.session is not None:
-                ctx.refresh_account()
+                ctx.refresh_account(force=True)
         except Exception as exc:  # noqa: BLE001 - the report is still written, with the P&L unknown
             logger.warning(f"account unavailable for the report: {exc}")
         simulator = dict(self.venue.chain_source) if getattr(self.venue, "chain_source", None) else None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine import models
+from engine.feed import NOTHING, FeedBatch, Stream, StreamNews
 
 _DATACLASSES: dict[str, type] = {
     cls.__name__: cls
@@ -236,6 +237,26 @@ def _order_out(o: models.Order) -> Any:
     ]
 
 
+def _batch_out(b: FeedBatch) -> Any:
+    """A drain as `[bars or null, quotes, order ids, [[stream, up, why], ...]]`; most drains are empty: `[]`."""
+    if b.empty:
+        return []
+    bars = None if b.bars is None else _bars_out(b.bars)
+    return [bars, _quotes_out(b.quotes), list(b.orders), [[n.stream.value, n.up, n.why] for n in b.news]]
+
+
+def _batch_in(data: Any) -> FeedBatch:
+    if not data:
+        return NOTHING
+    bars, quotes, orders, news = data
+    return FeedBatch(
+        None if bars is None else _bars_in(bars),
+        tuple(_quotes_in(quotes)),
+        tuple(orders),
+        tuple(StreamNews(Stream(s), up, why) for s, up, why in news),
+    )
+
+
 def _order_in(data: Any) -> models.Order:
     if not isinstance(data, list):
         return decode(data)
@@ -279,6 +300,7 @@ RESULT_CODECS: dict[tuple[str, str], ResultCodec] = {
     ("broker", "account"): ResultCodec(_account_out, lambda row: models.Account(*map(decode, row))),
     ("broker", "get_order"): ResultCodec(_order_out, _order_in),
     ("broker", "submit_order"): ResultCodec(_order_out, _order_in),
+    ("feed", "drain"): ResultCodec(_batch_out, _batch_in),
 }
 
 

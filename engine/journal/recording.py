@@ -227,5 +227,5 @@ class Replayed:
 
         return call
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float, events: bool = False) -> None:
         """Replay does not wait: the next recorded `now` says where time went."""

@@ -42,6 +42,9 @@ AUTH_TIMEOUT_S = 10.0
 CLOSE_GRACE_S = 2.0
 """How long a connection told to close (after a 402, 406, 407, 412) may take to flush and close before it is cut."""
 
+PUBLISH_TIMEOUT_S = 5.0
+"""How long publishing may wait for the event loop to queue the frames (it only queues: milliseconds)."""
+
 _CLOSE = object()
 """Queued after a connection's last frame: the sender closes the connection once the frames before it are out."""
 
@@ -58,6 +61,8 @@ class SessionView:
     """Every channel of a data stream, with its symbols; empty on the trading stream."""
     listening: bool
     """The trading stream listens to trade_updates."""
+    published: int
+    """Data messages and trade updates handed to this connection (the withheld ones not counted)."""
     delivered: int
     """Messages written to the socket."""
     silenced: int
@@ -76,6 +81,7 @@ class _Connection:
     queue: asyncio.Queue[Any]
     pending: int = 0
     """Frames queued and not yet written, the one the sender holds included."""
+    published: int = 0
     delivered: int = 0
     silenced: int = 0
     slow: bool = False
@@ -95,6 +101,7 @@ class _Connection:
             authenticated=self.session.authenticated,
             subscriptions={c: tuple(sorted(s)) for c, s in subs.items()},
             listening=isinstance(self.session, TradingSession) and self.session.listening,
+            published=self.published,
             delivered=self.delivered,
             silenced=self.silenced,
             queued=self.pending,
@@ -231,13 +238,33 @@ class StreamServer:
         with self._state:
             return self._wanted
 
-    def publish(self, events: Sequence[StreamEvent]) -> None:
-        """Hand events to the connections that want them (any thread; returns at once, never waits on a client)."""
+    def publish(self, events: Sequence[StreamEvent]) -> int:
+        """Hand events to the connections that want them (any thread): how many messages were handed over.
+
+        It returns once they are queued on the connections, never waiting on a client to read them, so what
+        `published()` says right after includes them.
+        """
         loop = self._loop
         if not events or loop is None:
-            return
-        with contextlib.suppress(RuntimeError):  # stopped: nobody is left to tell
-            loop.call_soon_threadsafe(self._deliver, list(events))
+            return 0
+
+        async def deliver() -> int:
+            return self._deliver(list(events))
+
+        try:
+            return asyncio.run_coroutine_threadsafe(deliver(), loop).result(PUBLISH_TIMEOUT_S)
+        except (RuntimeError, TimeoutError):  # stopped (nobody is left to tell), or stopping
+            return 0
+
+    def published(self) -> dict[str, list[int]]:
+        """Per path, the messages handed so far to each open authenticated connection (a client that has read as
+        many has everything published until now: serve-sim's clock tells a streamed client how far to read)."""
+        with self._state:
+            out: dict[str, list[int]] = {}
+            for _, v in sorted(self._views.items()):
+                if v.authenticated:
+                    out.setdefault(v.path, []).append(v.published)
+            return out
 
     # -- faults (any thread; each takes effect in order with what is published after it) ----------------
 
@@ -427,14 +454,19 @@ class StreamServer:
                 await asyncio.wait_for(conn.ws.send(wire.encode([wire.error(407)], conn.packed)), CLOSE_GRACE_S)
         conn.ws.transport.abort()
 
-    def _deliver(self, events: list[StreamEvent]) -> None:
+    def _deliver(self, events: list[StreamEvent]) -> int:
+        handed = 0
         for conn in list(self._conns.values()):
             mine = [e for e in events if conn.wants(e)]
             if not mine or conn.slow:
                 continue
             if self._faults[conn.endpoint.path].silent:
                 conn.silenced += len(mine)
-            elif conn.endpoint.feed == "trading":
+                self._touch(conn)
+                continue
+            conn.published += len(mine)
+            handed += len(mine)
+            if conn.endpoint.feed == "trading":
                 for e in mine:
                     self._enqueue(conn, wire.encode_trading(e.message), 1)
             else:
@@ -442,6 +474,7 @@ class StreamServer:
                     chunk = [e.message for e in mine[i : i + FRAME_MESSAGES]]
                     self._enqueue(conn, wire.encode(chunk, conn.packed), len(chunk))
             self._touch(conn)
+        return handed
 
     def _claim(self, path: str, cid: int) -> bool:
         faults = self._faults[path]

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -30,7 +31,7 @@ from loguru import logger
 
 from engine.sim import alpaca_json as aj
 from engine.sim.alpaca_api import AlpacaApi, Match, Route, decode_body
-from engine.sim.api_call import Reply, error_reply
+from engine.sim.api_call import Reply, Request, error_reply
 from engine.sim.params import SimulatedClock
 from engine.sim.stream_feed import StreamFeed
 from engine.sim.stream_server import StreamServer
@@ -292,26 +293,50 @@ class SimServer:
         if isinstance(req, Reply):
             return req
         with self._lock:
-            reply = self.api.dispatch(route, req)
-            if route.method != "GET":
-                self._publish()  # even when the answer is then lost: the stream tells what the exchange did
+            advance = route.template == "/sim/advance" and self.streams is not None
+            if advance and isinstance(req.body, dict) and req.body.get("until_event") is True:
+                reply = self._advance_to_event(route, req)
+            else:
+                reply = self.api.dispatch(route, req)
+                if route.method != "GET":
+                    self._publish()  # even when the answer is then lost: the stream tells what the exchange did
+            if advance and reply.status == 200 and isinstance(reply.body, dict) and self.streams is not None:
+                reply.body["streams"] = self.streams.published()
         if fault == "server_error_after":
             return error_reply(500, 50010000, "internal server error")
         if fault == "drop_after":
             return None
         return reply
 
-    def _publish(self) -> None:
-        """What happened since the last request, to the streams; called under the lock, as it reads the venue.
-        A failure here is a simulator bug, logged: the request it follows has been carried out and is answered."""
+    def _publish(self) -> int:
+        """What happened since the last request, to the streams (how many messages went out); called under the
+        lock, as it reads the venue. A failure here is a simulator bug, logged: the request it follows has been
+        carried out and is answered."""
         if self._feed is None or self.streams is None:
-            return
+            return 0
         try:
             events = self._feed.catch_up(self.streams.wanted())
         except Exception:  # noqa: BLE001 - see the docstring
             logger.exception("streams: publishing failed")
-            return
-        self.streams.publish(events)
+            return 0
+        return self.streams.publish(events)
+
+    def _advance_to_event(self, route: Route, req: Request) -> Reply:
+        """{"until": T, "until_event": true}: a streamed client's sleep, which an event cuts short. The clock
+        moves a minute boundary at a time (the simulated market changes only there: bars end, quotes and fills
+        happen) and stops at the first that publishes something, or at T. Called under the lock."""
+        try:
+            target = datetime.fromisoformat(str(req.body["until"]))
+        except (KeyError, ValueError):
+            target = None
+        if target is None or target.tzinfo is None:
+            return self.api.dispatch(route, req)  # the plain advance's own 400 names what is wrong
+        while True:
+            now = self.clock.now()
+            step = min(target, datetime.fromtimestamp((math.floor(now.timestamp() / 60) + 1) * 60, tz=UTC))
+            reply = self.api.dispatch(route, Request(req.query, req.params, {"until": step.isoformat()}))
+            if reply.status != 200 or self._publish() or step >= target or self.clock.now() >= target:
+                return reply
 
     def _draw_fault(self, route: Route) -> str | None:
         """Seeded: one draw per eligible request decides, a second picks the kind among those that apply."""
