@@ -52,6 +52,7 @@ class _Hooks:
     zdte_put: Put
     zdte_read: int = 0
     zdte_up: bool = False
+    zdte_why: str = ""
     zdte_cv: threading.Condition
 
     def zdte_setup(self, stream: Stream, put: Put, cv: threading.Condition) -> None:
@@ -59,9 +60,10 @@ class _Hooks:
         self.zdte_read, self.zdte_up = 0, False
 
     def zdte_tell(self, up: bool, why: str) -> None:
-        if up == self.zdte_up:
+        """A change is news; so is a new reason a connection keeps failing for (a refused key, a 406), once."""
+        if up == self.zdte_up and (up or why == self.zdte_why):
             return
-        self.zdte_up = up
+        self.zdte_up, self.zdte_why = up, why
         self.zdte_put(StreamNews(self.zdte_stream, up, why))
 
     def zdte_count(self) -> None:
@@ -80,7 +82,8 @@ class _Hooks:
         self.zdte_tell(True, "connected")
 
     async def close(self) -> None:
-        self.zdte_tell(False, "connection closed")
+        if self.zdte_up:
+            self.zdte_tell(False, "connection closed")
         await super().close()  # type: ignore[misc]
 
 
