@@ -209,14 +209,19 @@ class AlpacaFeed:
         return ok
 
     def close(self) -> None:
-        """Stop the streams; alpaca-py looks at its stop flag between messages only, so each is given a second."""
-        for name, thread in self._threads.items():
+        """Stop the streams. alpaca-py looks at its stop flag only between messages (up to 5 s apart), so the
+        connection is closed under it as well: its receive fails at once and it sees the flag."""
+        for name in self._threads:
             client = self._clients[name]
+            loop = client._loop
             try:
-                if client._loop is not None and client._loop.is_running():
-                    asyncio.run_coroutine_threadsafe(client.stop_ws(), client._loop).result(STOP_TIMEOUT_S)
+                if loop is not None and loop.is_running():
+                    asyncio.run_coroutine_threadsafe(client.stop_ws(), loop).result(STOP_TIMEOUT_S)
+                    if client._ws is not None:
+                        asyncio.run_coroutine_threadsafe(client._ws.close(), loop).result(STOP_TIMEOUT_S)
             except Exception as exc:  # noqa: BLE001 - stopping is best effort; the threads are daemons
                 logger.debug(f"{name} stream did not stop cleanly: {exc}")
+        for thread in self._threads.values():
             thread.join(STOP_TIMEOUT_S)
 
     # --- the stream threads ---------------------------------------------------------------------------

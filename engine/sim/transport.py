@@ -218,8 +218,9 @@ class SimServer:
 
     @property
     def request_log(self) -> list[dict[str, Any]]:
-        """A copy of the log: method, path (template), full_path, status (None: dropped), fault, sim_time,
-        client_order_id (order posts)."""
+        """A copy of the log: method, path (template), full_path, status (None: dropped), fault, sim_time (the
+        clock as the request arrived), wall (perf_counter then, for latency benchmarks), client_order_id (order
+        posts)."""
         with self._lock:
             return [dict(e) for e in self._log]
 
@@ -253,6 +254,7 @@ class SimServer:
             "status": None,
             "fault": None,
             "sim_time": sim_time,
+            "wall": time.perf_counter(),
             "client_order_id": self.api.client_order_id(match, body),
         }
         reply = self._answer(handler, match, split.query, body, entry)
