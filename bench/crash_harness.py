@@ -68,6 +68,8 @@ class Options:
     days: int = 3
     seed: int = 1
     first_date: date = date(2025, 7, 1)
+    source: str = "stream"
+    """The engine's data.source: serve-sim's streams (REST when they fail), or polling only."""
     window: tuple[dtime, dtime] = (dtime(9, 55), dtime(15, 20))
     """Kill targets are drawn in this ET window, clipped to each session (before its hard exit)."""
     order_event_prob: float = 0.25
@@ -339,9 +341,12 @@ def engine_env() -> dict[str, str]:
     return env
 
 
-def write_config(path: Path, url: str, day: date, seed: int, logs_dir: Path, kill_file: Path) -> dict[str, Any]:
-    """The loopback example, pointed at this server, this day and the temp dir."""
+def write_config(
+    path: Path, url: str, day: date, seed: int, logs_dir: Path, kill_file: Path, source: str = "stream"
+) -> dict[str, Any]:
+    """The loopback example, pointed at this server, this day and the temp dir, on streams or polling."""
     raw = yaml.safe_load((REPO / "examples" / "loopback.yaml").read_text(encoding="utf-8"))
+    raw.setdefault("data", {})["source"] = source
     raw["logs_dir"] = str(logs_dir)
     raw["broker"] = "alpaca"
     raw["session"].update(date=day, days=1)
@@ -576,7 +581,7 @@ class DayRunner:
         server = SimServer(day, opts.seed, self.dir, opts.python)
         try:
             cfg_path = self.dir / "config.yaml"
-            cfg = write_config(cfg_path, server.url, day, opts.seed, self.logs, self.dir / "KILL")
+            cfg = write_config(cfg_path, server.url, day, opts.seed, self.logs, self.dir / "KILL", opts.source)
             self.cfg = cfg
             self.prefix = cfg["orders"]["client_order_id_prefix"]
             targets = self.targets(cfg)
@@ -1006,6 +1011,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="seeds the kill moments and the simulator")
     ap.add_argument("--first-date", type=date.fromisoformat, default=date(2025, 7, 1))
     ap.add_argument(
+        "--source", choices=("stream", "poll"), default="stream",
+        help="the engine on serve-sim's streams (REST when they fail; the default) or polling REST only",
+    )
+    ap.add_argument(
         "--order-event-prob", type=float, default=0.25, help="chance that an order event at the server kills the engine"
     )
     ap.add_argument("--workdir", type=Path, help="keep everything here (default: a temp dir, removed on success)")
@@ -1018,6 +1027,7 @@ def main(argv: list[str] | None = None) -> int:
         days=args.days,
         seed=args.seed,
         first_date=args.first_date,
+        source=args.source,
         order_event_prob=args.order_event_prob,
         workdir=args.workdir,
         keep=args.keep,

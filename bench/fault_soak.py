@@ -206,8 +206,11 @@ class SoakResult:
 # -- set-up --------------------------------------------------------------------------------------------
 
 
-def engine_config(base: Config, url: str, logs: Path, first: date, days: int, timeout_s: float) -> Config:
+def engine_config(
+    base: Config, url: str, logs: Path, first: date, days: int, timeout_s: float, source: str = "poll"
+) -> Config:
     raw = base.model_dump()
+    raw["data"]["source"] = source
     raw["broker"] = "alpaca"
     raw["logs_dir"] = logs
     raw["session"].update(date=first, days=days)
@@ -336,13 +339,18 @@ def soak(
     clock: str = "http",
     logs_dir: Path | None = None,
     progress: Callable[[str], None] | None = print,
+    source: str = "poll",
 ) -> SoakResult:
     """Run the soak and gather its figures; `logs_dir` None means a temporary folder, removed afterwards.
 
     `clock` "http": the engine finds serve-sim's clock itself and moves it with POST /sim/advance, as
     `run.py` does against `run.py serve-sim`; "direct": the engine's clock moves the server's SimClock in
     this process (no /sim calls, so a tiny client timeout cannot hit the clock; used by the short test).
+    `source` "stream": serve-sim's streams on, and the engine on them (only with the http clock, whose moves
+    the streams follow); "poll": REST only.
     """
+    if source not in ("stream", "poll") or (source == "stream" and clock != "http"):
+        raise ValueError(f"source must be 'poll', or 'stream' with the http clock, got {source!r} ({clock})")
     if clock not in ("http", "direct"):
         raise ValueError(f"clock must be 'http' or 'direct', got {clock!r}")
     base = load_config(config)
@@ -368,13 +376,14 @@ def soak(
         seed=seed,
         slow_seconds=slow_seconds,
         fault_kinds=fault_kinds,
+        streams=source == "stream",
     )
     t0 = time.perf_counter()
     try:
         with soak_keys(), server:
-            cfg = engine_config(base, server.url, logs, dates[0], days, timeout_s)
+            cfg = engine_config(base, server.url, logs, dates[0], days, timeout_s, source)
             watch = Watch(server, cfg)
-            Sessions(result, server, watch, base, logs, dates, timeout_s, progress, clock).run()
+            Sessions(result, server, watch, base, logs, dates, timeout_s, progress, clock, source).run()
             watch.finish()
             result.wall_seconds = time.perf_counter() - t0
             _analyse(result, server, watch, cfg, logs, loss_tolerance)
@@ -403,8 +412,10 @@ class Sessions:
         timeout_s: float,
         progress: Callable[[str], None] | None,
         clock: str = "http",
+        source: str = "poll",
     ) -> None:
         self.clock = clock
+        self.source = source
         self.result = result
         self.server = server
         self.watch = watch
@@ -457,7 +468,7 @@ class Sessions:
 
     def _run_engine(self, start: date, days: int) -> int | None:
         """One engine from `start` for `days` sessions; its exit code, None when it (or its start) raised."""
-        cfg = engine_config(self.base, self.server.url, self.logs, start, days, self.timeout_s)
+        cfg = engine_config(self.base, self.server.url, self.logs, start, days, self.timeout_s, self.source)
         code = runner = None
         try:
             runner = self._build(cfg)
@@ -789,6 +800,10 @@ def main(argv: list[str] | None = None) -> int:
         help="http: the engine moves serve-sim's clock with POST /sim/advance (default); direct: in-process",
     )
     ap.add_argument("--logs-dir", type=Path, default=None, help="keep the journals and logs here (emptied first)")
+    ap.add_argument(
+        "--source", choices=("stream", "poll"), default="stream",
+        help="stream: serve-sim's streams on and the engine on them, REST when they fail (default); poll: REST only",
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="the engine's warnings on the console")
     args = ap.parse_args(argv)
     if args.days < 1 or not 0.0 <= args.fault_rate <= 1.0:
@@ -816,6 +831,7 @@ def main(argv: list[str] | None = None) -> int:
         clock=args.clock,
         logs_dir=args.logs_dir,
         progress=lambda line: print(line, flush=True),
+        source=args.source if args.clock == "http" else "poll",
     )
     print()
     print(format_figures(result))
