@@ -121,7 +121,8 @@ class Context:
         ):
             self.account = self.broker.account()
             self.account_at = self.now
-            self.book_at_account = self._book_value()
+            if self.parts.live is not None:  # only a streamed run moves its P&L with the marks in between
+                self.book_at_account = self._book_value()
         return self.account
 
     @property

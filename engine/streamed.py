@@ -91,8 +91,6 @@ class StreamedMarket:
                 if held is None or q.ts >= held.ts:
                     self._quotes[q.symbol] = q
             self.lines[Stream.OPTIONS].last_data = now
-        if batch.orders:
-            self.lines[Stream.TRADING].last_data = now
         for stream, line in self.lines.items():
             self._judge(stream, line, now, in_hours)
         return batch
