@@ -10,12 +10,15 @@ interleaved with this one, and prints this checkout's median over the other's: o
 ratio is worth comparing. The other checkout runs on this interpreter unless `--against-python` names its own
 (its dependencies must be installed there). `--imports` prints, for each command, the total import time and the
 heaviest packages not ours that our modules import (as `python -X importtime` counts them, with all they pull in),
-each with the chain of our modules that brought it in.
+each with the chain of our modules that brought it in. The commands run with Python's bytecode cache on (the
+default; a first untimed run of each writes it) even where PYTHONDONTWRITEBYTECODE is set, unless
+`--no-bytecode-cache`.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -35,17 +38,36 @@ def commands(config: str, logs: Path) -> dict[str, list[str]]:
     }
 
 
-def timed(python: str, argv: list[str], cwd: Path) -> float:
+def child_env(bytecode_cache: bool) -> dict[str, str]:
+    """The commands' environment: Python's default, which caches each module's bytecode in __pycache__ (the first
+    run writes it), unless told not to; PYTHONDONTWRITEBYTECODE in ours would make every run compile all our
+    modules again, about 0.15 s that no user with a default interpreter pays."""
+    env = dict(os.environ)
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+
+def timed(python: str, argv: list[str], cwd: Path, env: dict[str, str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([python, *argv], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [python, *argv], cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     return time.perf_counter() - t0
 
 
-def heaviest_imports(python: str, argv: list[str], cwd: Path, top: int) -> tuple[float, list[tuple[float, str]]]:
+def heaviest_imports(
+    python: str, argv: list[str], cwd: Path, env: dict[str, str], top: int
+) -> tuple[float, list[tuple[float, str]]]:
     """The total import time, and the `top` heaviest packages not ours that our code (or the script) imports,
     each with the chain of our modules that brought it in (its heaviest import): what each costs with everything
     it pulls in."""
-    done = subprocess.run([python, "-X", "importtime", *argv], cwd=cwd, check=True, capture_output=True, text=True)
+    done = subprocess.run(
+        [python, "-X", "importtime", *argv], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
     rows: list[tuple[int, float, str]] = []
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -94,7 +116,10 @@ def main() -> int:
     ap.add_argument("--against-python", default=sys.executable, help="the interpreter of --against")
     ap.add_argument("--imports", action="store_true", help="also list the heaviest imports of each command")
     ap.add_argument("--top", type=int, default=12, help="how many imports --imports lists")
+    ap.add_argument("--no-bytecode-cache", action="store_true",
+                    help="run with PYTHONDONTWRITEBYTECODE=1: every run compiles our modules from source")
     args = ap.parse_args()
+    env = child_env(not args.no_bytecode_cache)
     trees = {"this": (sys.executable, REPO)}
     if args.against is not None:
         trees["against"] = (args.against_python, args.against.resolve())
@@ -103,11 +128,11 @@ def main() -> int:
         cmds = commands(args.config, Path(tmp) / "logs")
         for python, cwd in trees.values():  # warm the disk cache and the bytecode, so no first run pays for them
             for argv in cmds.values():
-                timed(python, argv, cwd)
+                timed(python, argv, cwd, env)
         for i in range(args.runs):
             for tree, (python, cwd) in trees.items():
                 for name, argv in cmds.items():
-                    times.setdefault((tree, name), []).append(timed(python, argv, cwd))
+                    times.setdefault((tree, name), []).append(timed(python, argv, cwd, env))
             sys.stderr.write(f"\r{i + 1}/{args.runs} rounds")
         sys.stderr.write("\n")
         for name in cmds:
@@ -121,7 +146,7 @@ def main() -> int:
         if args.imports:
             for tree, (python, cwd) in trees.items():
                 for name, argv in cmds.items():
-                    total, top = heaviest_imports(python, argv, cwd, args.top)
+                    total, top = heaviest_imports(python, argv, cwd, env, args.top)
                     print(f"\nimports of {name} in {cwd} ({tree}): {total:.0f} ms in all; the heaviest not ours:")
                     for ms, module in top:
                         print(f"  {ms:8.1f} ms  {module}")
