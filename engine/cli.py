@@ -9,9 +9,12 @@ import os
 import sys
 from datetime import date, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.config import Config, load_config
 from engine.errors import AuthError, ConfigError, DataError, UnsafeEndpointError, ZdteError
+
+if TYPE_CHECKING:
+    from engine.config import Config
 
 COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal", "calibrate", "fidelity", "report", "sweep")
 
@@ -45,15 +48,27 @@ def prog() -> str:
     return name if name in ("zdte", "run.py") else "run.py"
 
 
-def parser() -> argparse.ArgumentParser:
-    from engine.version import engine_version
+class _Version(argparse.Action):
+    """`--version`, the installed package's version looked up only when asked: importlib.metadata alone costs
+    `--help` a sixth of its time."""
 
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args) -> None:
+        from engine.version import engine_version
+
+        sys.stdout.write(f"zdte {engine_version()}\n")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog(),
         description="zdte: paper-trade 0DTE option spreads (SPY iron condors) on the embedded simulator or Alpaca's "
         "paper API. Without a command it runs: `%(prog)s [run options]`.",
     )
-    p.add_argument("--version", action="version", version=f"zdte {engine_version()}")
+    p.add_argument("--version", action=_Version, help="show the version and exit")
     sub = p.add_subparsers(dest="command", metavar="command")
     run = sub.add_parser("run", help="trade (the default command)")
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
@@ -215,6 +230,7 @@ def _check(args: argparse.Namespace) -> int:
     that cannot be made now (the market closed) or does not apply (keys for the simulator)."""
     from engine.app import adapters_for_check
     from engine.check import Status, run_checks, summary
+    from engine.config import load_config
     from engine.logs import setup_logging
 
     setup_logging(-1)  # the lines are the output; the engine's own logging only when something warns
@@ -242,6 +258,7 @@ def _install_signals(runner) -> None:
 def _run(args: argparse.Namespace) -> int:
     from engine.alerts import alerts_for
     from engine.app import build
+    from engine.config import load_config
     from engine.logs import close_day_files, setup_logging
     from engine.progress import Progress
     from engine.reporting.console import human_summary

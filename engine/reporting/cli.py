@@ -9,13 +9,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from engine.journal.replay import JournalUnusable, usable_records
-from engine.progress import Progress
-from engine.reporting.day import build_day
-from engine.reporting.expectation import with_expectation
-from engine.reporting.files import write_day, write_summary
-from engine.reporting.summary import summarize, summary_lines
-
 
 def add_command(sub: Any, as_date: Callable[[str], date]) -> None:
     rep = sub.add_parser("report", help="rebuild the day reports from journals and summarize the days")
@@ -49,7 +42,13 @@ def journals(args: argparse.Namespace) -> list[Path]:
 def report_command(args: argparse.Namespace) -> int:
     """Exit 0 (every journal reported), 1 (a journal that does not verify or is malformed: named, skipped), 2 (none
     found)."""
+    from engine.journal.replay import JournalUnusable, usable_records
     from engine.logs import setup_logging
+    from engine.progress import Progress
+    from engine.reporting.day import build_day
+    from engine.reporting.expectation import with_expectation
+    from engine.reporting.files import write_day, write_summary
+    from engine.reporting.summary import summarize, summary_lines
 
     setup_logging(-1)  # warnings only: the expectation's re-simulation of a paper day keeps its lines to itself
     paths = journals(args)

@@ -1,0 +1,54 @@
+"""What each command imports: a start-up budget is kept by what is never loaded (`--help` needs no pydantic, a
+simulated run on a random walk no pandas). The times themselves are bench/startup.py's, never a test's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = """
+import json, runpy, sys
+out, sys.argv = sys.argv[1], ["run.py", *sys.argv[2:]]
+try:
+    runpy.run_path("run.py", run_name="__main__")
+except SystemExit:
+    pass
+with open(out, "w") as f:
+    json.dump(sorted({name.split(".")[0] for name in sys.modules}), f)
+"""
+
+
+def loaded(repo_root: Path, tmp_path: Path, *args: str) -> set[str]:
+    """The top-level packages in sys.modules once `python run.py ARGS` is done."""
+    out = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(out), *args], cwd=repo_root, capture_output=True, text=True, timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(out.read_text()))
+
+
+HEAVY = {"pandas", "pyarrow", "matplotlib", "exchange_calendars", "alpaca", "apprise", "ray"}
+
+
+def test_help_imports_none_of_the_libraries_only_the_commands_use(repo_root, tmp_path):
+    found = loaded(repo_root, tmp_path, "--help")
+    assert found & (HEAVY | {"numpy", "pydantic", "yaml", "loguru", "transitions"}) == set()
+    assert "engine" in found  # the probe did run our CLI
+
+
+@pytest.mark.parametrize("html", ["false"])
+def test_a_simulated_day_on_a_random_walk_imports_no_dataframe_chart_or_broker_library(repo_root, tmp_path, html):
+    """The default config's day, its report page included: charts drawn as our own SVG, no alert URL, no data file."""
+    found = loaded(
+        repo_root, tmp_path, "--config", "config.yaml", "--logs-dir", str(tmp_path / "logs"),
+        "--set", f"risk.kill_file={tmp_path / 'KILL'}", "--set", f"report.html={html}",
+    )
+    assert (tmp_path / "logs" / "report-20250701.json").exists()
+    assert found & HEAVY == set()
+    assert {"numpy", "pydantic"} <= found  # what the engine itself needs is there: the probe saw a real run
