@@ -316,6 +316,6 @@ def _run(args: argparse.Namespace) -> int:
         from engine.reporting.summary import summarize, summary_lines
 
         summary = summarize([r for _, r in runner.reports])
-        written = write_summary(summary, cfg.logs_dir, html=cfg.report.html)
+        written = write_summary(summary, cfg.logs_dir, html=cfg.report.html, png=cfg.report.png)
         sys.stdout.write("\n".join(["", *summary_lines(summary), f"  summary {written}"]) + "\n")
     return code

@@ -274,7 +274,8 @@ class JournalConfig(_Strict):
 
 
 class ReportConfig(_Strict):
-    html: bool = Field(True, description="after each session, report-YYYYMMDD.html and its PNG charts beside the JSON")
+    html: bool = Field(True, description="after each session, report-YYYYMMDD.html (charts inline SVG) beside the JSON")
+    png: bool = Field(False, description="with html, each chart also as report-YYYYMMDD-<chart>.png (matplotlib)")
     status_interval_s: Num = Field(
         300.0, ge=0, description="while a position is open, a status line this often (market time); 0: none"
     )

@@ -292,7 +292,7 @@ class Runner:
         report = build_day(records)
         if ctx.cfg.broker != "sim":
             report = with_expectation(report, path, records)
-        written = write_day(report, ctx.cfg.logs_dir, html=ctx.cfg.report.html)
+        written = write_day(report, ctx.cfg.logs_dir, html=ctx.cfg.report.html, png=ctx.cfg.report.png)
         self.reports.append((written, report))
         for listen in self.day_listeners:
             listen(written, report)

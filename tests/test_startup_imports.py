@@ -42,7 +42,7 @@ def test_help_imports_none_of_the_libraries_only_the_commands_use(repo_root, tmp
     assert "engine" in found  # the probe did run our CLI
 
 
-@pytest.mark.parametrize("html", ["false"])
+@pytest.mark.parametrize("html", ["true", "false"])
 def test_a_simulated_day_on_a_random_walk_imports_no_dataframe_chart_or_broker_library(repo_root, tmp_path, html):
     """The default config's day, its report page included: charts drawn as our own SVG, no alert URL, no data file."""
     found = loaded(

@@ -18,6 +18,7 @@ def add_command(sub: Any, as_date: Callable[[str], date]) -> None:
     rep.add_argument("--to", dest="last", type=as_date, help="last session date, YYYY-MM-DD")
     rep.add_argument("-o", "--out", type=Path, help="where summary.json/.html go (default: the journals' directory)")
     rep.add_argument("--no-html", action="store_true", help="JSON only: no pages, no charts")
+    rep.add_argument("--png", action="store_true", help="each chart of the pages also as a PNG file (matplotlib)")
 
 
 def journals(args: argparse.Namespace) -> list[Path]:
@@ -71,12 +72,12 @@ def report_command(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{path}: a record is malformed ({type(exc).__name__}: {exc}); is this a zdte journal?\n")
             failed += 1
             continue
-        write_day(report, path.parent, html=not args.no_html)
+        write_day(report, path.parent, html=not args.no_html, png=args.png)
         reports.append(report)
     bar.close()
     out = args.out or paths[0].parent
     summary = summarize(reports)
-    written = write_summary(summary, out, html=not args.no_html)
+    written = write_summary(summary, out, html=not args.no_html, png=args.png)
     sys.stdout.write("\n".join(summary_lines(summary)) + "\n")
     sys.stdout.write(f"{len(reports)} day report(s) rebuilt; summary {written}"
                      + ("" if args.no_html else f" and {written.with_suffix('.html')}") + "\n")
