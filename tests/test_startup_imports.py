@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 PROBE = """
-import json, runpy, sys
-out, sys.argv = sys.argv[1], ["run.py", *sys.argv[2:]]
+import json, sys
+out, args = sys.argv[1], sys.argv[2:]
+sys.argv = ["run.py", *args]
 try:
-    runpy.run_path("run.py", run_name="__main__")
+    from engine.cli import main  # what run.py runs, less its exit without teardown, so the probe can look after
+    main(args)
 except SystemExit:
     pass
 with open(out, "w") as f:
@@ -52,3 +54,23 @@ def test_a_simulated_day_on_a_random_walk_imports_no_dataframe_chart_or_broker_l
     assert (tmp_path / "logs" / "report-20250701.json").exists()
     assert found & HEAVY == set()
     assert {"numpy", "pydantic"} <= found  # what the engine itself needs is there: the probe saw a real run
+
+
+def test_a_run_that_ends_without_teardown_has_written_and_closed_everything(repo_root, tmp_path):
+    """run.py ends a run with os._exit once its files are closed (engine.cli.entry): nothing buffered may be lost,
+    neither the console's last lines on a pipe nor the journal's and the logs' last records."""
+    logs = tmp_path / "logs"
+    done = subprocess.run(
+        [sys.executable, "run.py", "--logs-dir", str(logs), "--set", f"risk.kill_file={tmp_path / 'KILL'}"],
+        cwd=repo_root, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().splitlines()[-1].startswith(f"files in {logs}/: audit-*.jsonl")
+    assert "session 2025-07-01 done" in done.stderr.rstrip().splitlines()[-1]
+    verified = subprocess.run([sys.executable, "run.py", "journal", "verify", str(logs / "audit-20250701.jsonl")],
+                              cwd=repo_root, capture_output=True, text=True, timeout=60, check=False)
+    assert verified.returncode == 0 and "ok:" in verified.stdout
+    records = [json.loads(line) for line in (logs / "audit-20250701.jsonl").read_text().splitlines()]
+    assert "day_end" in [r["kind"] for r in records] and records[-1]["hash"]  # whole to its last record
+    assert "session 2025-07-01 done" in (logs / "engine-20250701.log").read_text().splitlines()[-1]
+    assert (logs / "trades-20250701.log").read_text().endswith("\n")
