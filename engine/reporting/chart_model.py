@@ -1,7 +1,8 @@
 """A chart as plain data: what it shows and on which scales, decided once (engine/reporting/charts.py) and drawn by
 each renderer as it is given (svg.py for the page, matplotlib_render.py for the PNG files of `report.png`). The
 axes' ranges and ticks are part of the data, so the page and its PNG show the same ranges and the same ticks, and a
-test can compute where a point must land from the data alone.
+test can compute where a point must land from the data alone. The pieces are NamedTuples, not dataclasses: as
+immutable, and about ten times cheaper to define (a frozen dataclass costs Python 3.11 about 0.6 ms at import).
 
 Coordinates are data units: x in epoch seconds on a time axis (ticks shown in US/Eastern) or a plain index, y in
 the chart's unit. Offsets of text (`Note.dx`, `dy`) are pixels, y down, as in SVG.
@@ -10,9 +11,8 @@ the chart's unit. Offsets of text (`Note.dx`, `dy`) are pixels, y down, as in SV
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from engine.calendar import ET
 
@@ -26,8 +26,7 @@ HALF_HOUR_S = 30 * 60
 MAX_TIME_TICKS = 16
 
 
-@dataclass(frozen=True)
-class Axis:
+class Axis(NamedTuple):
     lo: float
     hi: float
     ticks: tuple[tuple[float, str], ...] = ()
@@ -35,8 +34,7 @@ class Axis:
     label: str = ""
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     xs: tuple[float, ...]
     ys: tuple[float, ...]
     color: str
@@ -50,8 +48,7 @@ class Line:
     """Its legend entry, if it has one."""
 
 
-@dataclass(frozen=True)
-class Marker:
+class Marker(NamedTuple):
     x: float
     y: float
     shape: Literal["up", "down"]
@@ -59,8 +56,7 @@ class Marker:
     role: str
 
 
-@dataclass(frozen=True)
-class Box:
+class Box(NamedTuple):
     """A filled rectangle in data coordinates: a state's span, a bar, a day's drawdown."""
 
     x0: float
@@ -71,8 +67,7 @@ class Box:
     role: str
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(NamedTuple):
     """Text at a data point, moved by (dx, dy) pixels."""
 
     x: float
@@ -85,8 +80,7 @@ class Note:
     anchor: Literal["start", "middle"] = "start"
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(NamedTuple):
     """A legend entry: a line or a filled box of this color."""
 
     label: str
@@ -94,8 +88,7 @@ class Key:
     kind: Literal["line", "box"] = "line"
 
 
-@dataclass(frozen=True)
-class Panel:
+class Panel(NamedTuple):
     y: Axis
     lines: tuple[Line, ...] = ()
     markers: tuple[Marker, ...] = ()
@@ -110,12 +103,11 @@ class Panel:
     """The panel's share of the chart's height, against its siblings'."""
 
 
-@dataclass(frozen=True)
-class Chart:
+class Chart(NamedTuple):
     name: str
     title: str
     x: Axis
-    panels: tuple[Panel, ...] = field(default_factory=tuple)
+    panels: tuple[Panel, ...] = ()
 
 
 def when(value: str | float) -> float:
