@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from engine.epoch import epoch
 from engine.models import Bars, OptionContract, OptionQuote, Right, Session
 from engine.occ import occ_symbol, parse_occ
 from engine.pricing import (
@@ -313,7 +314,7 @@ class SimMarket:
 
     def minute(self, t: datetime) -> int:
         """Index of the regular-session minute containing t; SimDataError outside the session."""
-        m = (t.timestamp() - self.open_s) // 60
+        m = (epoch(t) - self.open_s) // 60
         if not 0 <= m < self.minutes:
             raise SimDataError(f"market closed at {t.isoformat()} (session {self.session.day.isoformat()})")
         return int(m)
@@ -323,7 +324,7 @@ class SimMarket:
 
     def spot(self, t: datetime) -> float:
         """The underlying price the quotes of t were made from; outside the session, the last completed close."""
-        e = t.timestamp()
+        e = epoch(t)
         m = (e - self.open_s) // 60
         if 0 <= m < self.minutes:
             return float(self._spot[int(m)])
@@ -339,7 +340,7 @@ class SimMarket:
         lo = int(np.searchsorted(self._ts, math.ceil(start.timestamp()), "left"))
         hi = min(
             int(np.searchsorted(self._ts, math.ceil(end.timestamp()), "left")),
-            int(np.searchsorted(self._ts, math.floor(now.timestamp()) - 60, "right")),
+            int(np.searchsorted(self._ts, math.floor(epoch(now)) - 60, "right")),
         )
         b = self._bars
         if hi <= lo:
