@@ -4,8 +4,9 @@
     python bench/anchor_nautilus.py [--rounds 2] [--days N] [--config config.yaml]
 
 The speed anchor of a simulated day (issue 14): the real SPY minute bars of July 2025 in ../shared (21 sessions),
-each day run once by each side per round, zdte then NautilusTrader, so both see the same machine load. Prints the
-median seconds per day of each side, their ratio, and the orders each side sent per day (both really trade).
+each day run once by each side per round, zdte first in even rounds and NautilusTrader first in odd ones, so both
+see the same machine load. Prints the median seconds per day of each side, their ratio, and the orders each side
+sent per day (both really trade).
 
 - zdte: a fresh engine per day as bench/sim_day.py builds it (`engine.app.build`, `runner.run()`) on the config
   given, with `sim.bars` the real bars: a model-priced option chain, the config's strategy, input recording on, the
@@ -218,7 +219,8 @@ def main() -> int:
         gc.freeze()  # as `python run.py` does before it runs
         for r in range(args.rounds):
             for i, day in enumerate(days, start=1):
-                for name, side in sides.items():
+                turn = list(sides.items())
+                for name, side in turn if r % 2 == 0 else turn[::-1]:  # neither side always runs on the other's heels
                     spent, sent, filled = side(day, f"r{r}")
                     times[name].append(spent)
                     orders[name].append(sent)
