@@ -335,10 +335,7 @@ def _run(args: argparse.Namespace) -> int:
             return 1
     finally:
         gc.enable()
-    _install_signals(runner)
-    # Everything loaded so far (the engine's modules, the config, the first market; alpaca-py on paper) lives as
-    # long as the run: keep it out of the garbage collector's full passes, which would walk it all again and again.
-    gc.freeze()
+    _install_signals(runner)  # what start-up made is moved out of the collector's sight by the runner itself
     try:
         code = runner.run()
     except Exception as exc:  # noqa: BLE001 - the last line of defence reports and exits 1
@@ -347,7 +344,6 @@ def _run(args: argparse.Namespace) -> int:
             alerts.fatal(f"{type(exc).__name__}: {exc}")
         return 1
     finally:
-        gc.unfreeze()
         if alerts is not None:  # the day summary goes out before the process ends; a failure is in the day's log
             alerts.close()
         close_day_files()

@@ -47,8 +47,7 @@ def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] 
     global _market_now
     _market_now = market_now
     level = {-1: "WARNING", 0: "INFO"}.get(verbosity, "DEBUG")
-    logger.remove()
-    close_day_files()
+    silence()
     logger.configure(patcher=_patch)
     if verbosity > -2:
         logger.add(
@@ -58,6 +57,13 @@ def setup_logging(verbosity: int = 0, market_now: Callable[[], datetime | None] 
     logging.basicConfig(handlers=[_Intercept()], level=logging.INFO, force=True)
     logging.getLogger("transitions").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def silence() -> None:
+    """No sink at all (loguru's logger.remove() goes through here, so the day sinks are known to be gone)."""
+    close_day_files()
+    logger.remove()
+    _day_sinks.clear()
 
 
 def _outer(record: Any) -> bool:
@@ -83,9 +89,10 @@ def _console_sink() -> Any:
 
 
 class DayFile:
-    """A loguru sink whose file follows the session day. It is added to loguru once: a new day only opens a
-    file, where adding new sinks would cost loguru a scan of sysconfig's install paths (about 5 ms) per sink
-    per day. Line-buffered like loguru's own file sink, so a crash loses no finished line."""
+    """A loguru sink whose file follows the session day. It is added to loguru once a process (until
+    setup_logging or silence starts over): a new day only opens a file, where adding new sinks would cost
+    loguru a scan of sysconfig's install paths (about 5 ms) per sink per day. Line-buffered like loguru's own
+    file sink, so a crash loses no finished line."""
 
     def __init__(self) -> None:
         self._file: IO[str] | None = None
@@ -128,8 +135,7 @@ def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
 
 
 def close_day_files() -> None:
-    for sink in _day_sinks:
-        logger.remove(sink)
-    _day_sinks.clear()
+    """Close the day's files; their sinks stay added (writing nowhere), so the next day or the next cell of a
+    sweep in this process opens files and adds nothing."""
     _engine_file.close()
     _trade_file.close()

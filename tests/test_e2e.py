@@ -219,7 +219,7 @@ def test_an_in_process_run_needs_no_logging_set_up_first(tmp_path, default_raw_c
     cfg = config(default_raw_config, logs)
     saved_stderr, saved_market_now = sys.stderr, engine.logs._market_now
     sys.stderr = errors = io.StringIO()  # where loguru reports a failing sink
-    logger.remove()
+    engine.logs.silence()
     logger.configure(patcher=None, extra={})
     engine.logs._market_now = None
     try:
@@ -228,7 +228,7 @@ def test_an_in_process_run_needs_no_logging_set_up_first(tmp_path, default_raw_c
     finally:
         close_day_files()
         sys.stderr, engine.logs._market_now = saved_stderr, saved_market_now
-        logger.remove()
+        engine.logs.silence()
         logger.configure(patcher=None, extra={})
         logger.add(sys.stderr)
     assert code == 0 and runner.finished

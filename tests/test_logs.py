@@ -1,10 +1,11 @@
-"""Logs never show a traceback's local variables: an HTTP client's locals hold the API keys."""
+"""Logs never show a traceback's local variables (an HTTP client's locals hold the API keys); day files follow
+the day."""
 
 from datetime import date
 
 from loguru import logger
 
-from engine.logs import close_day_files, open_day_files, setup_logging
+from engine.logs import close_day_files, open_day_files, setup_logging, silence
 
 
 def test_a_logged_traceback_does_not_show_local_variables(tmp_path, capsys):
@@ -23,7 +24,7 @@ def test_a_logged_traceback_does_not_show_local_variables(tmp_path, capsys):
     logged = (tmp_path / "engine-20250701.log").read_text() + capsys.readouterr().err
     assert "502 Bad Gateway" in logged and "Traceback" in logged
     assert "SKLEAKCHECK987" not in logged
-    logger.remove()
+    silence()
 
 
 def test_an_inner_run_keeps_its_lines_out_of_the_console_and_the_day_files(tmp_path, capsys):
@@ -43,4 +44,27 @@ def test_an_inner_run_keeps_its_lines_out_of_the_console_and_the_day_files(tmp_p
         assert "the session's own line" in text or "the session's fill" in text
         assert "re-simulated" not in text
     assert "the session's fill" in (tmp_path / "trades-20250701.log").read_text()
-    logger.remove()
+    silence()
+
+
+def test_each_day_writes_its_own_files_through_sinks_added_once(tmp_path, mocker):
+    """A sweep runs many days in one process: a new day must only open files, not add sinks (each add costs
+    loguru a scan of the install paths), and the second day's lines must still reach the second day's file."""
+    setup_logging(-2)
+    add = mocker.spy(type(logger), "add")
+    for day in (date(2025, 7, 1), date(2025, 7, 2)):
+        open_day_files(tmp_path, day, fresh=True)
+        logger.info(f"line of {day}")
+        logger.bind(trade=True).info(f"fill of {day}")
+        close_day_files()
+    assert add.call_count == 2
+    assert (tmp_path / "engine-20250702.log").read_text().count("line of") == 1
+    assert "fill of 2025-07-02" in (tmp_path / "trades-20250702.log").read_text()
+    assert "line of 2025-07-02" not in (tmp_path / "engine-20250701.log").read_text()
+    silence()
+    open_day_files(tmp_path, date(2025, 7, 3), fresh=True)  # after every sink went, the day's are added again
+    logger.info("line of 2025-07-03")
+    close_day_files()
+    assert add.call_count == 4
+    assert "line of 2025-07-03" in (tmp_path / "engine-20250703.log").read_text()
+    silence()

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from engine.config import ConfigError, load_config
 from engine.journal.replay import JournalUnusable, load, segments, summary, timeline, usable_records, verify
+from engine.logs import silence
 from engine.progress import Progress
 
 
@@ -50,7 +49,7 @@ def replay_command(args: argparse.Namespace) -> int:
             sys.stderr.write(f"config error: {exc}\n")
             return 2
     if args.verify:
-        logger.remove()
+        silence()
     several = len(args.files) > 1
     worst, shown, identical = 0, [], 0
     # each verified file prints its own line; on a terminal a bar below them shows how far the run is
@@ -112,7 +111,7 @@ def _what_if(args: argparse.Namespace) -> int:
     if args.verify:
         sys.stderr.write("--what-if and --verify are separate questions: ask one at a time\n")
         return 2
-    logger.remove()
+    silence()
     worst, shown = 0, []
     bar = Progress(len(args.files), "journals") if len(args.files) > 1 else None
     for path in args.files:

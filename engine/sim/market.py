@@ -1,8 +1,9 @@
 """One session's simulated option market on top of the underlying's minute bars.
 
-The chain comes from one of two sources, both turned into the same (minute x contract) grids up front,
-so a quote request during the run is an array lookup (the engine polls thousands of times a day):
-- the model (engine/sim/model.py): every quote of the day priced in one vectorized pass;
+The chain comes from one of two sources, both (minute x contract) grids, so a quote request during the run
+is an array lookup (the engine polls thousands of times a day):
+- the model (engine/sim/model.py): each strike's quotes of the whole day priced in one vectorized pass, the
+  first time the strike is asked for;
 - real quotes: a LEAN minute quote file, shown as the file shows them, never repaired or interpolated.
 
 Conventions of both sources: an empty bid is a bid of 0.00 (nobody buys: a sale gets nothing, as a
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from engine.epoch import epoch
 from engine.models import Bars, OptionContract, OptionQuote, Right, Session
 from engine.occ import occ_symbol, parse_occ
 from engine.pricing import (
@@ -55,6 +57,9 @@ class Chain:
     mark: np.ndarray
     updated_s: np.ndarray | None
 
+    def ensure(self, lo: int, hi: int) -> None:
+        """Every quote of a file (or of a recording over the model) is known up front."""
+
 
 def model_params(cfg: SimSettings, inst: InstrumentSettings, atm_iv: float) -> ModelParams:
     return ModelParams(
@@ -74,23 +79,51 @@ def model_params(cfg: SimSettings, inst: InstrumentSettings, atm_iv: float) -> M
     )
 
 
-def model_chain(p: ModelParams, strikes: np.ndarray, spot: np.ndarray, left_s: np.ndarray) -> Chain:
-    """The 0DTE chain priced by the model (engine/sim/model.py) along the underlying's path."""
-    is_call = np.tile([True, False], len(strikes))
-    t = years_to_expiry(left_s)
-    _, bid, ask, iv, delta = model.price_grid(p, spot, np.repeat(strikes, 2), is_call, t, [t], left_s / 60.0)
-    # Published to 4 decimals, as quote feeds (Alpaca's among them) publish greeks.
-    published_iv = np.round(trading_to_calendar_iv(iv, left_s[:, None]), 4)
-    return Chain(
-        strikes,
-        np.ones(2 * len(strikes), dtype=bool),
-        bid,
-        ask,
-        published_iv,
-        np.round(delta, 4),
-        (bid + ask) / 2.0,
-        None,
-    )
+class ModelColumns:
+    """The model's chain (engine/sim/model.py) along the underlying's path, priced a strike at a time when first
+    asked for: a day asks for the strikes it scans (`data.strike_discovery_range` around spot) and its legs, a
+    fraction of the listed width. Each strike's column over the day's minutes is priced in one vectorized pass;
+    every quote is elementwise in its strike, so a strike priced alone is the strike priced with the others."""
+
+    updated_s = None
+    """Every model quote is of its own minute."""
+
+    def __init__(self, p: ModelParams, strikes: np.ndarray, spot: np.ndarray, left_s: np.ndarray) -> None:
+        self.strikes = strikes
+        self.listed = np.ones(2 * len(strikes), dtype=bool)
+        self._p, self._spot, self._left_s = p, spot, left_s
+        self._t = years_to_expiry(left_s)
+        shape = (len(left_s), 2 * len(strikes))
+        self.bid, self.ask, self.iv, self.delta, self.mark = (np.full(shape, np.nan) for _ in range(5))
+        self.priced = [False] * len(strikes)
+        """Per strike; a list, asked at every quote, where a numpy call would cost more than the quote."""
+        self.quotes_priced = 0
+
+    def ensure(self, lo: int, hi: int) -> None:
+        """Price the strikes lo..hi-1 (strike indices) not priced yet."""
+        missing = [i for i in range(lo, hi) if not self.priced[i]]
+        if not missing:
+            return
+        todo = np.array(missing)
+        cols = np.stack([2 * todo, 2 * todo + 1], axis=1).ravel()
+        t, left_s = self._t, self._left_s
+        _, bid, ask, iv, delta = model.price_grid(
+            self._p, self._spot, np.repeat(self.strikes[todo], 2), np.tile([True, False], len(todo)), t, [t],
+            left_s / 60.0,
+        )
+        self.bid[:, cols], self.ask[:, cols] = bid, ask
+        # Published to 4 decimals, as quote feeds (Alpaca's among them) publish greeks.
+        self.iv[:, cols] = np.round(trading_to_calendar_iv(iv, left_s[:, None]), 4)
+        self.delta[:, cols] = np.round(delta, 4)
+        self.mark[:, cols] = (bid + ask) / 2.0
+        for i in missing:
+            self.priced[i] = True
+        self.quotes_priced += int(bid.size)
+
+    def whole(self) -> Chain:
+        """Every strike priced, as an eager chain (to lay recorded quotes over)."""
+        self.ensure(0, len(self.strikes))
+        return Chain(self.strikes, self.listed, self.bid, self.ask, self.iv, self.delta, self.mark, None)
 
 
 def model_strikes(first_open: float, step: float, width: int) -> np.ndarray:
@@ -231,17 +264,20 @@ class SimMarket:
         self._spot = _frozen(spots_at(self._bars, self._first_open, starts))
         left_s = (self.close_s - starts).astype(float)
         root = inst.root or underlying
+        chain: Chain | ModelColumns
         if quotes is None:
             params = model_params(cfg, inst, cfg.implied_vol if atm_iv is None else atm_iv)
             strikes = model_strikes(self._first_open, inst.strike_step, cfg.chain_width)
             of_today = ((q, parse_occ(q.symbol)) for q in recorded)
             shown = [(q, c) for q, c in of_today if c.expiry == session.day and c.underlying == root]
             strikes = np.union1d(strikes, [c.strike for _, c in shown])
-            chain = model_chain(params, strikes, self._spot, left_s)
+            chain = ModelColumns(params, strikes, self._spot, left_s)
             if shown:
-                chain = recorded_over(chain, shown, starts)
+                chain = recorded_over(chain.whole(), shown, starts)
         else:
             chain = real_chain(quotes, cfg.rate, self._spot, left_s)
+        self._chain = chain
+        self._priced = chain.priced if isinstance(chain, ModelColumns) else None
         self._strikes = _frozen(chain.strikes)
         self._contracts = [
             OptionContract(occ_symbol(root, session.day, right, k), underlying, session.day, float(k), right)
@@ -250,13 +286,25 @@ class SimMarket:
         ]
         self._symbols = [c.symbol for c in self._contracts]
         self._by_symbol = {c.symbol: (i, c) for i, c in enumerate(self._contracts) if chain.listed[i]}
-        self._bid = _frozen(chain.bid)
-        self._ask = _frozen(chain.ask)
-        self._iv = _frozen(chain.iv)
-        self._delta = _frozen(chain.delta)
-        self._mark = _frozen(chain.mark)
-        self._updated = None if chain.updated_s is None else _frozen(chain.updated_s)
-        self.quotes_priced = int(self._bid.size) if quotes is None else 0
+        self._bid, self._ask, self._iv, self._delta = chain.bid, chain.ask, chain.iv, chain.delta
+        self._mark = chain.mark
+        self._updated = chain.updated_s
+        self._model = quotes is None
+
+    @property
+    def quotes_priced(self) -> int:
+        """Model quotes priced so far today (none for a file's quotes)."""
+        chain = self._chain
+        if isinstance(chain, ModelColumns):
+            return chain.quotes_priced
+        return int(chain.bid.size) if self._model else 0
+
+    def _column(self, symbol: str) -> int:
+        """The symbol's column, priced."""
+        c = self._by_symbol[symbol][0]
+        if self._priced is not None and not self._priced[c // 2]:
+            self._chain.ensure(c // 2, c // 2 + 1)
+        return c
 
     def contracts(self) -> list[OptionContract]:
         """Every listed contract, strike-major (call then put at each strike)."""
@@ -269,7 +317,7 @@ class SimMarket:
 
     def minute(self, t: datetime) -> int:
         """Index of the regular-session minute containing t; SimDataError outside the session."""
-        m = (t.timestamp() - self.open_s) // 60
+        m = (epoch(t) - self.open_s) // 60
         if not 0 <= m < self.minutes:
             raise SimDataError(f"market closed at {t.isoformat()} (session {self.session.day.isoformat()})")
         return int(m)
@@ -279,7 +327,7 @@ class SimMarket:
 
     def spot(self, t: datetime) -> float:
         """The underlying price the quotes of t were made from; outside the session, the last completed close."""
-        e = t.timestamp()
+        e = epoch(t)
         m = (e - self.open_s) // 60
         if 0 <= m < self.minutes:
             return float(self._spot[int(m)])
@@ -295,7 +343,7 @@ class SimMarket:
         lo = int(np.searchsorted(self._ts, math.ceil(start.timestamp()), "left"))
         hi = min(
             int(np.searchsorted(self._ts, math.ceil(end.timestamp()), "left")),
-            int(np.searchsorted(self._ts, math.floor(now.timestamp()) - 60, "right")),
+            int(np.searchsorted(self._ts, math.floor(epoch(now)) - 60, "right")),
         )
         b = self._bars
         if hi <= lo:
@@ -306,19 +354,19 @@ class SimMarket:
 
     def bid_ask(self, symbol: str, m: int) -> tuple[float, float]:
         """Raw (bid, ask) of a listed symbol at minute m, ask NaN when nobody offers: the exchange's matching path."""
-        c = self._by_symbol[symbol][0]
+        c = self._column(symbol)
         return float(self._bid[m, c]), float(self._ask[m, c])
 
     def mark(self, symbol: str, m: int) -> float:
         """What a position in the symbol is valued at in minute m (never a fill price)."""
-        return float(self._mark[m, self._by_symbol[symbol][0]])
+        return float(self._mark[m, self._column(symbol)])
 
     def quote(self, symbol: str, t: datetime) -> OptionQuote | None:
         """The symbol's quote at t; None when it has no ask (no tradable quote); SimDataError when it is not listed."""
         found = self._by_symbol.get(symbol)
         if found is None:
             raise SimDataError(f"unknown option symbol {symbol} (not listed on {self.session.day.isoformat()})")
-        m, c = self.minute(t), found[0]
+        m, c = self.minute(t), self._column(symbol)
         if self._updated is None:  # the model: every quote is of its minute, two-sided, with IV and delta
             return OptionQuote(
                 symbol,
@@ -345,6 +393,7 @@ class SimMarket:
         m = self.minute(t)
         lo = 2 * int(np.searchsorted(self._strikes, strike_min, "left"))
         hi = 2 * int(np.searchsorted(self._strikes, strike_max, "right"))
+        self._chain.ensure(lo // 2, hi // 2)
         if self._updated is None:
             ts = self._minute_dt[m]
             return [

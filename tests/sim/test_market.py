@@ -52,7 +52,28 @@ def test_lists_a_0dte_chain_around_the_open(market: SimMarket, cfg: SimConfig) -
         assert parse_occ(c.symbol) == c
         assert c.expiry == date(2025, 7, 1) and c.underlying == "SPY"
     assert {c.right for c in contracts} == {Right.CALL, Right.PUT}
-    assert market.quotes_priced == 390 * len(contracts)
+
+
+def test_a_strike_is_priced_the_first_time_it_is_asked_for_and_priced_alike_either_way(
+    walk: Bars, cfg: SimConfig, session: Session
+) -> None:
+    """Listing costs nothing; a quote prices its strike (call and put, every minute) once; a strike priced alone
+    quotes exactly as when the whole chain is priced together."""
+    lazy, eager = SimMarket(walk, cfg, session, "SPY"), SimMarket(walk, cfg, session, "SPY")
+    assert lazy.quotes_priced == 0
+    put = next(c.symbol for c in lazy.contracts() if c.strike == 597.0 and c.right is Right.PUT)
+    first = lazy.quote(put, at(11, 17))
+    assert lazy.quotes_priced == 390 * 2
+    lazy.quote(put, at(14, 2))
+    lazy.mark(put, 100)
+    assert lazy.quotes_priced == 390 * 2
+    everything = eager.chain(at(11, 17), 0, 10_000)
+    assert eager.quotes_priced == 390 * len(eager.contracts())
+    assert first == next(q for q in everything if q.symbol == put)
+    around = lazy.chain(at(11, 17), 595.0, 599.0)
+    assert lazy.quotes_priced == 390 * 2 * 5
+    assert around == [q for q in everything if 595.0 <= parse_occ(q.symbol).strike <= 599.0]
+    assert all(lazy.mark(c.symbol, m) == eager.mark(c.symbol, m) for c in lazy.contracts() for m in (0, 389))
 
 
 def test_quotes_are_penny_markets_monotone_in_strike(market: SimMarket) -> None:
@@ -169,9 +190,10 @@ def test_early_close_expires_at_one(calendar: ExchangeCalendar, cfg: SimConfig) 
     day = date(2025, 11, 28)
     s = calendar.session(day)
     mk = SimMarket(random_walk_bars("SPY", s, 600.0, 0.14, 7), cfg, s, "SPY")
-    assert mk.minutes == 210 and mk.quotes_priced == 210 * len(mk.contracts())
+    assert mk.minutes == 210
     assert all(c.expiry == day for c in mk.contracts())
     assert len(mk.chain(at(12, 59, 59, day), 595, 605)) == 22
+    assert mk.quotes_priced == 210 * 22
     with pytest.raises(SimDataError, match="market closed"):
         mk.chain(at(13, 0, 0, day), 595, 605)
 
