@@ -11,8 +11,7 @@ ratio is worth comparing. The other checkout runs on this interpreter unless `--
 (its dependencies must be installed there). `--imports` prints, for each command, the total import time and the
 heaviest packages not ours that our modules import (as `python -X importtime` counts them, with all they pull in),
 each with the chain of our modules that brought it in. The commands run with Python's bytecode cache on (the
-default; a first untimed run of each writes it) even where PYTHONDONTWRITEBYTECODE is set, unless
-`--no-bytecode-cache`.
+default; a first untimed run of each writes it) even where PYTHONDONTWRITEBYTECODE is set.
 """
 
 from __future__ import annotations
@@ -38,15 +37,12 @@ def commands(config: str, logs: Path) -> dict[str, list[str]]:
     }
 
 
-def child_env(bytecode_cache: bool) -> dict[str, str]:
-    """The commands' environment: Python's default, which caches each module's bytecode in __pycache__ (the first
-    run writes it), unless told not to; PYTHONDONTWRITEBYTECODE in ours would make every run compile all our
-    modules again, about 0.15 s that no user with a default interpreter pays."""
+def child_env() -> dict[str, str]:
+    """The commands' environment: ours with Python's default bytecode cache (the first, untimed run writes each
+    module's .pyc to __pycache__): PYTHONDONTWRITEBYTECODE, where set, would make every run compile all our modules
+    again, about 0.15 s that no user with a default interpreter pays."""
     env = dict(os.environ)
-    if bytecode_cache:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
@@ -116,10 +112,8 @@ def main() -> int:
     ap.add_argument("--against-python", default=sys.executable, help="the interpreter of --against")
     ap.add_argument("--imports", action="store_true", help="also list the heaviest imports of each command")
     ap.add_argument("--top", type=int, default=12, help="how many imports --imports lists")
-    ap.add_argument("--no-bytecode-cache", action="store_true",
-                    help="run with PYTHONDONTWRITEBYTECODE=1: every run compiles our modules from source")
     args = ap.parse_args()
-    env = child_env(not args.no_bytecode_cache)
+    env = child_env()
     trees = {"this": (sys.executable, REPO)}
     if args.against is not None:
         trees["against"] = (args.against_python, args.against.resolve())
