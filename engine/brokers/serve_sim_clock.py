@@ -106,13 +106,18 @@ class RemoteSimClock:
             self.settle(answer["streams"])
 
 
+def is_loopback(url: str | None) -> bool:
+    """The URL names this machine (None, Alpaca's own host, does not)."""
+    return bool(url) and (urlsplit(url or "").hostname or "") in LOOPBACK_HOSTS
+
+
 def is_simulator(base_url: str, timeout: float, attempts: int = 3) -> bool:
     """True when the endpoint is zdte's serve-sim: a loopback host that answers GET /sim/info (no keys needed).
 
     Only a loopback endpoint is asked, and one that does not answer at all is an error, not a silent
     fall-back to the wall clock (which would leave a simulated session waiting in real time).
     """
-    if (urlsplit(base_url).hostname or "") not in LOOPBACK_HOSTS:
+    if not is_loopback(base_url):
         return False
     for _ in range(attempts):
         try:
