@@ -1,6 +1,6 @@
 """zdte entry point: `python run.py --config config.yaml` (see `python run.py --help`)."""
 
-from engine.cli import main
+from engine.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

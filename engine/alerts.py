@@ -163,6 +163,6 @@ class Alerts:
             lines.append(f"STILL OPEN at the end: {len(report['open_at_end'])} spread(s)")
         if report["stopped"]:
             lines.append(f"stopped: {report['stopped']}")
-        charts = [path.parent / name for name in report.get("charts", {}).values()]
+        charts = [path.parent / name for name in report.get("charts", {}).values() if name]  # PNGs: report.png
         attach = tuple(p for p in charts if p.is_file())
         self._send(Message("day_summary", f"zdte: {day} P&L {pnl}", "\n".join(lines), attach=attach))

@@ -4,14 +4,20 @@ error, 2 bad config or usage, 3 interrupted."""
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import os
 import sys
+import threading
+from contextlib import suppress
 from datetime import date, time
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
-from engine.config import Config, load_config
 from engine.errors import AuthError, ConfigError, DataError, UnsafeEndpointError, ZdteError
+
+if TYPE_CHECKING:
+    from engine.config import Config
 
 COMMANDS = ("run", "diagram", "check", "serve-sim", "replay", "journal", "calibrate", "fidelity", "report", "sweep")
 
@@ -45,15 +51,27 @@ def prog() -> str:
     return name if name in ("zdte", "run.py") else "run.py"
 
 
-def parser() -> argparse.ArgumentParser:
-    from engine.version import engine_version
+class _Version(argparse.Action):
+    """`--version`, the installed package's version looked up only when asked: importlib.metadata alone costs
+    `--help` a sixth of its time."""
 
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args) -> None:
+        from engine.version import engine_version
+
+        sys.stdout.write(f"zdte {engine_version()}\n")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=prog(),
         description="zdte: paper-trade 0DTE option spreads (SPY iron condors) on the embedded simulator or Alpaca's "
         "paper API. Without a command it runs: `%(prog)s [run options]`.",
     )
-    p.add_argument("--version", action="version", version=f"zdte {engine_version()}")
+    p.add_argument("--version", action=_Version, help="show the version and exit")
     sub = p.add_subparsers(dest="command", metavar="command")
     run = sub.add_parser("run", help="trade (the default command)")
     run.add_argument("--config", default="config.yaml", type=Path, help="config file (default: config.yaml)")
@@ -147,25 +165,58 @@ def writable(logs_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """The command's exit code; a reader that stops early (`| head`) ends it quietly."""
+    return _guarded(argv)[0]
+
+
+def entry() -> NoReturn:
+    """The process's entry point (run.py, the installed `zdte`): main's exit code; after a run, without the
+    interpreter's teardown (see _end_without_teardown)."""
+    code, command = _guarded(None)
+    if command == "run":
+        _end_without_teardown(code)
+    raise SystemExit(code)
+
+
+def _end_without_teardown(code: int) -> None:
+    """End the process as the interpreter's exit would, less freeing every object one by one (about 50 ms after
+    a simulated day, a tenth of its run): the atexit handlers run (loguru's and logging's close and flush their
+    sinks), stdout and stderr are flushed, then os._exit. Safe after a run: by then the runner has closed each
+    day's journal and close_day_files the log files; and only with no other non-daemon thread alive (a stream's,
+    say), which a normal exit would wait for. Otherwise it returns, and the interpreter exits as usual."""
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()  # noqa: SLF001 - what the interpreter's exit runs first
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(BrokenPipeError, ValueError):  # a reader that stopped early (`| head`), or a stream closed
+            stream.flush()
+    os._exit(code)
+
+
+def _guarded(argv: list[str] | None) -> tuple[int, str | None]:
+    """The exit code and the command that ran (None when none did)."""
     try:
         return _main(argv)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
-        return 0
+        return 0, None
 
 
-def _main(argv: list[str] | None) -> int:
+def _main(argv: list[str] | None) -> tuple[int, str | None]:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
         sys.stderr.write(f"{prog()}: unknown command {argv[0]!r}: the commands are {', '.join(COMMANDS)} "
                          f"(see {prog()} --help)\n")
-        return 2
+        return 2, None
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         argv.insert(0, "run")
     if argv[0] in ("-h", "--help"):
-        return _help()
+        return _help(), None
     args = parser().parse_args(argv)
+    return _command(args), args.command
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "diagram":
         from engine.machine import mermaid
 
@@ -215,6 +266,7 @@ def _check(args: argparse.Namespace) -> int:
     that cannot be made now (the market closed) or does not apply (keys for the simulator)."""
     from engine.app import adapters_for_check
     from engine.check import Status, run_checks, summary
+    from engine.config import load_config
     from engine.logs import setup_logging
 
     setup_logging(-1)  # the lines are the output; the engine's own logging only when something warns
@@ -240,45 +292,50 @@ def _install_signals(runner) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from engine.alerts import alerts_for
-    from engine.app import build
-    from engine.logs import close_day_files, setup_logging
-    from engine.progress import Progress
-    from engine.reporting.console import human_summary
-
+    # No garbage collection while the run starts: its imports, config and first market allocate a few hundred
+    # thousand objects that all live on, so the collector's passes over them (about 100, 12 ms) would find nothing.
+    gc.disable()
     try:
-        cfg = apply_overrides(load_config(args.config), args)
-        writable(cfg.logs_dir)
-        if cfg.kill_file.exists():
-            raise ConfigError(f"kill file {cfg.kill_file} exists: remove it to trade")
-        runner = None
-        setup_logging(-1 if args.quiet else (1 if args.verbose else 0), lambda: runner.ctx.now if runner else None)
-        count = cfg.session.count
-        progress = Progress(count, "sessions") if count is not None and count > 1 else None
-        alerts = alerts_for(cfg)
+        from engine.alerts import alerts_for
+        from engine.app import build
+        from engine.config import load_config
+        from engine.logs import close_day_files, setup_logging
+        from engine.progress import Progress
+        from engine.reporting.console import human_summary
+
         try:
-            runner = build(cfg, progress=progress, alerts=alerts)
+            cfg = apply_overrides(load_config(args.config), args)
+            writable(cfg.logs_dir)
+            if cfg.kill_file.exists():
+                raise ConfigError(f"kill file {cfg.kill_file} exists: remove it to trade")
+            runner = None
+            level = -1 if args.quiet else (1 if args.verbose else 0)
+            setup_logging(level, lambda: runner.ctx.now if runner else None)
+            count = cfg.session.count
+            progress = Progress(count, "sessions") if count is not None and count > 1 else None
+            alerts = alerts_for(cfg)
+            try:
+                runner = build(cfg, progress=progress, alerts=alerts)
+            except ZdteError as exc:
+                if alerts is not None:
+                    alerts.startup_failed(str(exc))
+                    alerts.close()
+                raise
+        except ConfigError as exc:
+            sys.stderr.write(f"config error: {exc}\n")
+            return 2
+        except (AuthError, UnsafeEndpointError) as exc:
+            sys.stderr.write(f"refused: {exc}\n")
+            return 2
+        except DataError as exc:
+            sys.stderr.write(f"data error: {exc}\n")
+            return 2
         except ZdteError as exc:
-            if alerts is not None:
-                alerts.startup_failed(str(exc))
-                alerts.close()
-            raise
-    except ConfigError as exc:
-        sys.stderr.write(f"config error: {exc}\n")
-        return 2
-    except (AuthError, UnsafeEndpointError) as exc:
-        sys.stderr.write(f"refused: {exc}\n")
-        return 2
-    except DataError as exc:
-        sys.stderr.write(f"data error: {exc}\n")
-        return 2
-    except ZdteError as exc:
-        sys.stderr.write(f"cannot start: {exc}\n")
-        return 1
-    _install_signals(runner)
-    # Everything loaded so far (pandas, the calendar, alpaca-py) lives as long as the run: keep it out of the
-    # garbage collector's full passes, which otherwise walk it all every few thousand allocations.
-    gc.freeze()
+            sys.stderr.write(f"cannot start: {exc}\n")
+            return 1
+    finally:
+        gc.enable()
+    _install_signals(runner)  # what start-up made is moved out of the collector's sight by the runner itself
     try:
         code = runner.run()
     except Exception as exc:  # noqa: BLE001 - the last line of defence reports and exits 1
@@ -287,7 +344,6 @@ def _run(args: argparse.Namespace) -> int:
             alerts.fatal(f"{type(exc).__name__}: {exc}")
         return 1
     finally:
-        gc.unfreeze()
         if alerts is not None:  # the day summary goes out before the process ends; a failure is in the day's log
             alerts.close()
         close_day_files()
@@ -299,6 +355,6 @@ def _run(args: argparse.Namespace) -> int:
         from engine.reporting.summary import summarize, summary_lines
 
         summary = summarize([r for _, r in runner.reports])
-        written = write_summary(summary, cfg.logs_dir, html=cfg.report.html)
+        written = write_summary(summary, cfg.logs_dir, html=cfg.report.html, png=cfg.report.png)
         sys.stdout.write("\n".join(["", *summary_lines(summary), f"  summary {written}"]) + "\n")
     return code

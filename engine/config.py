@@ -274,7 +274,8 @@ class JournalConfig(_Strict):
 
 
 class ReportConfig(_Strict):
-    html: bool = Field(True, description="after each session, report-YYYYMMDD.html and its PNG charts beside the JSON")
+    html: bool = Field(True, description="after each session, report-YYYYMMDD.html (charts inline SVG) beside the JSON")
+    png: bool = Field(False, description="with html, each chart also as report-YYYYMMDD-<chart>.png (matplotlib)")
     status_interval_s: Num = Field(
         300.0, ge=0, description="while a position is open, a status line this often (market time); 0: none"
     )
@@ -465,12 +466,13 @@ def notify_urls(cfg: NotifyConfig, env_file: str | Path | None = ".env") -> list
     """The alert URLs: ZDTE_NOTIFY_URLS (the environment's when set there, even empty; else `.env`'s) instead of the
     config's when it holds any, so a token can stay out of the YAML as the Alpaca keys do. Split as apprise splits
     its own lists: at commas and whitespace before a URL, not at a comma inside one (mailto://...?to=a@x,b@x)."""
-    from apprise.utils.parse import parse_urls
     from dotenv import dotenv_values
 
     text = os.environ.get(NOTIFY_URLS_ENV)
     if text is None and env_file and Path(env_file).is_file():
         text = dotenv_values(env_file).get(NOTIFY_URLS_ENV)
     if text and text.strip():
+        from apprise.utils.parse import parse_urls  # apprise only for a run that has URLs to split
+
         return list(parse_urls(text))
     return [u.get_secret_value() for u in cfg.urls]

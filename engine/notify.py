@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import apprise
-from apprise.plugins import url_to_dict
 from loguru import logger
+
+if TYPE_CHECKING:  # apprise (with its plugins) is imported when there is a URL to send to, not by every run
+    import apprise
 
 BACKOFF_S = 1.0
 """The wait before the first retry; each further retry waits twice as long as the one before."""
@@ -57,6 +58,8 @@ class _Target:
 
     def send(self, message: Message) -> str | None:
         """None when sent, else what went wrong in words that hold no URL."""
+        import apprise
+
         try:
             result = self._service.notify(
                 body=message.body,
@@ -76,6 +79,9 @@ class _Target:
 def targets(urls: Sequence[str], timeout_s: float) -> tuple[list[_Target], list[str]]:
     """The URLs apprise can send to, their socket timeouts set to `timeout_s` (a bound for the thread apprise leaves
     behind when an attempt times out), and the labels of those it cannot use."""
+    import apprise
+    from apprise.plugins import url_to_dict
+
     usable, unusable = [], []
     for i, url in enumerate(urls, start=1):
         label = url_label(i, url)

@@ -22,20 +22,19 @@ class ProcessSignals:
 
     def __init__(self, kill_file: Path) -> None:
         self.kill_file = Path(kill_file)
+        self._kill_path = os.fspath(self.kill_file)  # asked at every step: os.path.exists on a str is 4x Path's
         self.killed: str | None = None
         self.stopped: str | None = None
 
     def kill(self) -> str | None:
         if self.killed:
             return f"kill switch: {self.killed}"
-        if self.kill_file.exists():
+        if os.path.exists(self._kill_path):
             return f"kill switch: file {self.kill_file}"
         return None
 
     def stop(self) -> str | None:
         return self.stopped
-
-
 
 
 def install(signals: ProcessSignals, wake: Callable[[], None], abort: Callable[[str], None]) -> None:

@@ -1,4 +1,5 @@
-"""Exchange sessions from the real XNYS calendar: holidays, weekends, early closes, the next session."""
+"""Exchange sessions by the NYSE's rules, held to exchange_calendars' XNYS: holidays, weekends, early closes, the
+next session."""
 
 from __future__ import annotations
 
@@ -85,3 +86,46 @@ def test_the_wall_clock_reads_new_york_time() -> None:
     now = WallClock().now()
     assert now.tzinfo is not None and getattr(now.tzinfo, "key", None) == "America/New_York"
     assert now.utcoffset() == now.astimezone(ZoneInfo("America/New_York")).utcoffset()
+
+
+def test_the_rules_give_exchange_calendars_xnys_for_every_day_of_the_range(cal):
+    """exchange_calendars is the oracle of our NYSE rules: every day 2010-2035, session or not, open and close."""
+    xc = pytest.importorskip("exchange_calendars", reason="the oracle comes with the dev extra: pip install -e .[dev]")
+    import pandas as pd
+
+    xnys = xc.get_calendar("XNYS", start=str(cal.first_day), end=str(cal.last_day))
+    expected = {
+        ts.date(): (o.to_pydatetime().astimezone(NY), c.to_pydatetime().astimezone(NY))
+        for ts, o, c in zip(xnys.schedule.index, xnys.schedule["open"], xnys.schedule["close"], strict=True)
+    }
+    got = {}
+    for ts in pd.date_range(cal.first_day, cal.last_day, freq="D"):
+        s = cal.session(ts.date())
+        if s is not None:
+            got[s.day] = (s.open, s.close)
+    assert sorted(set(got) ^ set(expected)) == []
+    assert {d: v for d, v in got.items() if expected[d] != v} == {}
+    early = [d for d, (_, close) in got.items() if close.hour == 13]
+    assert len(early) > 50 and len(expected) > 6500  # the comparison covered early closes and 26 years of sessions
+
+
+@pytest.mark.parametrize(
+    "day,closed",
+    [
+        (date(2021, 12, 31), False),  # New Year on a Saturday: no Friday closure
+        (date(2023, 1, 2), True),  # a Sunday New Year: closed the Monday
+        (date(2027, 6, 18), True),  # Juneteenth on a Saturday: the Friday
+        (date(2021, 6, 18), False),  # Juneteenth only from 2022
+        (date(2012, 10, 29), True), (date(2012, 10, 30), True),  # Hurricane Sandy
+        (date(2018, 12, 5), True), (date(2025, 1, 9), True),  # days of mourning
+        (date(2026, 4, 3), True), (date(2035, 3, 23), True),  # Good Friday
+        (date(2021, 12, 24), True),  # Christmas on a Saturday: the Friday
+    ],
+)
+def test_observance_rules_and_unscheduled_closures(cal, day, closed):
+    assert (cal.session(day) is None) == closed
+
+
+def test_days_outside_the_range_are_refused_not_guessed(cal):
+    with pytest.raises(ValueError, match="covers 2010-01-01 .. 2035-12-31"):
+        cal.session(date(2036, 1, 2))

@@ -7,11 +7,13 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.config import Config, load_config, parse_config
 from engine.errors import ConfigError, DataError
-from engine.sim.errors import SimDataError
-from engine.sim.realday import RealDay
+
+if TYPE_CHECKING:
+    from engine.config import Config
+    from engine.sim.realday import RealDay
 
 
 def add_commands(sub: argparse._SubParsersAction, hhmm) -> None:
@@ -42,6 +44,8 @@ def _common(p: argparse.ArgumentParser, hhmm) -> None:
 
 
 def _config(args: argparse.Namespace, model: Path | None = None) -> Config:
+    from engine.config import load_config, parse_config
+
     cfg = load_config(args.config)
     if model is None:
         return cfg
@@ -52,7 +56,9 @@ def _config(args: argparse.Namespace, model: Path | None = None) -> Config:
 
 def calibrate_command(args: argparse.Namespace) -> int:
     from engine.calibration.calibrate import calibrate, describe, write_model
+    from engine.sim.errors import SimDataError
     from engine.sim.market import model_params
+
     try:
         cfg = _config(args)
         days = [_day(s, args) for s in args.sources]
@@ -80,6 +86,7 @@ def _day(source: Path, args: argparse.Namespace) -> RealDay:
 def _history_rv(paths: list[Path]) -> float | None:
     from engine.calendar import ExchangeCalendar
     from engine.sim import lean
+    from engine.sim.errors import SimDataError
     from engine.sim.underlying import realized_vol, regular_closes
 
     if not paths:
@@ -97,6 +104,7 @@ def _history_rv(paths: list[Path]) -> float | None:
 
 def fidelity_command(args: argparse.Namespace) -> int:
     from engine.calibration.fidelity import measure, table
+    from engine.sim.errors import SimDataError
 
     try:
         cfg = _config(args, args.model)

@@ -187,7 +187,10 @@ def _quotes_in(data: dict[str, Any]) -> list[models.OptionQuote]:
     at = datetime.fromisoformat(data["at"]) if data.get("at") else None
     out = []
     for row in data["q"]:
-        symbol, bid, ask, iv, delta = (decode(v) for v in row[:5])
+        head = row[:5]
+        if dict in map(type, head):  # a tagged value (NaN): rows are written plain when every number is finite
+            head = [decode(v) for v in head]
+        symbol, bid, ask, iv, delta = head
         out.append(models.OptionQuote(symbol, bid, ask, at or datetime.fromisoformat(row[5]), iv, delta))
     return out
 

@@ -1,24 +1,15 @@
-"""The report's charts, drawn with matplotlib's object API (no pyplot: no global state, no display needed).
-
-Each chart is drawn from the report's own figures (its `series`, `trades`, `timeline`), so the JSON holds
-everything a chart shows. A chart is kept as SVG text (for the HTML) and written as PNG beside it.
+"""What each chart of the reports shows, from the report's own figures (its `series`, `trades`, `timeline`; the
+summary's `equity_curve` and `by_exit`), so the JSON holds everything a chart shows. Each maker returns a Chart
+(engine/reporting/chart_model.py), or None when there is nothing to draw; svg.py and matplotlib_render.py only draw
+what they are given.
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from matplotlib import rc_context
-from matplotlib.axes import Axes
-from matplotlib.dates import DateFormatter, MinuteLocator, date2num
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-
-from engine.calendar import ET
+from engine.reporting.chart_model import Axis, Box, Chart, Key, Line, Marker, Note, Panel, time_axis, value_axis, when
 
 STATE_COLORS = {
     "Initializing": "#9e9e9e",
@@ -30,178 +21,130 @@ STATE_COLORS = {
     "ShuttingDown": "#757575",
     "Down": "#212121",
 }
-Draw = Callable[[Figure], None]
+TRADE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
+"""One color per condor, in turn (matplotlib's first eight)."""
+UP, DOWN, SPOT, STRIKE, EQUITY, DRAWDOWN = "#2e7d32", "#c62828", "#37474f", "#c62828", "#1565c0", "#e57373"
+HALT_NOTE = "#b71c1c"
+BAR_WIDTH = 0.8
 
 
-def _when(text: str | float) -> datetime:
-    return datetime.fromtimestamp(text, ET) if isinstance(text, (int, float)) else datetime.fromisoformat(text)
+def _zero(x: Axis) -> Line:
+    return Line((x.lo, x.hi), (0.0, 0.0), "#000000", "zero", width=0.6)
 
 
-def _x(text: str | float) -> float:
-    """A time as matplotlib's date number (shown in ET by the axis' formatter)."""
-    return float(date2num(_when(text)))
-
-
-MIN_SPAN_DAYS = 30 / (24 * 60)
-"""The narrowest time axis drawn: a single instant (a trade closed seconds after its fill) would otherwise be
-widened by matplotlib's date axis to four years of half-hour ticks."""
-
-
-def _time_axis(ax: Axes, xs: list[float]) -> None:
-    """Half-hour ticks in ET over the data's own span (at least MIN_SPAN_DAYS), with a little room at each end."""
-    lo, hi = min(xs), max(xs)
-    if hi - lo < MIN_SPAN_DAYS:
-        mid = (lo + hi) / 2
-        lo, hi = mid - MIN_SPAN_DAYS / 2, mid + MIN_SPAN_DAYS / 2
-    pad = 0.02 * (hi - lo)
-    ax.set_xlim(lo - pad, hi + pad)
-    ax.xaxis.set_major_locator(MinuteLocator(byminute=(0, 30), tz=ET))
-    ax.xaxis.set_major_formatter(DateFormatter("%H:%M", tz=ET))
-    ax.set_xlabel("time (US/Eastern)")
-    ax.grid(True, alpha=0.3)
-
-
-def underlying(report: dict[str, Any]) -> Draw | None:
+def underlying(report: dict[str, Any]) -> Chart | None:
     """Spot through the day, each trade's entry and exit, and its short strikes while it was open."""
     points = report["series"]["underlying"]
     if not points:
         return None
+    xs, ys = tuple(when(t) for t, _ in points), tuple(float(c) for _, c in points)
+    lines, markers, notes = [Line(xs, ys, SPOT, "spot")], [], []
+    moments, values = [], list(ys)
+    for t in report["trades"]:
+        start, stop = when(t["entry_time"]), when(t["exit_time"])
+        moments += [start, stop]
+        for k in t["strikes"][1:3]:
+            lines.append(Line((start, stop), (k, k), STRIKE, "strike", width=1.0, dashed=True))
+            notes.append(Note(stop, k, f"{k:g}", STRIKE, dx=3, dy=3))
+            values.append(k)
+        if t["entry_spot"] is not None:
+            markers.append(Marker(start, t["entry_spot"], "up", UP, "entry"))
+            values.append(t["entry_spot"])
+        if t["exit_spot"] is not None:
+            markers.append(Marker(stop, t["exit_spot"], "down", DOWN, "exit"))
+            values.append(t["exit_spot"])
+    panel = Panel(
+        value_axis(values, f"{report.get('underlying', 'underlying')} price"),
+        tuple(lines), tuple(markers), notes=tuple(notes),
+    )
+    return Chart("underlying", "underlying, entries (^), exits (v) and short strikes (dashed)",
+                 time_axis([*xs, *moments]), (panel,))
 
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        ax.plot([_x(t) for t, _ in points], [c for _, c in points], color="#37474f", lw=1.2, label="spot")
-        for t in report["trades"]:
-            start, stop = _x(t["entry_time"]), _x(t["exit_time"])
-            shorts = t["strikes"][1:3]
-            for k in shorts:
-                ax.hlines(k, start, stop, colors="#c62828", linestyles="--", lw=1)
-                ax.annotate(f"{k:g}", (stop, k), fontsize=7, color="#c62828", xytext=(3, -3),
-                            textcoords="offset points")
-            if t["entry_spot"] is not None:
-                ax.plot([start], [t["entry_spot"]], marker="^", color="#2e7d32", ms=9, ls="none")
-            if t["exit_spot"] is not None:
-                ax.plot([stop], [t["exit_spot"]], marker="v", color="#c62828", ms=9, ls="none")
-        ax.set_ylabel(f"{report.get('underlying', 'underlying')} price")
-        ax.set_title("underlying, entries (^), exits (v) and short strikes (dashed)")
-        moments = [_x(t[k]) for t in report["trades"] for k in ("entry_time", "exit_time")]
-        _time_axis(ax, [_x(t) for t, _ in points] + moments)
 
-    return draw
-
-
-def trades(report: dict[str, Any]) -> Draw | None:
-    """Each condor's P&L (and mark) through its life, from the quotes the engine asked for its legs."""
+def trades(report: dict[str, Any]) -> Chart | None:
+    """Each condor's P&L at mid through its life, from the quotes the engine asked for its legs; with one condor,
+    its mark on the right (the same line on the scale of the net price)."""
     series = {no: s for no, s in report["series"]["trades"].items() if s}
     if not series:
         return None
-
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        for no, points in series.items():
-            ax.plot([_x(p[0]) for p in points], [p[2] for p in points], lw=1.4, label=f"trade {no}")
-        ax.axhline(0, color="black", lw=0.6)
-        ax.set_ylabel("P&L ($)")
-        if len(series) == 1:  # one condor: its mark is its P&L on another scale
-            t = next(t for t in report["trades"] if str(t["trade_no"]) in series)
-            per = t["multiplier"] * t["qty"]
-            mark = ax.secondary_yaxis(
-                "right", functions=(lambda pnl: t["entry_price"] + pnl / per, lambda m: (m - t["entry_price"]) * per)
-            )
-            mark.set_ylabel("mark (net price per contract)")
-        ax.set_title("the condor's P&L (and mark) while open, at mid")
-        ax.legend(loc="upper left", fontsize=8)
-        _time_axis(ax, [_x(p[0]) for points in series.values() for p in points])
-
-    return draw
+    x = time_axis([when(p[0]) for points in series.values() for p in points])
+    lines, keys = [], []
+    for i, (no, points) in enumerate(series.items()):
+        color = TRADE_COLORS[i % len(TRADE_COLORS)]
+        lines.append(Line(tuple(when(p[0]) for p in points), tuple(float(p[2]) for p in points), color, "pnl",
+                          width=1.4, label=f"trade {no}"))
+        keys.append(Key(f"trade {no}", color))
+    y = value_axis([v for line in lines for v in line.ys] + [0.0], "P&L ($)")
+    right = None
+    if len(series) == 1:
+        t = next(t for t in report["trades"] if str(t["trade_no"]) in series)
+        right = _mark_axis(y, t["entry_price"], t["multiplier"] * t["qty"])
+    panel = Panel(y, (_zero(x), *lines), right=right, legend=tuple(keys))
+    return Chart("trades", "the condor's P&L (and mark) while open, at mid", x, (panel,))
 
 
-def timeline(report: dict[str, Any]) -> Draw | None:
+def _mark_axis(pnl: Axis, entry_price: float, per_point: float) -> Axis:
+    """The net price per contract beside the P&L: mark = entry + P&L / (multiplier x qty), ticked on round marks
+    placed where their P&L is."""
+    lo, hi = (entry_price + v / per_point for v in (pnl.lo, pnl.hi))
+    marks = value_axis([lo, hi], pad=0.0)
+    ticks = tuple(((m - entry_price) * per_point, text) for m, text in marks.ticks)
+    return Axis(pnl.lo, pnl.hi, ticks, "mark (net price per contract)")
+
+
+def timeline(report: dict[str, Any]) -> Chart | None:
     """Which state when; halts labelled with their reasons."""
-    rows = [r for r in report["timeline"] if _when(r["end"]) > _when(r["start"])]
+    rows = [r for r in report["timeline"] if when(r["end"]) > when(r["start"])]
     if not rows:
         return None
-
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        for r in rows:
-            start, end = _x(r["start"]), _x(r["end"])
-            ax.broken_barh([(start, end - start)], (0, 1), color=STATE_COLORS.get(r["state"], "#000000"))
-            if r["state"] in ("Halted", "Down"):
-                ax.annotate(r["reason"][:60], (start, 1.05), fontsize=7, color="#b71c1c", rotation=8)
-        ax.set_yticks([])
-        ax.set_ylim(0, 1.6)
-        shown = [s for s in STATE_COLORS if any(r["state"] == s for r in rows)]
-        ax.legend(handles=[Patch(color=STATE_COLORS[s], label=s) for s in shown], loc="upper right", fontsize=7, ncol=4)
-        ax.set_title("state timeline")
-        _time_axis(ax, [_x(r[k]) for r in rows for k in ("start", "end")])
-
-    return draw
+    boxes = tuple(Box(when(r["start"]), when(r["end"]), 0.0, 1.0, STATE_COLORS.get(r["state"], "#000000"), "state")
+                  for r in rows)
+    notes = tuple(Note(when(r["start"]), 1.05, r["reason"][:60], HALT_NOTE)
+                  for r in rows if r["state"] in ("Halted", "Down"))
+    shown = tuple(Key(s, STATE_COLORS[s], "box") for s in STATE_COLORS if any(r["state"] == s for r in rows))
+    panel = Panel(Axis(0.0, 1.6), boxes=boxes, notes=notes, legend=shown, legend_at="upper right")
+    return Chart("timeline", "state timeline", time_axis([v for b in boxes for v in (b.x0, b.x1)]), (panel,))
 
 
-def equity(summary: dict[str, Any]) -> Draw | None:
+def _index_axis(labels: list[str], most: int = 12) -> Axis:
+    """Categories at 0, 1, 2 ..., half a step of room at each end; at most `most` labels, evenly spaced."""
+    step = max(1, len(labels) // most)
+    return Axis(-0.6, len(labels) - 0.4, tuple((float(i), labels[i]) for i in range(0, len(labels), step)))
+
+
+def equity(summary: dict[str, Any]) -> Chart | None:
     """The equity curve (cumulative day P&L) over its drawdown below the running peak."""
     curve = summary["equity_curve"]
     if not curve:
         return None
-
-    def draw(fig: Figure) -> None:
-        top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
-        x = list(range(len(curve)))
-        top.plot(x, [c["equity"] for c in curve], marker="o", ms=3, color="#1565c0")
-        top.axhline(0, color="black", lw=0.6)
-        top.set_ylabel("equity ($)")
-        top.set_title("equity curve (cumulative day P&L) and drawdown")
-        top.grid(True, alpha=0.3)
-        bottom.fill_between(x, [c["drawdown"] for c in curve], 0, color="#e57373", step="mid")
-        bottom.set_ylabel("drawdown ($)")
-        bottom.grid(True, alpha=0.3)
-        step = max(1, len(curve) // 12)
-        bottom.set_xticks(x[::step], [c["day"][5:] for c in curve][::step], fontsize=7)
-
-    return draw
+    x = _index_axis([c["day"][5:] for c in curve])
+    xs = tuple(float(i) for i in range(len(curve)))
+    eq = tuple(float(c["equity"]) for c in curve)
+    dd = [float(c["drawdown"]) for c in curve]
+    top = Panel(value_axis([*eq, 0.0], "equity ($)"), (_zero(x), Line(xs, eq, EQUITY, "equity", dots=True)), share=3)
+    bottom = Panel(
+        value_axis([*dd, 0.0], "drawdown ($)", most=3),  # a quarter of the height: three ticks fit
+        boxes=tuple(Box(i - 0.5, i + 0.5, d, 0.0, DRAWDOWN, "drawdown") for i, d in zip(xs, dd, strict=True)),
+    )
+    return Chart("equity", "equity curve (cumulative day P&L) and drawdown", x, (top, bottom))
 
 
-def exits(summary: dict[str, Any]) -> Draw | None:
+def exits(summary: dict[str, Any]) -> Chart | None:
     """P&L and count by exit reason."""
     by = summary["by_exit"]
     if not by:
         return None
-
-    def draw(fig: Figure) -> None:
-        ax = fig.add_subplot()
-        names = list(by)
-        pnl = [by[n]["pnl"] for n in names]
-        bars = ax.bar(names, pnl, color=["#2e7d32" if p >= 0 else "#c62828" for p in pnl])
-        for bar, n in zip(bars, names, strict=True):
-            ax.annotate(f"{by[n]['count']:.0f} trade(s)", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                        ha="center", fontsize=8, xytext=(0, 3), textcoords="offset points")
-        ax.axhline(0, color="black", lw=0.6)
-        ax.set_ylabel("P&L ($)")
-        ax.set_title("P&L by exit reason")
-
-    return draw
+    names = list(by)
+    x = _index_axis(names, most=len(names))
+    pnl = [float(by[n]["pnl"]) for n in names]
+    bars = tuple(Box(i - BAR_WIDTH / 2, i + BAR_WIDTH / 2, 0.0, p, UP if p >= 0 else DOWN, "bar")
+                 for i, p in enumerate(pnl))
+    notes = tuple(Note(float(i), p, f"{by[n]['count']:.0f} trade(s)", "#000000", size=8, dy=-3, anchor="middle")
+                  for i, (n, p) in enumerate(zip(names, pnl, strict=True)))
+    panel = Panel(value_axis([*pnl, 0.0], "P&L ($)"), (_zero(x),), boxes=bars, notes=notes)
+    return Chart("exits", "P&L by exit reason", x, (panel,))
 
 
-SUMMARY_CHARTS: dict[str, Callable[[dict[str, Any]], Draw | None]] = {"equity": equity, "exits": exits}
-DAY_CHARTS: dict[str, Callable[[dict[str, Any]], Draw | None]] = {
-    "underlying": underlying,
-    "trades": trades,
-    "timeline": timeline,
-}
-
-
-def render(draw: Draw, png: Path | None, size: tuple[float, float] = (10.0, 3.6), tight: bool = False) -> str:
-    """The chart as SVG text (text kept as text), and as PNG at `png` when given; `tight` fits the margins to the
-    labels (a chart whose labels are data, a sweep's heatmap) instead of the day charts' fixed ones."""
-    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "zdte"}):
-        fig = Figure(figsize=size)
-        draw(fig)
-        if not tight:
-            fig.subplots_adjust(left=0.07, right=0.92, bottom=0.15, top=0.9)  # fixed: half the constrained cost
-        bbox = "tight" if tight else None
-        if png is not None:
-            fig.savefig(png, format="png", dpi=110, bbox_inches=bbox)
-        out = io.StringIO()
-        fig.savefig(out, format="svg", metadata={"Date": None}, bbox_inches=bbox)
-    text = out.getvalue()
-    return text[text.index("<svg"):]
+Maker = Callable[[dict[str, Any]], Chart | None]
+SUMMARY_CHARTS: dict[str, Maker] = {"equity": equity, "exits": exits}
+DAY_CHARTS: dict[str, Maker] = {"underlying": underlying, "trades": trades, "timeline": timeline}

@@ -9,13 +9,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from engine.journal.replay import JournalUnusable, usable_records
-from engine.progress import Progress
-from engine.reporting.day import build_day
-from engine.reporting.expectation import with_expectation
-from engine.reporting.files import write_day, write_summary
-from engine.reporting.summary import summarize, summary_lines
-
 
 def add_command(sub: Any, as_date: Callable[[str], date]) -> None:
     rep = sub.add_parser("report", help="rebuild the day reports from journals and summarize the days")
@@ -25,6 +18,7 @@ def add_command(sub: Any, as_date: Callable[[str], date]) -> None:
     rep.add_argument("--to", dest="last", type=as_date, help="last session date, YYYY-MM-DD")
     rep.add_argument("-o", "--out", type=Path, help="where summary.json/.html go (default: the journals' directory)")
     rep.add_argument("--no-html", action="store_true", help="JSON only: no pages, no charts")
+    rep.add_argument("--png", action="store_true", help="each chart of the pages also as a PNG file (matplotlib)")
 
 
 def journals(args: argparse.Namespace) -> list[Path]:
@@ -49,7 +43,13 @@ def journals(args: argparse.Namespace) -> list[Path]:
 def report_command(args: argparse.Namespace) -> int:
     """Exit 0 (every journal reported), 1 (a journal that does not verify or is malformed: named, skipped), 2 (none
     found)."""
+    from engine.journal.replay import JournalUnusable, usable_records
     from engine.logs import setup_logging
+    from engine.progress import Progress
+    from engine.reporting.day import build_day
+    from engine.reporting.expectation import with_expectation
+    from engine.reporting.files import write_day, write_summary
+    from engine.reporting.summary import summarize, summary_lines
 
     setup_logging(-1)  # warnings only: the expectation's re-simulation of a paper day keeps its lines to itself
     paths = journals(args)
@@ -72,12 +72,12 @@ def report_command(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{path}: a record is malformed ({type(exc).__name__}: {exc}); is this a zdte journal?\n")
             failed += 1
             continue
-        write_day(report, path.parent, html=not args.no_html)
+        write_day(report, path.parent, html=not args.no_html, png=args.png)
         reports.append(report)
     bar.close()
     out = args.out or paths[0].parent
     summary = summarize(reports)
-    written = write_summary(summary, out, html=not args.no_html)
+    written = write_summary(summary, out, html=not args.no_html, png=args.png)
     sys.stdout.write("\n".join(summary_lines(summary)) + "\n")
     sys.stdout.write(f"{len(reports)} day report(s) rebuilt; summary {written}"
                      + ("" if args.no_html else f" and {written.with_suffix('.html')}") + "\n")

@@ -39,5 +39,6 @@ def human_summary(runner: Any) -> str:
         left = "a run until stopped" if runner.days.forever else f"{runner.not_run} session(s) of the run not run"
         lines.append(f"INTERRUPTED ({runner.interrupted}): {left}; exit code {runner.exit_code}")
     logs = shown(runner.ctx.cfg.logs_dir)
-    lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json/.html/.png")
+    lines.append(f"files in {logs}/: audit-*.jsonl (journal), engine-*.log, trades-*.log, report-*.json/.html"
+                 + ("/.png" if runner.ctx.cfg.report.png else ""))
     return "\n".join(lines)

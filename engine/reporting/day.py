@@ -17,7 +17,7 @@ from engine.calendar import ExchangeCalendar
 from engine.config import Config, parse_config
 from engine.journal.codec import decode, decode_result
 from engine.journal.recording import recorded_calls
-from engine.models import Account, Bars, OptionQuote, Session
+from engine.models import Account, Bars, Session
 from engine.schedule import Schedule
 
 EXIT_KINDS = (
@@ -225,32 +225,45 @@ def _underlying(calls: list[tuple[str, dict[str, Any]]], session: Session | None
 def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[list[Any]]]:
     """Each trade's mark through its life, from every quote the engine asked for its legs, at the quotes' own
     time (the latest leg's): [time, mark, P&L]. Calls are journaled in batches, so a call's record time is not
-    when it was made."""
+    when it was made. Read from the recorded rows as written: a day holds hundreds of answers, and making each
+    quote an OptionQuote first cost more than the rest of the report."""
     if not trades:
         return {}
     # calls are journaled before the decision that follows them, so every quote a trade was marked on is in a
     # batch written by its exit at the latest
-    quotes = _results(calls, "quotes", since=min(t["entry_time"] for t in trades),
-                      until=max(t["exit_time"] for t in trades))
+    since, until = min(t["entry_time"] for t in trades), max(t["exit_time"] for t in trades)
+    answers: dict[int, dict[str, list[Any]]] = {}
+    for ts, c in calls:
+        if c["method"] == "quotes" and "result" in c and since <= ts <= until and id(c["result"]) not in answers:
+            answers[id(c["result"])] = _quote_rows(c["result"])
+    when: dict[str, datetime] = {}
     out: dict[str, list[list[Any]]] = {}
     for t in trades:
         start, stop = datetime.fromisoformat(t["entry_time"]), datetime.fromisoformat(t["exit_time"])
-        legs = [leg.split(":", 1) for leg in t["legs"]]
+        legs = [(1 if side == "buy" else -1, sym) for side, sym in (leg.split(":", 1) for leg in t["legs"])]
         series: dict[datetime, list[Any]] = {}
-        for _, got in quotes:
+        for got in answers.values():
             if not all(sym in got for _, sym in legs):
                 continue
-            at = max(got[sym].ts for _, sym in legs)
+            rows = [got[sym] for _, sym in legs]
+            at = max(when.get(r[5]) or when.setdefault(r[5], datetime.fromisoformat(r[5])) for r in rows)
             if start <= at <= stop:
-                mark = sum((1 if side == "buy" else -1) * _mid(got[sym]) for side, sym in legs)
+                mark = sum(sign * (r[1] + r[2]) / 2.0 for (sign, _), r in zip(legs, rows, strict=True))
                 pnl = (mark - t["entry_price"]) * t["multiplier"] * t["qty"]
                 series[at] = [at.isoformat(), round(mark, 4), round(pnl, 2)]
         out[str(t["trade_no"])] = [series[at] for at in sorted(series)]
     return out
 
 
-def _mid(q: OptionQuote) -> float:
-    return (q.bid + q.ask) / 2.0
+def _quote_rows(data: dict[str, Any]) -> dict[str, list[Any]]:
+    """A recorded quotes answer (engine/journal/codec.py) as {symbol: [symbol, bid, ask, iv, delta, ISO time]}."""
+    at = data.get("at")
+    out = {}
+    for row in data["q"]:
+        if dict in map(type, row):  # a tagged value (NaN), decoded as the codec decodes it
+            row = [decode(v) for v in row]
+        out[row[0]] = row[:5] + [at] if at else row
+    return out
 
 
 # --- trades ---------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import numpy as np
 
+from engine.epoch import epoch
 from engine.models import (
     Account,
     Intent,
@@ -126,7 +127,7 @@ class SimExchange:
         if self._closed:
             return
         mk = self._mk
-        e = now.timestamp()
+        e = epoch(now)
         if e < mk.open_s:
             return
         m = int((e - mk.open_s) // 60)
@@ -231,7 +232,7 @@ class SimExchange:
         if len({leg.symbol for leg in legs}) != len(legs):
             raise _reject("each leg of a multi-leg order must be a different symbol")
         mk = self.market
-        e = now.timestamp()
+        e = epoch(now)
         if self._closed or mk is None or not mk.open_s <= e < mk.close_s:
             raise _forbid("market is closed: option orders are accepted only during regular trading hours")
         if e >= self._cutoff_s:

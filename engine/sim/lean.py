@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Literal, NoReturn
 
 import numpy as np
-import pandas as pd
 
 from engine.models import Bars, Right
 from engine.sim.errors import SimDataError
@@ -88,6 +87,8 @@ def _read_entry(path: str, zf: zipfile.ZipFile, name: str) -> bytes:
 def _minute_epochs(day: date, tz: str) -> np.ndarray:
     """Epoch seconds (UTC) of each wall-clock minute of `day` in `tz`; -1 where the minute does not exist
     or is ambiguous (the DST changes), so a row stamped there is reported instead of guessed."""
+    import pandas as pd  # here and in _parse: only a run on LEAN files pays for pandas (the random walk does not)
+
     local = pd.date_range(pd.Timestamp(day), periods=MINUTES_PER_DAY, freq="min")
     aware = local.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
     out = np.full(MINUTES_PER_DAY, -1, dtype=np.int64)
@@ -126,6 +127,8 @@ class _Rows:
         return len(self.ends)
 
     def _parse(self, nfields: int) -> np.ndarray:
+        import pandas as pd
+
         if not self.buf:
             return np.empty((0, nfields), dtype=float)
         try:

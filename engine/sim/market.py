@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from engine.epoch import epoch
 from engine.models import Bars, OptionContract, OptionQuote, Right, Session
 from engine.occ import occ_symbol, parse_occ
 from engine.pricing import (
@@ -94,12 +95,13 @@ class ModelColumns:
         self._t = years_to_expiry(left_s)
         shape = (len(left_s), 2 * len(strikes))
         self.bid, self.ask, self.iv, self.delta, self.mark = (np.full(shape, np.nan) for _ in range(5))
-        self._priced = [False] * len(strikes)  # a list: asked at every quote, where numpy's call costs 20x
+        self.priced = [False] * len(strikes)
+        """Per strike; a list, asked at every quote, where a numpy call would cost more than the quote."""
         self.quotes_priced = 0
 
     def ensure(self, lo: int, hi: int) -> None:
         """Price the strikes lo..hi-1 (strike indices) not priced yet."""
-        missing = [i for i in range(lo, hi) if not self._priced[i]]
+        missing = [i for i in range(lo, hi) if not self.priced[i]]
         if not missing:
             return
         todo = np.array(missing)
@@ -115,7 +117,7 @@ class ModelColumns:
         self.delta[:, cols] = np.round(delta, 4)
         self.mark[:, cols] = (bid + ask) / 2.0
         for i in missing:
-            self._priced[i] = True
+            self.priced[i] = True
         self.quotes_priced += int(bid.size)
 
     def whole(self) -> Chain:
@@ -275,6 +277,7 @@ class SimMarket:
         else:
             chain = real_chain(quotes, cfg.rate, self._spot, left_s)
         self._chain = chain
+        self._priced = chain.priced if isinstance(chain, ModelColumns) else None
         self._strikes = _frozen(chain.strikes)
         self._contracts = [
             OptionContract(occ_symbol(root, session.day, right, k), underlying, session.day, float(k), right)
@@ -299,7 +302,8 @@ class SimMarket:
     def _column(self, symbol: str) -> int:
         """The symbol's column, priced."""
         c = self._by_symbol[symbol][0]
-        self._chain.ensure(c // 2, c // 2 + 1)
+        if self._priced is not None and not self._priced[c // 2]:
+            self._chain.ensure(c // 2, c // 2 + 1)
         return c
 
     def contracts(self) -> list[OptionContract]:
@@ -313,7 +317,7 @@ class SimMarket:
 
     def minute(self, t: datetime) -> int:
         """Index of the regular-session minute containing t; SimDataError outside the session."""
-        m = (t.timestamp() - self.open_s) // 60
+        m = (epoch(t) - self.open_s) // 60
         if not 0 <= m < self.minutes:
             raise SimDataError(f"market closed at {t.isoformat()} (session {self.session.day.isoformat()})")
         return int(m)
@@ -323,7 +327,7 @@ class SimMarket:
 
     def spot(self, t: datetime) -> float:
         """The underlying price the quotes of t were made from; outside the session, the last completed close."""
-        e = t.timestamp()
+        e = epoch(t)
         m = (e - self.open_s) // 60
         if 0 <= m < self.minutes:
             return float(self._spot[int(m)])
@@ -339,7 +343,7 @@ class SimMarket:
         lo = int(np.searchsorted(self._ts, math.ceil(start.timestamp()), "left"))
         hi = min(
             int(np.searchsorted(self._ts, math.ceil(end.timestamp()), "left")),
-            int(np.searchsorted(self._ts, math.floor(now.timestamp()) - 60, "right")),
+            int(np.searchsorted(self._ts, math.floor(epoch(now)) - 60, "right")),
         )
         b = self._bars
         if hi <= lo:

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 from loguru import logger
 
+from engine.epoch import epoch
 from engine.models import Account, Bars, OptionContract, OptionQuote, Order, OrderRequest, Position, Session
 from engine.sim import lean
 from engine.sim.errors import SimDataError
@@ -79,7 +80,7 @@ class SimVenue:
     def market(self) -> SimMarket | None:
         """Today's (ET) market, or None on a day without a session; cheap when the date has not changed."""
         now = self.clock.now()
-        if not self._day_start <= now.timestamp() < self._day_end:
+        if not self._day_start <= epoch(now) < self._day_end:
             self._roll(now)
         return self._market
 

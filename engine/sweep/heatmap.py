@@ -18,8 +18,8 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from engine.reporting.charts import render
 from engine.reporting.html import chart, money, page, table
+from engine.reporting.matplotlib_render import render
 from engine.sweep.grid import Axis
 from engine.sweep.table import Ranked
 

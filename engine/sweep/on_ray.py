@@ -11,11 +11,13 @@ import logging
 import socket
 from collections.abc import Iterator
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import ConfigError
-from engine.sweep.cell import Outcome, run_cell
-from engine.sweep.grid import Cell
+
+if TYPE_CHECKING:  # the engine itself only when a cell runs: `--help` reads LOCAL from here
+    from engine.sweep.cell import Outcome
+    from engine.sweep.grid import Cell
 
 LOCAL = "local"
 """`--ray` without an address: Ray's own name for a new local runtime."""
@@ -59,6 +61,8 @@ def _answers(address: str) -> None:
 def run_on_ray(cells: list[Cell], keep_journals: bool) -> Iterator[Outcome]:
     """Each cell's outcome as it finishes (ray.wait), on the runtime `connect` set up. Cells are handed out a few
     per CPU at a time, so a long sweep holds little in the object store and Ctrl-C has little to cancel."""
+    from engine.sweep.cell import Outcome, run_cell
+
     ray = ray_module()
     task = ray.remote(run_cell)
     window = 2 * max(1, int(ray.cluster_resources().get("CPU", 1)))

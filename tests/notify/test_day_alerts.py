@@ -27,7 +27,7 @@ def _posts_by_title(receiver: Receiver, start: str) -> list[dict[str, Any]]:
 def test_a_day_tells_start_fill_exit_and_the_summary_with_the_reports_figures_and_charts(
     tmp_path: Path, default_raw_config: dict[str, Any], receiver: Receiver
 ) -> None:
-    cfg = day_config(default_raw_config, tmp_path / "logs", report={"html": True})
+    cfg = day_config(default_raw_config, tmp_path / "logs", report={"html": True, "png": True})
     runner = run_day(cfg, alerts_to(cfg, [receiver.url()]))
 
     assert runner.exit_code == 0
@@ -55,6 +55,19 @@ def test_a_day_tells_start_fill_exit_and_the_summary_with_the_reports_figures_an
     for attached in summary["attachments"]:
         assert base64.b64decode(attached["base64"]) == (path.parent / attached["filename"]).read_bytes()
     assert all(p["attachments"] == [] for p in (start, fill, exit_))
+
+
+def test_the_page_without_report_png_sends_the_summary_without_attachments(
+    tmp_path: Path, default_raw_config: dict[str, Any], receiver: Receiver
+) -> None:
+    """The page's charts are SVG inside it: only PNG files (report.png) go out with the day summary."""
+    cfg = day_config(default_raw_config, tmp_path / "logs", report={"html": True})
+    runner = run_day(cfg, alerts_to(cfg, [receiver.url()]))
+
+    [(path, report)] = runner.reports
+    assert path.with_suffix(".html").exists() and set(report["charts"]) == {"underlying", "trades", "timeline"}
+    [summary] = _posts_by_title(receiver, f"zdte: {report['session_date']} P&L")
+    assert summary["attachments"] == []
 
 
 def test_a_kill_file_mid_day_is_told_exactly_once_and_so_is_the_flatten(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from engine.journal.audit import read_journal
+from tests.reporting.conftest import run_session
 
 
 class Page(HTMLParser):
@@ -63,14 +65,26 @@ def page(default_day) -> tuple[Path, Page, dict[str, Any]]:
     return path, parsed, report
 
 
-def test_every_chart_is_an_inline_svg_and_a_png_beside_it(page) -> None:
+def test_every_chart_is_an_inline_svg_and_no_png_unless_asked(page) -> None:
     path, parsed, report = page
     for name in ("underlying", "trades", "timeline"):
         assert "svg" in parsed.sections[f"chart-{name}"], f"chart {name} has no SVG"
+        assert report["charts"][name] is None  # on the page; no PNG file (report.png is off by default)
+    assert list(path.parent.glob("*.png")) == []
+    assert parsed.links == [], "the page references nothing outside itself"
+
+
+def test_report_png_draws_each_chart_as_a_png_beside_the_page(tmp_path, default_raw_config) -> None:
+    raw = copy.deepcopy(default_raw_config)
+    raw["report"] = {**raw.get("report", {}), "png": True}
+    path, report = run_session(tmp_path, raw)
+    for name in ("underlying", "trades", "timeline"):
         png = path.with_name(f"{path.stem}-{name}.png")
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert report["charts"][name] == png.name
-    assert parsed.links == [], "the page references nothing outside itself"
+    parsed = Page()
+    parsed.feed(path.with_suffix(".html").read_text(encoding="utf-8"))
+    assert all("svg" in parsed.sections[f"chart-{n}"] for n in ("underlying", "trades", "timeline"))
 
 
 def test_the_trades_table_shows_the_journals_trade(page) -> None:

@@ -62,12 +62,18 @@ def test_days_n_ends_with_the_summary_and_report_rebuilds_it(tmp_path: Path, cap
     out = capsys.readouterr().out
     assert "3 session(s) 2025-07-01 .. 2025-07-03" in out
     live = json.loads((logs / "summary.json").read_text())
-    assert (logs / "summary.html").exists() and (logs / "summary-equity.png").exists()
+    assert (logs / "summary.html").exists() and list(logs.glob("*.png")) == []  # PNGs only with report.png
     (logs / "summary.json").unlink()
 
     assert main(["report", "--logs-dir", str(logs)]) == 0
     rebuilt = json.loads((logs / "summary.json").read_text())
     assert rebuilt == live
+
+    assert main(["report", "--logs-dir", str(logs), "--png"]) == 0
+    drawn = json.loads((logs / "summary.json").read_text())["charts"]
+    assert drawn == {"equity": "summary-equity.png", "exits": "summary-exits.png"}
+    assert all((logs / name).read_bytes().startswith(b"\x89PNG") for name in drawn.values())
+    assert (logs / "report-20250701-underlying.png").exists()  # the day pages' charts too
     days = [json.loads((logs / f"report-202507{d:02d}.json").read_text()) for d in (1, 2, 3)]
     assert live["total_pnl"] == pytest.approx(sum(r["total_pnl"] for r in days))
 

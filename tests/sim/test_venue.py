@@ -169,11 +169,11 @@ def test_the_adapters_turn_the_simulators_errors_into_the_engines(venue: SimVenu
 
 def test_the_simulator_imports_only_the_models_it_serves() -> None:
     """engine/sim stands on its own: its own parameters (params.py) and errors (errors.py); from the engine only
-    the plain data it serves (models, OCC symbols) and the pricing math. serve-sim's command, which reads the
-    engine's config, is engine/serve_cli.py."""
+    the plain data it serves (models, OCC symbols), the pricing math and the time math (epoch seconds).
+    serve-sim's command, which reads the engine's config, is engine/serve_cli.py."""
     import ast
 
-    allowed = {"engine.models", "engine.occ", "engine.pricing", "engine"}
+    allowed = {"engine.models", "engine.occ", "engine.pricing", "engine.epoch", "engine"}
     sim_dir = Path(__file__).resolve().parents[2] / "engine" / "sim"
     paths = sorted(sim_dir.glob("*.py"))
     serve_sim = {"alpaca_api.py", "api_call.py", "market_data_api.py", "query.py", "trading_api.py", "transport.py"}
