@@ -1,21 +1,28 @@
 """Benchmark: simulated trading days over loopback HTTP (engine with broker alpaca -> SimServer on 127.0.0.1).
 
-    python bench/loopback_day.py [--days N] [--config examples/loopback.yaml] [--fault-rate F]
+    python bench/loopback_day.py [--days N] [--config examples/loopback.yaml] [--source stream|poll] [--html]
+                                 [--fault-rate F] [--against DIR [--rounds N]]
 
-Each day is a fresh SimServer (in a thread of this process) and a fresh engine whose alpaca-py clients point
-at it, as `run.py serve-sim` + `run.py --config examples/loopback.yaml` would run it. Prints the wall seconds
-per day and what the engine asks of Alpaca: requests per simulated minute by path over the session (the
+Each day is a fresh SimServer (in a thread of this process, with its streams, as `run.py serve-sim` serves them)
+and a fresh engine whose alpaca-py clients point at it, as `run.py serve-sim` + `run.py --config
+examples/loopback.yaml` would run it; --source poll runs the engine on REST alone (the default is alpaca's own:
+streams). A warm-up day runs first, outside the figures (imports, the calendar), and the day's HTML page and
+charts are written only with --html (as in bench/sim_day.py: the figure is the engine's day). Prints the wall
+seconds per day and what the engine asks of Alpaca: requests per simulated minute by path over the session (the
 simulator's /sim/* control requests left out), the steady-state rate while the machine is in Monitoring or
 Scanning between the first fill and the hard exit (target <= 6/min; Alpaca allows 200/min), and the busiest
 minute. --fault-rate injects the simulator's seeded faults (rate limits, errors, drops, slow answers) to show
-the adapter's retries.
+the adapter's retries. --against DIR times another checkout's engine (say a worktree of main) against this
+one: each round runs this script once on each, alternately, in fresh processes, and the medians are compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +33,11 @@ from typing import Any
 
 from loguru import logger
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve()
+if "--engine" in sys.argv:  # another checkout's engine under this script (--against runs it so)
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--engine") + 1]).resolve()))
+else:
+    sys.path.insert(0, str(HERE.parents[1]))
 
 from engine.app import SIM_START, alpaca, build  # noqa: E402
 from engine.calendar import ET, ExchangeCalendar  # noqa: E402
@@ -43,16 +54,18 @@ TARGET_PER_MIN = 6.0
 ALPACA_LIMIT_PER_MIN = 200
 
 
-def day_config(base: Config, day: date, logs: Path, kill: Path, url: str) -> Config:
+def day_config(base: Config, day: date, logs: Path, kill: Path, url: str, source: str, html: bool) -> Config:
     raw = base.model_dump()
     raw.update(broker="alpaca", logs_dir=logs)
+    raw["data"]["source"] = source
+    raw["report"]["html"] = html
     raw["session"].update(date=day, days=1)
     raw["risk"]["kill_file"] = kill
     raw["alpaca"].update(trading_url=url, data_url=url)
     return parse_config(raw, "loopback bench")
 
 
-def run_day(base: Config, day: date, tmp: Path, fault_rate: float) -> dict[str, Any]:
+def run_day(base: Config, day: date, tmp: Path, args: argparse.Namespace) -> dict[str, Any]:
     """One day: server and engine, both fresh; returns what the report needs."""
     clock = SimClock(datetime.combine(day, SIM_START, tzinfo=ET))
     venue = SimVenue(base.sim, base.underlying, clock, ExchangeCalendar())
@@ -61,15 +74,16 @@ def run_day(base: Config, day: date, tmp: Path, fault_rate: float) -> dict[str, 
         clock,
         api_key=KEY,
         secret_key=SECRET,
-        fault_rate=fault_rate,
+        fault_rate=args.fault_rate,
         seed=base.sim.seed,
         slow_seconds=0.05,  # a slow answer, well inside the adapter's timeout: only the wall time grows
         fault_kinds=FAULT_KINDS,
+        streams=True,
     ).start()
     saved = {k: os.environ.get(k) for k in ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")}
     os.environ.update(ALPACA_API_KEY=KEY, ALPACA_SECRET_KEY=SECRET)
     try:
-        cfg = day_config(base, day, tmp / day.isoformat(), tmp / "KILL", server.url)
+        cfg = day_config(base, day, tmp / day.isoformat(), tmp / "KILL", server.url, args.source, args.html)
         t0 = time.perf_counter()
         adapters = alpaca(cfg)
         runner = build(cfg, adapters)
@@ -149,9 +163,17 @@ def analyse(day: dict[str, Any]) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", type=int, default=1)
-    ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "examples" / "loopback.yaml"))
+    ap.add_argument("--config", default=str(HERE.parents[1] / "examples" / "loopback.yaml"))
+    ap.add_argument("--source", choices=("stream", "poll"), default="stream", help="the engine's data.source")
+    ap.add_argument("--html", action="store_true", help="also write each day's HTML page and charts")
     ap.add_argument("--fault-rate", type=float, default=0.0, help="probability of an injected fault per request")
+    ap.add_argument("--against", metavar="DIR", help="another checkout to time against this one, alternately")
+    ap.add_argument("--rounds", type=int, default=5, help="with --against: runs of each checkout")
+    ap.add_argument("--engine", metavar="DIR", help=argparse.SUPPRESS)  # the checkout whose engine runs
+    ap.add_argument("--walls", action="store_true", help=argparse.SUPPRESS)  # print the day walls as JSON only
     args = ap.parse_args()
+    if args.against:
+        return against(args)
     base = load_config(args.config)
     setup_logging(-1)
     if args.fault_rate:
@@ -160,12 +182,39 @@ def main() -> int:
     days = ExchangeCalendar().sessions_from(base.session.date, args.days)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
+        run_day(base, days[0], Path(tmp) / "warm-up", args)
         for i, day in enumerate(days, start=1):
-            results.append(run_day(base, day, Path(tmp), args.fault_rate))
-            sys.stderr.write(f"\r{i}/{len(days)} days ({day}: {results[-1]['wall']:.1f}s)")
-            sys.stderr.flush()
-        sys.stderr.write("\n")
-    report(args, base, results)
+            results.append(run_day(base, day, Path(tmp), args))
+            if not args.walls:
+                sys.stderr.write(f"\r{i}/{len(days)} days ({day}: {results[-1]['wall']:.1f}s)")
+                sys.stderr.flush()
+        if not args.walls:
+            sys.stderr.write("\n")
+    if args.walls:
+        print(json.dumps([r["wall"] for r in results]))
+    else:
+        report(args, base, results)
+    return 0
+
+
+def against(args: argparse.Namespace) -> int:
+    """This checkout and another, alternately, each run in a fresh process on the same options."""
+    passed = [a for a in sys.argv[1:] if a not in (args.against, "--against")]
+    checkouts = {"this": HERE.parents[1], "against": Path(args.against).resolve()}
+    walls: dict[str, list[float]] = {name: [] for name in checkouts}
+    for i in range(args.rounds):
+        for name, root in checkouts.items():
+            cmd = [sys.executable, str(HERE), *passed, "--engine", str(root), "--walls"]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            walls[name] += json.loads(out.strip().splitlines()[-1])
+        sys.stderr.write(f"\r{i + 1}/{args.rounds} rounds")
+        sys.stderr.flush()
+    sys.stderr.write("\n")
+    med = {name: statistics.median(w) for name, w in walls.items()}
+    for name, root in checkouts.items():
+        w = walls[name]
+        print(f"{name:<8} {root}: median {med[name]:.2f} s per day (min {min(w):.2f}, max {max(w):.2f}, n {len(w)})")
+    print(f"ratio    this / against = {med['this'] / med['against']:.2f} ({args.source}, html {args.html})")
     return 0
 
 

@@ -119,7 +119,7 @@ def alpaca(cfg: Config) -> Adapters:
     """Alpaca's adapters on the endpoint's time: serve-sim's simulated clock when the trading URL is serve-sim
     (a day over loopback must not wait in real time), the wall's otherwise. The adapter is told, never asks."""
     from engine.brokers.alpaca import alpaca_adapters, paper_keys
-    from engine.brokers.serve_sim_clock import RemoteSimClock, is_simulator
+    from engine.brokers.serve_sim_clock import RemoteSimClock, is_loopback, is_simulator
     from engine.clock import WallClock
     from engine.config import load_secrets
 
@@ -131,7 +131,9 @@ def alpaca(cfg: Config) -> Adapters:
         clock = RemoteSimClock(url, {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}, timeout)
     else:
         clock = WallClock()
-    broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, seed=cfg.sim.seed)
+    # serve-sim on loopback, for trading and data: no proxy, netrc entry or CA bundle of the environment is for it
+    local = isinstance(clock, RemoteSimClock) and is_loopback(cfg.alpaca.data_url)
+    broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, seed=cfg.sim.seed, trust_env=not local)
     feed = None
     if cfg.streams:
         from engine.brokers.alpaca_feed import AlpacaFeed

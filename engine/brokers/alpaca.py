@@ -78,18 +78,19 @@ def refuse_live(url: str | None) -> None:
 class _TimeoutSession(requests.Session):
     """A requests session whose every call has a timeout (alpaca-py passes none)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, trust_env: bool = True) -> None:
         super().__init__()
         self._timeout = timeout
+        self.trust_env = trust_env
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, **kwargs)
 
 
-def _tame(client: Any, timeout: float) -> Any:
+def _tame(client: Any, timeout: float, trust_env: bool = True) -> Any:
     """Give an alpaca-py client a timeout and switch off its blocking internal retry."""
-    client._session = _TimeoutSession(timeout)
+    client._session = _TimeoutSession(timeout, trust_env)
     client._retry = 0
     return client
 
@@ -592,13 +593,18 @@ def refuse_live_key(key: str) -> None:
 
 
 def alpaca_adapters(
-    cfg: AlpacaConfig, keys: dict[str, str], clock: Clock, seed: int = 0
+    cfg: AlpacaConfig, keys: dict[str, str], clock: Clock, seed: int = 0, trust_env: bool = True
 ) -> tuple[AlpacaBroker, AlpacaMarketData]:
-    """The Alpaca clients, tamed, retrying on `clock`: the wall's against Alpaca, whatever the caller's otherwise."""
+    """The Alpaca clients, tamed, retrying on `clock`: the wall's against Alpaca, whatever the caller's otherwise.
+
+    `trust_env`: the clients take proxies, netrc credentials and CA bundles from the environment, as requests does
+    by default (and must against Alpaca). Reading them costs every request more than a loopback answer takes, so
+    the composition root turns it off for an endpoint on this machine that none of them is for."""
     key, secret = paper_keys(cfg, keys)
-    trading = _tame(TradingClient(key, secret, paper=True, url_override=cfg.trading_url), cfg.timeout_s)
+    timeout = cfg.timeout_s
+    trading = _tame(TradingClient(key, secret, paper=True, url_override=cfg.trading_url), timeout, trust_env)
     data_url = cfg.data_url or None
-    stocks = _tame(StockHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
-    options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), cfg.timeout_s)
+    stocks = _tame(StockHistoricalDataClient(key, secret, url_override=data_url), timeout, trust_env)
+    options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), timeout, trust_env)
     retry = RetryPolicy(clock, cfg.max_retries, seed=seed)
     return AlpacaBroker(trading, retry), AlpacaMarketData(stocks, options, cfg.feed, retry, cfg.options_feed)

@@ -135,14 +135,16 @@ class StreamFeed:
         first = max(0, math.floor((lo.timestamp() - mk.open_s) / 60) + 1)
         last = min(mk.minutes - 1, math.floor((hi.timestamp() - mk.open_s) / 60))
         out: list[StreamEvent] = []
+        if first > last:
+            return out
+        before_first = mk.minute_start(first - 1) if first > 0 else None
+        previous = {s: None if before_first is None else mk.quote(s, before_first) for s in listed}
         for m in range(first, last + 1):
             t = mk.minute_start(m)
             for symbol in listed:
                 q = mk.quote(symbol, t)
-                if q is None:
-                    continue
-                before = mk.quote(symbol, mk.minute_start(m - 1)) if m > 0 else None
-                if before is not None and before.ts == q.ts:
+                before, previous[symbol] = previous[symbol], q  # each minute's quote is the next one's "before"
+                if q is None or (before is not None and before.ts == q.ts):
                     continue
                 out.append(StreamEvent(t, "options", "quotes", symbol, wire.option_quote(q)))
         return out

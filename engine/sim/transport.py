@@ -23,8 +23,9 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from loguru import logger
@@ -33,6 +34,7 @@ from engine.sim import alpaca_json as aj
 from engine.sim.alpaca_api import AlpacaApi, Match, Route, decode_body
 from engine.sim.api_call import Reply, Request, error_reply
 from engine.sim.params import SimulatedClock
+from engine.sim.request_head import PLAIN_REQUEST_LINE, HeadersTooLarge, read_headers
 from engine.sim.stream_feed import StreamFeed
 from engine.sim.stream_server import StreamServer
 from engine.sim.venue import SimVenue
@@ -86,6 +88,28 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     timeout = 120
     server: _HTTPServer
+    raw_requestline: bytes
+
+    def parse_request(self) -> bool:
+        """The standard library's, but a plain request's head is read by engine/sim/request_head.py (the
+        stdlib's email parser cost more than the answer); any other is left to the standard library."""
+        if not PLAIN_REQUEST_LINE.fullmatch(self.raw_requestline):
+            return super().parse_request()
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.command, self.path, self.request_version = self.requestline.split(" ")
+        try:
+            self.headers = cast(Any, read_headers(self.rfile))
+        except HeadersTooLarge as exc:
+            self.close_connection = True
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, str(exc))
+            return False
+        connection = (self.headers.get("Connection") or "").lower()
+        http_1_0 = self.request_version == "HTTP/1.0"
+        self.close_connection = connection == "close" or (http_1_0 and connection != "keep-alive")
+        expect = (self.headers.get("Expect") or "").lower()
+        if expect == "100-continue" and not http_1_0:
+            return self.handle_expect_100()
+        return True
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
         self.server.sim._serve(self, "GET")

@@ -130,3 +130,22 @@ def test_a_bid_less_long_leg_left_at_the_close_settles_in_cash(market: SimMarket
     ex.submit(OrderRequest("c3800", (leg(C3800, Side.BUY),), 1, 0.05), at(9, 45))
     ex.account(at(16, 0))
     assert [(e["kind"], e["symbol"], e["price"]) for e in ex.events] == [("settlement", C3800, 0.0)]
+
+
+def test_the_option_stream_tells_a_real_quote_once_in_the_minute_the_file_set_it(market: SimMarket) -> None:
+    """serve-sim's option quotes on real quotes (engine/sim/stream_feed.py): a quote is news only in the minute it
+    changed, whatever steps the clock took to get there; one that nobody offers is not told."""
+    from engine.sim.stream_feed import StreamFeed
+
+    symbols = frozenset({P3700, C3700, P3800, C3800})
+
+    def told(moments: list[datetime]) -> list[tuple[datetime, str]]:
+        events = []
+        for lo, hi in zip(moments, moments[1:], strict=False):
+            events += StreamFeed._option_quotes(market, lo, hi, symbols)
+        return [(e.at, e.symbol) for e in events]
+
+    expected = [(at(9, 31), C3800), (at(9, 31), P3700), (at(9, 41), C3700), (at(10, 0), P3700), (at(10, 0), P3800)]
+    assert told([at(9, 30), at(10, 30)]) == expected
+    assert told([at(9, 30), at(9, 45, 30), at(9, 59), at(10, 0), at(10, 30)]) == expected
+    assert told([at(9, 30) + i * (at(9, 31) - at(9, 30)) for i in range(61)]) == expected
