@@ -5,7 +5,7 @@
 Each command runs as a fresh interpreter, its output thrown away, and the wall time from spawn to exit is
 measured: imports, the calendar, the day, its report and the interpreter's exit, everything a person waits for.
 The commands take turns (help, run, help, run, ...) so a busy machine weighs on them alike; the figures are
-medians. `--against DIR` runs the same commands in another checkout (e.g. `git worktree add /tmp/zdte-main main`)
+medians. `--against DIR` runs the same commands in another checkout (e.g. `git worktree add ../zdte-main main`)
 interleaved with this one, and prints this checkout's median over the other's: on a shared machine only the
 ratio is worth comparing. The other checkout runs on this interpreter unless `--against-python` names its own
 (its dependencies must be installed there). `--imports` prints, for each command, the total import time and the
