@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +33,12 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 Faults = Callable[[SimServer, datetime], None]
 
 
-def _day(tmp: Path, keys: dict[str, str], source: str, faults: Faults | None = None) -> dict[str, Any]:
+def _day(
+    tmp: Path, keys: dict[str, str], source: str, faults: Faults | None = None, on: date | None = None
+) -> dict[str, Any]:
     raw = yaml.safe_load((REPO_ROOT / "examples" / "loopback.yaml").read_text(encoding="utf-8"))
+    if on is not None:
+        raw["session"]["date"] = on
     raw["risk"]["kill_file"] = str(tmp / "KILL")
     raw["data"]["source"] = source
     day = raw["session"]["date"]
@@ -102,6 +106,22 @@ def test_the_streamed_day_trades_exactly_as_the_polled_day(days) -> None:
     assert _trades(stream["records"]) == _trades(poll["records"])
     assert _moves(stream["records"]) == _moves(poll["records"])
     assert _feed(poll["records"]) == [], "a polled run has no streams to switch"
+
+
+def test_on_streams_the_same_trade_exits_when_the_stop_is_crossed_not_at_the_next_poll(tmp_path, keys) -> None:
+    """2025-07-03 (seed 7): one condor, stopped out. The polled run sees the crossing at its next poll, on the
+    grid its entry set (:25 and :55 of each minute); the streamed run on the quote of the minute that crosses.
+    Same entry, same stop, same P&L; the streamed exit is sooner, never later."""
+    poll, stream = (_day(tmp_path, keys, source, on=date(2025, 7, 3)) for source in ("poll", "stream"))
+    opened = [[(r["trade_no"], r["strikes"], r["ts"]) for r in d["records"] if r["kind"] == "opened"]
+              for d in (poll, stream)]
+    closed = [[r for r in d["records"] if r["kind"] == "closed"] for d in (poll, stream)]
+    assert opened[0] == opened[1] and len(opened[0]) == 1
+    (polled,), (streamed,) = closed
+    assert streamed["exit_reason"] == polled["exit_reason"] and streamed["exit_reason"].startswith("spread stop")
+    assert streamed["pnl"] == polled["pnl"]
+    lead = datetime.fromisoformat(polled["ts"]) - datetime.fromisoformat(streamed["ts"])
+    assert timedelta(0) < lead <= timedelta(seconds=30), "at most one poll interval sooner"
 
 
 def test_the_streamed_day_runs_on_its_streams(days) -> None:
