@@ -100,6 +100,21 @@ class _Options(_Hooks, OptionDataStream):
             self.zdte_count()
         await super()._dispatch(msg)
 
+    async def _send_subscribe_msg(self) -> None:
+        """On connecting, alpaca-py sends the whole subscription and only then marks the connection running; a
+        follow() in between changes the subscription locally and tells the server nothing (alpaca-py sends
+        nothing while not running), so a leg no longer held stayed subscribed, and one just followed went
+        unstreamed, until the next reconnect. Here the connection is marked running as soon as its subscription
+        is out (later changes are sent by alpaca-py itself), and what changed meanwhile is sent at once."""
+        sent = set(self._handlers["quotes"])
+        await super()._send_subscribe_msg()
+        self._running = True
+        now = set(self._handlers["quotes"])
+        if sent - now:
+            await self._send_unsubscribe_msg("quotes", sorted(sent - now))
+        if now - sent:
+            await super()._send_subscribe_msg()
+
 
 class _Trading(_Hooks, TradingStream):
     async def _dispatch(self, msg: dict[str, Any]) -> None:
