@@ -6,31 +6,15 @@ bench; the Nautilus side is run only when nautilus-trader is installed (the `nau
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from engine.calendar import ExchangeCalendar
+from tests.bench_scripts import load_bench
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():
-    name = "zdte_anchor_nautilus"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "anchor_nautilus.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-an = _load_bench()
+an = load_bench("anchor_nautilus")
 needs_data = pytest.mark.skipif(not an.SPY_CSV.is_file(), reason=f"../shared data absent: {an.SPY_CSV} is missing")
 JULY_2025 = [date(2025, 7, d) for d in (1, 2, 3, 7, 8, 9, 10, 11, 14, 15, 16, 17, 18, 21, 22, 23, 24, 25, 28, 29, 30)]
 

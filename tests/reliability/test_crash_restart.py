@@ -10,28 +10,18 @@ deterministically.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
+from tests.bench_scripts import load_bench
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _load_harness():
-    name = "zdte_crash_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / "crash_harness.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-ch = _load_harness()
+ch = load_bench("crash_harness")
 DAY = date(2025, 7, 1)
 
 

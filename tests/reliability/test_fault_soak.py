@@ -8,31 +8,16 @@ timeout is shorter than the bench's (0.1 s, slow answers 0.15 s) to keep the wal
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import date
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "fault_soak.py"
+from tests.bench_scripts import load_bench
+
 TIMEOUT_S, SLOW_S = 0.1, 0.15
 
 
-def _load_bench() -> ModuleType:
-    name = "zdte_bench_fault_soak"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-fs = _load_bench()
+fs = load_bench("fault_soak")
 
 
 def _soak(days: int, rate: float, seed: int, **kwargs):
