@@ -8,6 +8,7 @@ the verdict turns stale, then outage. No price is ever invented here.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,6 +42,9 @@ class DataVerdict:
         return self.health is DataHealth.OK
 
 
+BARS_OK = DataVerdict(DataHealth.OK, "ok")
+
+
 def validate_bars(bars: Bars) -> None:
     """Raise DataError naming the first bad bar; a batch is taken whole or not at all.
 
@@ -70,18 +74,20 @@ class BarWindow:
         self.reset()
 
     def reset(self) -> None:
-        self._ts = np.empty(0, dtype=np.int64)
-        self._close = np.empty(0, dtype=float)
+        self._ts: deque[int] = deque()
+        self._close: deque[float] = deque()
+        """Plain Python numbers, oldest first: a poll appends a bar or two and reads the last, where numpy's
+        per-call overhead (a concatenation, a mask, a scalar read) cost more than the window's arithmetic."""
         self.last_error: str | None = None
         self._first_ask: float | None = None
 
     @property
     def spot(self) -> float | None:
-        return float(self._close[-1]) if len(self._close) else None
+        return self._close[-1] if self._close else None
 
     @property
     def last_bar_ts(self) -> int | None:
-        return int(self._ts[-1]) if len(self._ts) else None
+        return self._ts[-1] if self._ts else None
 
     def __len__(self) -> int:
         return len(self._ts)
@@ -91,11 +97,12 @@ class BarWindow:
         now_s = int(epoch(now))
         if self._first_ask is None:
             self._first_ask = epoch(now)
-        if self.last_bar_ts is not None and now_s < self.last_bar_ts + 120:
+        last = self._ts[-1] if self._ts else None
+        if last is not None and now_s < last + 120:
             return
         start = (
-            datetime.fromtimestamp(self.last_bar_ts + 60, tz=now.tzinfo)
-            if self.last_bar_ts is not None
+            datetime.fromtimestamp(last + 60, tz=now.tzinfo)
+            if last is not None
             else now - timedelta(minutes=self.cfg.lookback_minutes)
         )
         try:
@@ -108,14 +115,16 @@ class BarWindow:
         self.last_error = None
         if len(bars) == 0:
             return
-        if self.last_bar_ts is not None and bars.ts[0] <= self.last_bar_ts:
-            self.last_error = f"{self.symbol}: bars overlap the window (ts {int(bars.ts[0])})"
+        ts = bars.ts.tolist()
+        if last is not None and ts[0] <= last:
+            self.last_error = f"{self.symbol}: bars overlap the window (ts {ts[0]})"
             return
+        self._ts.extend(ts)
+        self._close.extend(bars.close.tolist())
         keep_from = now_s - self.cfg.lookback_minutes * 60
-        ts = np.concatenate([self._ts, bars.ts])
-        close = np.concatenate([self._close, bars.close])
-        mask = ts >= keep_from
-        self._ts, self._close = ts[mask], close[mask]
+        while self._ts and self._ts[0] < keep_from:
+            self._ts.popleft()
+            self._close.popleft()
 
     def verdict(self, now: datetime) -> DataVerdict:
         if self.last_bar_ts is None:
@@ -133,11 +142,11 @@ class BarWindow:
             return DataVerdict(
                 DataHealth.INSUFFICIENT, f"{len(self._ts)} bars, need {self.cfg.min_data_points}"
             )
-        return DataVerdict(DataHealth.OK, "ok")
+        return BARS_OK
 
     def realized_vol(self) -> float:
         """Annualized close-to-close volatility of the window (trading-time minutes)."""
         if len(self._close) < 3:
             return 0.0
-        r = np.diff(np.log(self._close))
+        r = np.diff(np.log(np.fromiter(self._close, float, len(self._close))))
         return float(np.std(r, ddof=1) * np.sqrt(MINUTES_PER_YEAR))

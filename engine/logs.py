@@ -91,15 +91,17 @@ def _console_sink() -> Any:
 class DayFile:
     """A loguru sink whose file follows the session day. It is added to loguru once a process (until
     setup_logging or silence starts over): a new day only opens a file, where adding new sinks would cost
-    loguru a scan of sysconfig's install paths (about 5 ms) per sink per day. Line-buffered like loguru's own
-    file sink, so a crash loses no finished line."""
+    loguru a scan of sysconfig's install paths (about 5 ms) per sink per day. A paper session's files are
+    line-buffered like loguru's own file sink, so a crash loses no finished line; a simulated world's are written
+    in blocks (a write per line was a tenth of a simulated day's Monitoring), and a crashed simulated run is
+    simply run again, its files started afresh."""
 
     def __init__(self) -> None:
         self._file: IO[str] | None = None
 
-    def open(self, path: Path, mode: str) -> None:
+    def open(self, path: Path, mode: str, line_buffered: bool = True) -> None:
         self.close()
-        self._file = path.open(mode, encoding="utf-8", buffering=1)
+        self._file = path.open(mode, encoding="utf-8", buffering=1 if line_buffered else -1)
 
     def write(self, message: str) -> None:
         if self._file is not None:
@@ -115,7 +117,8 @@ _engine_file, _trade_file = DayFile(), DayFile()
 
 
 def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
-    """Point the detailed and trade files at `day`'s names; `fresh` starts them over (a new simulated world)."""
+    """Point the detailed and trade files at `day`'s names; `fresh` starts them over, block-buffered (a new
+    simulated world)."""
     if not _day_sinks:
         logger.configure(patcher=_patch)
         _day_sinks.append(logger.add(_engine_file, level="DEBUG", format=FILE_FORMAT, diagnose=False, filter=_outer))
@@ -130,8 +133,8 @@ def open_day_files(logs_dir: Path, day: date, fresh: bool = False) -> None:
         )
     logs_dir.mkdir(parents=True, exist_ok=True)
     mode = "w" if fresh else "a"
-    _engine_file.open(logs_dir / f"engine-{day:%Y%m%d}.log", mode)
-    _trade_file.open(logs_dir / f"trades-{day:%Y%m%d}.log", mode)
+    _engine_file.open(logs_dir / f"engine-{day:%Y%m%d}.log", mode, line_buffered=not fresh)
+    _trade_file.open(logs_dir / f"trades-{day:%Y%m%d}.log", mode, line_buffered=not fresh)
 
 
 def close_day_files() -> None:

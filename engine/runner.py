@@ -80,6 +80,14 @@ class Runner:
         self.outage_since: datetime | None = None
         self.interrupted: str | None = None
         """Why a stop signal ended the run early (SIGINT, SIGTERM): it exits INTERRUPTED, never looking finished."""
+        p = ctx.cfg.poll
+        self._polls = {
+            State.AWAITING_OPEN: p.awaiting_open,
+            State.SCANNING: p.scanning,
+            State.ENTERING: p.entering,
+            State.MONITORING: p.monitoring,
+            State.HALTED: p.halted,
+        }
         self.day_listeners: list[Callable[[Path, dict[str, Any]], None]] = []
         """Told of each day's report once it is written (the alerts' day summary); each must never raise."""
 
@@ -257,16 +265,9 @@ class Runner:
 
     def _poll(self, state: State) -> float:
         """The state's poll interval; while an order is being worked, the faster order poll."""
-        p = self.ctx.cfg.poll
         if self.ctx.book.working is not None:
-            return p.entering
-        return {
-            State.AWAITING_OPEN: p.awaiting_open,
-            State.SCANNING: p.scanning,
-            State.ENTERING: p.entering,
-            State.MONITORING: p.monitoring,
-            State.HALTED: p.halted,
-        }.get(state, p.entering)
+            return self.ctx.cfg.poll.entering
+        return self._polls.get(state, self.ctx.cfg.poll.entering)
 
     def _record(self, outcome: Outcome) -> None:
         """Every attempted transition, moved or refused, becomes one fsynced audit record."""

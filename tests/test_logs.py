@@ -68,3 +68,18 @@ def test_each_day_writes_its_own_files_through_sinks_added_once(tmp_path, mocker
     assert add.call_count == 4
     assert "line of 2025-07-03" in (tmp_path / "engine-20250703.log").read_text()
     silence()
+
+
+def test_a_paper_sessions_log_line_is_on_disk_when_it_is_logged(tmp_path):
+    """A paper session may die any moment: each finished line must already be in its file. A simulated world's
+    files are written in blocks and complete once closed."""
+    setup_logging(-2)
+    open_day_files(tmp_path / "paper", date(2025, 7, 1), fresh=False)
+    logger.info("paper line")
+    assert "paper line" in (tmp_path / "paper" / "engine-20250701.log").read_text()
+    close_day_files()
+    open_day_files(tmp_path / "sim", date(2025, 7, 1), fresh=True)
+    logger.info("simulated line")
+    close_day_files()
+    assert "simulated line" in (tmp_path / "sim" / "engine-20250701.log").read_text()
+    silence()

@@ -213,9 +213,18 @@ def _last_account(calls: list[tuple[str, dict[str, Any]]]) -> Account | None:
 def _underlying(calls: list[tuple[str, dict[str, Any]]], session: Session | None) -> list[list[Any]]:
     """Minute closes the engine saw, within market hours: [epoch seconds of the bar's start, close]."""
     seen: dict[int, float] = {}
-    for _, bars in _results(calls, "bars"):
-        assert isinstance(bars, Bars)
-        seen.update(zip(bars.ts.tolist(), bars.close.tolist(), strict=True))
+    done: set[int] = set()
+    for _, c in calls:
+        if c["method"] != "bars" or "result" not in c or id(c["result"]) in done:
+            continue
+        done.add(id(c["result"]))
+        data = c["result"]
+        if isinstance(data, list):  # the codec's plain form, read as written: [symbol, ts, open, high, low, close, ...]
+            seen.update(zip(data[1], data[5], strict=True))
+        else:
+            bars = decode_result(c["port"], "bars", data)
+            assert isinstance(bars, Bars)
+            seen.update(zip(bars.ts.tolist(), bars.close.tolist(), strict=True))
     if session is not None:
         lo, hi = session.open.timestamp(), session.close.timestamp()
         seen = {t: c for t, c in seen.items() if lo <= t < hi}
@@ -242,8 +251,9 @@ def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]
         start, stop = datetime.fromisoformat(t["entry_time"]), datetime.fromisoformat(t["exit_time"])
         legs = [(1 if side == "buy" else -1, sym) for side, sym in (leg.split(":", 1) for leg in t["legs"])]
         series: dict[datetime, list[Any]] = {}
+        first = legs[0][1]
         for got in answers.values():
-            if not all(sym in got for _, sym in legs):
+            if first not in got or not all(sym in got for _, sym in legs):
                 continue
             rows = [got[sym] for _, sym in legs]
             at = max(when.get(r[5]) or when.setdefault(r[5], datetime.fromisoformat(r[5])) for r in rows)

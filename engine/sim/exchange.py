@@ -95,6 +95,9 @@ class SimExchange:
         self._minute = -1
         self._liq_minute = 0
         self._cutoff_s = 0
+        self._books = 0
+        """Bumped by everything that moves cash, holdings or the day's opening equity: what an Account is made of."""
+        self._account: tuple[tuple[int, int], Account] | None = None
         if market is not None:
             self.start_session(market)
 
@@ -111,6 +114,7 @@ class SimExchange:
         if not self._closed:
             self.sync(self._mk.session.close)
         self.last_equity = self._close_equity
+        self._books += 1
         self.market = market
         self._multiplier = market.multiplier
         self._closed = False
@@ -340,6 +344,7 @@ class SimExchange:
         """Book a signed trade: cash, average entry price, and realized P&L on the closing part."""
         self.cash -= qty * price * self._multiplier
         self._requirement = None
+        self._books += 1
         h = self._holdings.get(symbol)
         if h is None:
             self._holdings[symbol] = _Holding(qty, price)
@@ -412,10 +417,16 @@ class SimExchange:
         return out
 
     def account(self, now: datetime) -> Account:
-        """Equity marked at mid; buying power net of the defined-risk requirement of what is held."""
+        """Equity marked at mid; buying power net of the defined-risk requirement of what is held.
+
+        The same Account object again while neither the minute (the marks) nor the books changed: a poll asks
+        it twice a minute, and the journal's recorder knows an answer it has seen without encoding it again."""
         self.sync(now)
+        key = (int(epoch(now) // 60), self._books)
+        if self._account is not None and self._account[0] == key:
+            return self._account[1]
         value = sum(h.qty * self._mark(s, now) for s, h in self._holdings.items()) * self._multiplier
-        return Account(
+        account = Account(
             account_id=ACCOUNT_ID,
             equity=self.cash + value,
             last_equity=self.last_equity,
@@ -424,3 +435,5 @@ class SimExchange:
             options_level=OPTIONS_LEVEL,
             paper=True,
         )
+        self._account = (key, account)
+        return account

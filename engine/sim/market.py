@@ -15,6 +15,7 @@ time (ACT/365); the model keeps trading time inside and converts what it publish
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -258,6 +259,8 @@ class SimMarket:
             _frozen(bars.volume),
         )
         self._first_open = first_regular_open(self._bars, session)
+        self._ts_list: list[int] = self._ts.tolist()
+        """The bars' starts as Python ints, for bisect: a poll's bars are found without numpy's per-call cost."""
 
         starts = self.open_s + 60 * np.arange(self.minutes, dtype=np.int64)
         self._minute_dt = [session.open + timedelta(minutes=m) for m in range(self.minutes)]
@@ -290,6 +293,8 @@ class SimMarket:
         self._mark = chain.mark
         self._updated = chain.updated_s
         self._model = quotes is None
+        self._quoted: dict[str, tuple[int, OptionQuote | None]] = {}
+        """The last quote made of each symbol, with its minute: a poll asks the held legs twice a minute."""
 
     @property
     def quotes_priced(self) -> int:
@@ -340,11 +345,9 @@ class SimMarket:
 
     def bars_between(self, start: datetime, end: datetime, now: datetime) -> Bars:
         """Bars with start <= bar start < end that are complete at `now` (bar start + 60 s <= now)."""
-        lo = int(np.searchsorted(self._ts, math.ceil(start.timestamp()), "left"))
-        hi = min(
-            int(np.searchsorted(self._ts, math.ceil(end.timestamp()), "left")),
-            int(np.searchsorted(self._ts, math.floor(epoch(now)) - 60, "right")),
-        )
+        ts = self._ts_list
+        lo = bisect_left(ts, math.ceil(start.timestamp()))
+        hi = min(bisect_left(ts, math.ceil(epoch(end))), bisect_right(ts, math.floor(epoch(now)) - 60))
         b = self._bars
         if hi <= lo:
             return Bars.empty(self.underlying)
@@ -362,11 +365,20 @@ class SimMarket:
         return float(self._mark[m, self._column(symbol)])
 
     def quote(self, symbol: str, t: datetime) -> OptionQuote | None:
-        """The symbol's quote at t; None when it has no ask (no tradable quote); SimDataError when it is not listed."""
+        """The symbol's quote at t; None when it has no ask (no tradable quote); SimDataError when it is not listed.
+        Asked again in the same minute, the same (immutable) quote object."""
         found = self._by_symbol.get(symbol)
         if found is None:
             raise SimDataError(f"unknown option symbol {symbol} (not listed on {self.session.day.isoformat()})")
-        m, c = self.minute(t), self._column(symbol)
+        m = self.minute(t)
+        made = self._quoted.get(symbol)
+        if made is not None and made[0] == m:
+            return made[1]
+        q = self._make_quote(m, self._column(symbol), symbol)
+        self._quoted[symbol] = (m, q)
+        return q
+
+    def _make_quote(self, m: int, c: int, symbol: str) -> OptionQuote | None:
         if self._updated is None:  # the model: every quote is of its minute, two-sided, with IV and delta
             return OptionQuote(
                 symbol,

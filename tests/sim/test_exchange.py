@@ -345,3 +345,29 @@ def test_long_legs_left_at_the_close_settle_by_the_instrument(
     ex.submit(OrderRequest("two", (make_leg(P590, BUY), make_leg(p580, BUY)), 1, 5.0), at(10, 0))
     ex.account(at(16, 0))
     assert {e["symbol"]: (e["kind"], e["price"]) for e in ex.events} == {P590: (itm, 5.0), p580: (otm, 0.0)}
+
+
+def test_an_account_asked_again_in_the_minute_of_a_fill_shows_the_fill(
+    exchange: SimExchange, make_leg: Callable[..., Leg]
+) -> None:
+    """The exchange hands back the minute's Account while nothing changed; a fill within that minute changes it."""
+    mk = exchange.market
+    t1, t2, t3 = at(10, 0, 5), at(10, 0, 35), at(10, 1, 5)
+    before = exchange.account(t1)
+    assert exchange.account(t1) is before
+    ask = mk.quote(C600, t1).ask
+    exchange.submit(OrderRequest("in", (make_leg(C600, BUY),), 1, ask + 1.0), t2)
+    after = exchange.account(t2)
+    assert after.cash == pytest.approx(before.cash - ask * 100)
+    assert after.equity == pytest.approx(after.cash + mk.quote(C600, t2).mid * 100)
+    later = exchange.account(t3)
+    assert later.equity == pytest.approx(later.cash + mk.quote(C600, t3).mid * 100)
+
+
+def test_a_quote_asked_again_is_its_minutes_quote(exchange: SimExchange) -> None:
+    mk = exchange.market
+    first = mk.quote(C600, at(10, 0, 5))
+    assert mk.quote(C600, at(10, 0, 55)) is first
+    nxt = mk.quote(C600, at(10, 1, 5))
+    m = mk.minute(at(10, 1, 5))
+    assert nxt.ts == mk.minute_start(m) and (nxt.bid, nxt.ask) == mk.bid_ask(C600, m)
