@@ -27,6 +27,8 @@ class State(StrEnum):
 
 
 STATES = [s.value for s in State]
+_STATE_OF = {s.value: s for s in State}
+"""The machine's state by its name: asked several times a step, where State(name) is an enum lookup by call."""
 
 _TRADING = [State.SCANNING, State.ENTERING, State.MONITORING]
 _SESSION_END = [State.AWAITING_OPEN, State.SCANNING, State.MONITORING, State.HALTED]
@@ -103,7 +105,7 @@ class EngineMachine:
 
     @property
     def state(self) -> State:
-        return State(self.model.state)
+        return _STATE_OF[self.model.state]
 
     def fire(self, trigger: str, reason: str) -> Outcome:
         source = self.state

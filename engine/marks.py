@@ -22,7 +22,10 @@ FRESH = DataVerdict(DataHealth.OK, "ok")
 
 def freshness(quotes: Iterable[OptionQuote], now: datetime, cfg: DataConfig) -> DataVerdict:
     """The verdict on the oldest of `quotes` at `now`."""
-    oldest = min(quotes, key=lambda q: q.ts, default=None)
+    oldest = None
+    for q in quotes:
+        if oldest is None or q.ts < oldest.ts:
+            oldest = q
     if oldest is None:
         return FRESH
     age = (now - oldest.ts).total_seconds()

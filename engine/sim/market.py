@@ -378,6 +378,26 @@ class SimMarket:
         self._quoted[symbol] = (m, q)
         return q
 
+    def quotes(self, symbols: Sequence[str], t: datetime) -> dict[str, OptionQuote]:
+        """`quote` of each listed symbol that has one, in one pass over the minute: a poll asks its held legs'."""
+        out: dict[str, OptionQuote] = {}
+        quoted, by_symbol = self._quoted, self._by_symbol
+        m = -1
+        for s in symbols:
+            if s not in by_symbol:
+                continue
+            if m < 0:
+                m = self.minute(t)  # outside the session only when a listed symbol is asked, as `quote` raises
+            made = quoted.get(s)
+            if made is not None and made[0] == m:
+                q = made[1]
+            else:
+                q = self._make_quote(m, self._column(s), s)
+                quoted[s] = (m, q)
+            if q is not None:
+                out[s] = q
+        return out
+
     def _make_quote(self, m: int, c: int, symbol: str) -> OptionQuote | None:
         if self._updated is None:  # the model: every quote is of its minute, two-sided, with IV and delta
             return OptionQuote(

@@ -254,7 +254,7 @@ class SimVenue:
         now = self.clock.now()
         if mk is None:
             raise SimDataError(f"market closed on {now.astimezone(ET).date().isoformat()} (no session)")
-        return {s: q for s in symbols if mk.contract(s) is not None and (q := mk.quote(s, now)) is not None}
+        return mk.quotes(symbols, now)
 
     def bars(self, symbol: str, start: datetime, end: datetime) -> Bars:
         """Today's completed bars in [start, end); the simulator keeps no other day's bars."""

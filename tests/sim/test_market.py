@@ -224,3 +224,16 @@ def test_market_on_real_bars(session: Session, cfg: SimConfig) -> None:
     assert len(pre) == i930  # extended-hours bars stay available
     assert mk.settlement_price() == bars.close[int(np.searchsorted(bars.ts, int(at(16, 0).timestamp()))) - 1]
     assert timedelta(seconds=int(bars.ts[i930]) - int(bars.ts[0])) == timedelta(hours=5, minutes=30)
+
+
+def test_a_polls_quotes_leave_out_the_unlisted_and_are_each_symbols_quote(market: SimMarket) -> None:
+    t = market.session.open + timedelta(minutes=45, seconds=25)
+    listed = [c.symbol for c in market.contracts()[::17][:3]]
+    unlisted = "SPY250702C00600000"
+    got = market.quotes([listed[0], unlisted, *listed[1:]], t)
+    assert list(got) == listed
+    assert all(got[s] == market.quote(s, t) for s in listed)
+    closed = market.session.close + timedelta(minutes=1)
+    assert market.quotes([unlisted], closed) == {}
+    with pytest.raises(SimDataError, match="market closed"):
+        market.quotes([listed[0]], closed)
