@@ -99,9 +99,12 @@ class Runner:
         """Run to the end. `resume` (replay) starts where a journal's run was when it opened the file: its
         state, day and what it knew, at the header's time; without it the run starts now, on the clock."""
         _freeze_heap_once()
-        self.start(resume)
-        while not self.finished:
-            self.tick()
+        try:
+            self.start(resume)
+            while not self.finished:
+                self.tick()
+        finally:  # a run that fails still leaves every record it made on the file
+            self.audit.flush()
         return self.exit_code
 
     def start(self, resume: ResumePoint | None = None) -> None:
@@ -303,6 +306,7 @@ class Runner:
         simulator = dict(self.venue.chain_source) if getattr(self.venue, "chain_source", None) else None
         ctx.record("day_end", **({"simulator": simulator} if simulator else {}))
         self.audit.flush_inputs(ctx.now)
+        self.audit.flush()
         path = self.audit.journal.path
         records = read_journal(path)[0]
         report = build_day(records)

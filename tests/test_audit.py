@@ -105,8 +105,20 @@ def test_paper_journals_fsync_every_record_simulated_ones_once_at_close(tmp_path
     before_close = len(calls)
     j.close()
     assert len(calls) == fsyncs and before_close == fsyncs - 1
-    # Either way every record reached the file before close: a killed process loses none of them.
     assert len((tmp_path / "d.jsonl").read_bytes().splitlines()) == 5
+
+
+def test_a_paper_record_is_on_the_file_when_written_a_simulated_one_once_flushed(tmp_path):
+    """A killed paper session loses no record; a simulated journal groups its writes until it is flushed."""
+    paper, sim = Journal(tmp_path / "p.jsonl", durable=True), Journal(tmp_path / "s.jsonl", durable=False)
+    for j in (paper, sim):
+        j.append("transition", T0, trigger="t0")
+    assert len((tmp_path / "p.jsonl").read_bytes().splitlines()) == 1
+    sim.flush()
+    records, problems = read_journal(tmp_path / "s.jsonl")
+    assert problems == [] and [r["trigger"] for r in records] == ["t0"]
+    paper.close()
+    sim.close()
 
 
 def test_paper_sessions_write_durable_journals_and_simulated_ones_do_not(tmp_path, default_raw_config):
@@ -125,3 +137,33 @@ def test_paper_sessions_write_durable_journals_and_simulated_ones_do_not(tmp_pat
         runner.start()
         assert runner.audit.journal is not None and runner.audit.journal.durable is durable
         runner.audit.close(runner.ctx.now)
+
+
+def test_a_simulated_run_that_fails_leaves_every_record_it_made_on_the_file(tmp_path, default_raw_config):
+    import copy
+
+    from engine.app import build
+    from engine.config import parse_config
+    from engine.runner import Runner
+
+    raw = copy.deepcopy(default_raw_config)
+    raw["logs_dir"] = str(tmp_path)
+    raw["risk"]["kill_file"] = str(tmp_path / "KILL")
+    runner = build(parse_config(raw, "test"))
+    ticks = 0
+    tick = Runner.tick
+
+    def failing(self: Runner):
+        nonlocal ticks
+        ticks += 1
+        if ticks > 3:
+            raise RuntimeError("the process dies here")
+        return tick(self)
+
+    runner.tick = failing.__get__(runner)  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        runner.run()
+    assert runner.audit.journal is not None
+    records, problems = read_journal(runner.audit.journal.path)
+    assert problems == [] and records[-1]["seq"] == runner.audit.journal.seq
+    assert any(r["kind"] == "transition" for r in records)

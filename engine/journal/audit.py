@@ -58,10 +58,12 @@ def journal_path(logs_dir: Path, day) -> Path:
 class Journal:
     """Writes one session's journal; reopening an existing file continues its chain after the last good line.
 
-    Every record is flushed to the operating system as it is written, so a killed process loses nothing.
-    `durable` journals (paper sessions) also fsync each transition and order record, so a machine crash or a
-    power cut loses nothing either; a simulated session's journal (`durable=False`) is fsynced once, when it
-    closes: a machine crash during a simulated run can lose its last records, and the run is simply redone.
+    A `durable` journal (a paper session's) flushes every record to the operating system as it is written, so a
+    killed process loses nothing, and fsyncs each transition and order record, so a machine crash or a power cut
+    loses nothing either. A simulated session's journal (`durable=False`) groups its writes: it is flushed when
+    the runner reads it (the day's report), when the run ends or fails, and fsynced when it closes; a process
+    killed outright (SIGKILL) or a machine crash during a simulated run can lose the records since the last
+    flush, and the run is simply redone (a simulated rerun starts the day's journal afresh).
     """
 
     def __init__(self, path: Path, wall: Callable[[], datetime] | None = None, durable: bool = True) -> None:
@@ -121,9 +123,10 @@ class Journal:
         body = dumps(record)
         record["hash"] = hashlib.sha256(body).hexdigest()
         self._fh.write(b'%s,"hash":"%s"}\n' % (body[:-1], record["hash"].encode()))
-        self._fh.flush()
-        if sync and self.durable:
-            os.fsync(self._fh.fileno())
+        if self.durable:
+            self._fh.flush()
+            if sync:
+                os.fsync(self._fh.fileno())
         self.last_hash = record["hash"]
         self._busy = False
         if self._abort is not None:
@@ -142,6 +145,11 @@ class Journal:
         self.append("abort", ts, reason=reason)
         self.close()
         os._exit(ABORT_EXIT_CODE)
+
+    def flush(self) -> None:
+        """What a simulated journal has gathered, handed to the operating system (before anyone reads the file)."""
+        if not self._fh.closed:
+            self._fh.flush()
 
     def close(self) -> None:
         if not self._fh.closed:

@@ -67,6 +67,11 @@ class AuditSink:
             self.journal.close()
         self.journal = None
 
+    def flush(self) -> None:
+        """The open journal's gathered records onto the file (a simulated journal groups its writes)."""
+        if self.journal is not None:
+            self.journal.flush()
+
     def record(self, kind: str, now: datetime, *, sync: bool = True, **fields: Any) -> None:
         """An audit record in the chain, after the port calls it follows from."""
         if self.journal is not None:
