@@ -214,6 +214,7 @@ class LoopbackSession(requests.Session):
         self._timeout = timeout
         self.trust_env = False  # nothing of the environment is for serve-sim; a call elsewhere reads none of it
         self._idle: dict[tuple[str, int], deque[LoopbackConnection]] = {}
+        self._heads: dict[tuple[Any, ...], tuple[CaseInsensitiveDict[Any], bytes]] = {}
         self.lean_calls = 0
         """How many calls took the short way (the tests read it)."""
 
@@ -259,36 +260,51 @@ class LoopbackSession(requests.Session):
         origin = loopback_origin(url)
         if origin is None:
             raise ValueError(f"{url} is not a plain-http URL on this machine")
-        return self._prepare(method.upper(), origin[3], params, headers, json)
+        return self._prepare(method.upper(), origin[3], params, headers, json)[0]
 
     def _prepare(
         self, method: str, base: str, params: dict[str, Any] | None, headers: dict[str, Any] | None, json: Any
-    ) -> requests.PreparedRequest:
+    ) -> tuple[requests.PreparedRequest, bytes]:
+        """The prepared request and its headers as sent. A call without a body has the headers of the last one of
+        its method and headers (alpaca-py sends the same every time), so they are merged and checked once."""
+        prepared = requests.PreparedRequest()  # its hooks are requests' defaults (none), as prepare_hooks leaves them
+        prepared.method = method
+        query = encode_params(params)
+        prepared.url = f"{base}?{query}" if query else base
+        key: tuple[Any, ...] | None = None
+        if json is None:
+            key = (method, tuple(self.headers.items()), tuple(headers.items()) if headers else ())
+            try:
+                cached = self._heads.get(key)
+            except TypeError:  # an unhashable header value: merged afresh
+                key = cached = None
+            if cached is not None:
+                prepared.headers = cached[0].copy()
+                return prepared, cached[1]
         merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
         if headers:
             merged.update(headers)
         for name in [k for k, v in merged.items() if v is None]:
             del merged[name]
-        prepared = requests.PreparedRequest()
-        prepared.method = method
-        query = encode_params(params)
-        prepared.url = f"{base}?{query}" if query else base
         prepared.prepare_headers(merged)
         prepared.prepare_body(None, None, json)
-        prepared.prepare_hooks({})
-        return prepared
+        wire = b"".join(b"%s: %s\r\n" % (_latin1(name), _latin1(value)) for name, value in prepared.headers.items())
+        if key is not None:
+            if len(self._heads) >= 64:
+                self._heads.clear()
+            self._heads[key] = (prepared.headers.copy(), wire)
+        return prepared, wire
 
     def _lean(
         self, method: str, origin: tuple[str, int, str, str], params: Any, headers: Any, json: Any, timeout: Any
     ) -> requests.Response:
         host, port, target, base = origin
-        prepared = self._prepare(method, base, params, headers, json)
+        prepared, wire = self._prepare(method, base, params, headers, json)
         url = str(prepared.url)
         path = target + url[len(base) :]
-        lines = [f"{method} {path} HTTP/1.1\r\nHost: {host_header(host, port)}\r\n".encode("latin-1")]
-        lines += [b"%s: %s\r\n" % (_latin1(name), _latin1(value)) for name, value in prepared.headers.items()]
-        lines.append(b"\r\n")
-        head = b"".join(lines)
+        head = b"%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (
+            method.encode("latin-1"), path.encode("latin-1"), host_header(host, port).encode("latin-1"), wire
+        )
         body = prepared.body  # the lean path sends no data: JSON (bytes) or nothing
         if isinstance(body, str):
             body = body.encode("utf-8")

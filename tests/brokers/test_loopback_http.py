@@ -83,9 +83,19 @@ def test_a_call_is_prepared_as_requests_prepares_it(method, path, params, body) 
     plain = requests.Session()
     plain.trust_env = False
     want = plain.prepare_request(requests.Request(method, url, params=params, json=body, headers=dict(HEADERS)))
-    got = _session().prepare_lean(method, url, params, dict(HEADERS), body)
-    assert (got.method, got.url, got.body) == (want.method, want.url, want.body)
-    assert list(got.headers.items()) == list(want.headers.items())
+    session = _session()
+    first = session.prepare_lean(method, url, params, dict(HEADERS), body)
+    first.headers["X-Changed"] = "by whoever holds the first"  # must not leak into the next call's headers
+    again = session.prepare_lean(method, url, params, dict(HEADERS), body)  # the headers merged once, reused
+    for got in (first, again):
+        assert (got.method, got.url, got.body) == (want.method, want.url, want.body)
+    assert list(again.headers.items()) == list(want.headers.items())
+    session.headers["User-Agent"] = "changed"  # a change of the session's headers is seen at once
+    plain.headers["User-Agent"] = "changed"
+    other = {"APCA-API-KEY-ID": "other"}
+    changed = session.prepare_lean(method, url, params, other, body)
+    want = plain.prepare_request(requests.Request(method, url, params=params, json=body, headers=other))
+    assert list(changed.headers.items()) == list(want.headers.items())
 
 
 def test_parameters_are_encoded_as_requests_encodes_them() -> None:
