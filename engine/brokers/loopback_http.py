@@ -20,7 +20,7 @@ import select
 import socket
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -189,11 +189,24 @@ def host_header(host: str, port: int) -> str:
 
 
 def encode_params(params: Mapping[str, Any] | None) -> str:
-    """A query string as requests encodes a dict of parameters (None values dropped, a list one value each)."""
+    """A query string as requests encodes a dict of parameters (None values dropped, a list one value each).
+    Parameters of hashable values are encoded once: a day asks the same option snapshots hundreds of times."""
     if not params:
         return ""
+    try:  # the types are part of the key: 1, 1.0 and True are equal keys but "1", "1.0" and "True" in a query
+        return _encode_items(tuple((key, type(value), value) for key, value in params.items()))
+    except TypeError:  # a list (or another unhashable value) among them
+        return _encode(params.items())
+
+
+@lru_cache(maxsize=512)
+def _encode_items(items: tuple[tuple[Any, type, Any], ...]) -> str:
+    return _encode((key, value) for key, _, value in items)
+
+
+def _encode(items: Iterable[tuple[Any, Any]]) -> str:
     pairs: list[tuple[Any, Any]] = []
-    for key, values in params.items():
+    for key, values in items:
         if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
             values = [values]
         for value in values:

@@ -102,6 +102,10 @@ def test_parameters_are_encoded_as_requests_encodes_them() -> None:
     params = {"b": [1, None, "x y"], "a": None, "c": b"raw", "d": "ä/?&="}
     assert encode_params(params) == requests.models.RequestEncodingMixin._encode_params(params)
     assert encode_params(None) == encode_params({}) == ""
+    equal_keys = [{"limit": 1}, {"limit": True}, {"limit": 1.0}, {"limit": "1"}]  # equal as keys, not as text
+    assert [encode_params(p) for p in equal_keys] == ["limit=1", "limit=True", "limit=1.0", "limit=1"]
+    encode = requests.models.RequestEncodingMixin._encode_params
+    assert [encode_params(p) for p in equal_keys] == [encode(p) for p in equal_keys]
 
 
 def test_the_keys_and_headers_reach_the_server_as_through_requests(stub) -> None:
