@@ -30,6 +30,9 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import get_encoding_from_headers
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LEAN_KEYWORDS = frozenset({"params", "headers", "json", "allow_redirects", "timeout"})
+"""What alpaca-py passes Session.request; a call with any other keyword (data, cookies, auth, proxies, stream,
+verify, ...) is requests' own."""
 MAX_LINE = 65536
 """http.client's limit on a status or header line."""
 MAX_HEADERS = 100
@@ -231,26 +234,16 @@ class LoopbackSession(requests.Session):
         self.lean_calls = 0
         """How many calls took the short way (the tests read it)."""
 
-    def request(  # type: ignore[override]
-        self,
-        method: str,
-        url: str,
-        params: Any = None,
-        data: Any = None,
-        headers: Any = None,
-        json: Any = None,
-        allow_redirects: bool = True,
-        timeout: Any = None,
-        **kwargs: Any,
-    ) -> requests.Response:
-        if timeout is None:
-            timeout = self._timeout
+    def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """Session.request's keywords (as _TimeoutSession takes them); the short way for the calls alpaca-py makes to
+        serve-sim: parameters or a JSON body, its headers, no redirect followed, nothing else asked of requests."""
+        kwargs.setdefault("timeout", self._timeout)
         origin = loopback_origin(url) if isinstance(url, str) else None
+        params, headers = kwargs.get("params"), kwargs.get("headers")
         plain = (
             origin is not None
-            and not kwargs
-            and data is None
-            and not allow_redirects  # alpaca-py never follows one; requests would
+            and kwargs.keys() <= LEAN_KEYWORDS
+            and kwargs.get("allow_redirects") is False  # alpaca-py never follows one; requests would
             and (params is None or isinstance(params, dict))
             and (headers is None or isinstance(headers, dict))
             and not self.params
@@ -259,12 +252,9 @@ class LoopbackSession(requests.Session):
             and not any(self.hooks.values())
         )
         if not plain:
-            return super().request(
-                method, url, params=params, data=data, headers=headers, json=json,
-                allow_redirects=allow_redirects, timeout=timeout, **kwargs,
-            )
+            return super().request(method, url, **kwargs)
         assert origin is not None
-        return self._lean(method.upper(), origin, params, headers, json, timeout)
+        return self._lean(method.upper(), origin, params, headers, kwargs.get("json"), kwargs["timeout"])
 
     def prepare_lean(
         self, method: str, url: str, params: dict[str, Any] | None, headers: dict[str, Any] | None, json: Any

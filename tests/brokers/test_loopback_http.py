@@ -217,3 +217,35 @@ def test_calls_share_one_kept_alive_connection_which_survives_the_server_cutting
 def test_a_loopback_connection_is_for_this_machine_only() -> None:
     with pytest.raises(ValueError, match="not this machine"):
         LoopbackConnection("paper-api.alpaca.markets", 443, 1.0)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"data": "a=1"}, {"stream": True}, {"cookies": {"c": "1"}}, {"verify": False}, {}],
+    ids=["data", "stream", "cookies", "verify", "redirects-followed"],
+)
+def test_a_call_asking_more_of_requests_is_requests_own(extra, monkeypatch) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def send(self: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        seen.append(kwargs)
+        raise requests.ConnectionError("not sent: the test stops requests here")
+
+    monkeypatch.setattr(requests.Session, "send", send)
+    session = _session(timeout=3.5)
+    redirects = {} if not extra else {"allow_redirects": False}
+    with pytest.raises(requests.ConnectionError, match="not sent"):
+        session.request("GET", "http://127.0.0.1:9/v2/account", headers=dict(HEADERS), **redirects, **extra)
+    assert session.lean_calls == 0 and seen[0]["timeout"] == 3.5, "the session's timeout, as _TimeoutSession's"
+
+
+def test_a_call_of_its_own_timeout_keeps_it(stub) -> None:
+    def slow(seen: Any) -> tuple[int, Any]:
+        time.sleep(0.4)
+        return 200, {}
+
+    stub.route("GET /v2/account", slow)
+    with pytest.raises(requests.ReadTimeout):
+        _session(timeout=30).request(
+            "GET", stub.url + "/v2/account", headers=dict(HEADERS), allow_redirects=False, timeout=0.1
+        )
