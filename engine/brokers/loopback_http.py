@@ -48,7 +48,9 @@ class Answer:
 
     __slots__ = ("body", "headers", "reason", "status", "will_close")
 
-    def __init__(self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes, will_close: bool):
+    def __init__(
+        self, status: int, reason: str, headers: list[tuple[str, str]], body: bytes, will_close: bool
+    ) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
