@@ -131,9 +131,10 @@ def alpaca(cfg: Config) -> Adapters:
         clock = RemoteSimClock(url, {"APCA-API-KEY-ID": key, "APCA-API-SECRET-KEY": secret}, timeout)
     else:
         clock = WallClock()
-    # serve-sim on loopback, for trading and data: no proxy, netrc entry or CA bundle of the environment is for it
+    # serve-sim on loopback, for trading and data: no proxy, netrc entry or CA bundle of the environment is for it,
+    # and its calls may take the short way of engine/brokers/loopback_http.py; never Alpaca's
     local = isinstance(clock, RemoteSimClock) and is_loopback(cfg.alpaca.data_url)
-    broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, seed=cfg.sim.seed, trust_env=not local)
+    broker, market_data = alpaca_adapters(cfg.alpaca, keys, clock, seed=cfg.sim.seed, loopback=local)
     feed = None
     if cfg.streams:
         from engine.brokers.alpaca_feed import AlpacaFeed

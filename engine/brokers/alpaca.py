@@ -35,6 +35,7 @@ from alpaca.trading.requests import OptionLegRequest as AlpacaLeg
 from loguru import logger
 from pydantic import ValidationError
 
+from engine.brokers.loopback_http import LoopbackSession
 from engine.calendar import ET
 from engine.config import AlpacaConfig
 from engine.errors import AuthError, BrokerError, OrderRejected, UnsafeEndpointError
@@ -78,19 +79,20 @@ def refuse_live(url: str | None) -> None:
 class _TimeoutSession(requests.Session):
     """A requests session whose every call has a timeout (alpaca-py passes none)."""
 
-    def __init__(self, timeout: float, trust_env: bool = True) -> None:
+    def __init__(self, timeout: float) -> None:
         super().__init__()
         self._timeout = timeout
-        self.trust_env = trust_env
 
     def request(self, method: str, url: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self._timeout)
         return super().request(method, url, **kwargs)
 
 
-def _tame(client: Any, timeout: float, trust_env: bool = True) -> Any:
-    """Give an alpaca-py client a timeout and switch off its blocking internal retry."""
-    client._session = _TimeoutSession(timeout, trust_env)
+def _tame(client: Any, timeout: float, loopback: bool = False) -> Any:
+    """Give an alpaca-py client a timeout and switch off its blocking internal retry. `loopback`: its endpoint is
+    serve-sim on this machine, whose calls take engine/brokers/loopback_http.py's short way (any other URL a
+    LoopbackSession is asked for still goes through requests, as with _TimeoutSession)."""
+    client._session = LoopbackSession(timeout) if loopback else _TimeoutSession(timeout)
     client._retry = 0
     return client
 
@@ -593,18 +595,20 @@ def refuse_live_key(key: str) -> None:
 
 
 def alpaca_adapters(
-    cfg: AlpacaConfig, keys: dict[str, str], clock: Clock, seed: int = 0, trust_env: bool = True
+    cfg: AlpacaConfig, keys: dict[str, str], clock: Clock, seed: int = 0, loopback: bool = False
 ) -> tuple[AlpacaBroker, AlpacaMarketData]:
     """The Alpaca clients, tamed, retrying on `clock`: the wall's against Alpaca, whatever the caller's otherwise.
 
-    `trust_env`: the clients take proxies, netrc credentials and CA bundles from the environment, as requests does
-    by default (and must against Alpaca). Reading them costs every request more than a loopback answer takes, so
-    the composition root turns it off for an endpoint on this machine that none of them is for."""
+    `loopback`: the composition root found serve-sim on this machine, for trading and data. The clients then neither
+    read the environment (proxies, netrc credentials and CA bundles, which requests takes from it by default, as it
+    must against Alpaca: none of them is for serve-sim, and reading them cost every request more than a loopback
+    answer takes) nor go through requests' machinery for their calls to it (engine/brokers/loopback_http.py says
+    why and how). Against Alpaca it stays False: the clients are alpaca-py's on requests, exactly."""
     key, secret = paper_keys(cfg, keys)
     timeout = cfg.timeout_s
-    trading = _tame(TradingClient(key, secret, paper=True, url_override=cfg.trading_url), timeout, trust_env)
+    trading = _tame(TradingClient(key, secret, paper=True, url_override=cfg.trading_url), timeout, loopback)
     data_url = cfg.data_url or None
-    stocks = _tame(StockHistoricalDataClient(key, secret, url_override=data_url), timeout, trust_env)
-    options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), timeout, trust_env)
+    stocks = _tame(StockHistoricalDataClient(key, secret, url_override=data_url), timeout, loopback)
+    options = _tame(OptionHistoricalDataClient(key, secret, url_override=data_url), timeout, loopback)
     retry = RetryPolicy(clock, cfg.max_retries, seed=seed)
     return AlpacaBroker(trading, retry), AlpacaMarketData(stocks, options, cfg.feed, retry, cfg.options_feed)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,10 +16,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from engine.brokers.loopback_http import LOOPBACK_HOSTS, LoopbackConnection, host_header
 from engine.errors import BrokerError
-
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
 
 ATTEMPTS = 5
 
@@ -28,44 +25,37 @@ Settle = Callable[[dict[str, list[int]]], bool]
 """A streamed client's wait for what serve-sim says it has sent its connections (AlpacaFeed.settle)."""
 
 
-class _Connection(http.client.HTTPConnection):
-    """Nagle's algorithm off, as on urllib3's connections: a small request is sent at once, never held back."""
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
 class _Link:
-    """One kept-alive HTTP connection to serve-sim, on the standard library's client.
+    """One kept-alive HTTP connection to serve-sim (engine/brokers/loopback_http.py's, which a failed call closes, so
+    the next one starts afresh).
 
-    A day moves the clock some 500 times; through requests each move cost twice what the server spends on it
-    (the session merges proxies, netrc and CA bundles from the environment on every call, for a loopback host
-    that none of them applies to). A failed call closes the connection, so the next one starts afresh."""
+    A day moves the clock some 500 times; through requests each move cost twice what the server spends on it (the
+    session merges proxies, netrc and CA bundles from the environment on every call, for a loopback host that none
+    of them applies to), and through http.client still more than the move itself (its header parser is the email
+    package's). serve-sim is on this machine (is_simulator asks only a loopback host), so the short way is safe."""
 
     def __init__(self, base_url: str, headers: dict[str, str], timeout: float) -> None:
         split = urlsplit(base_url)  # serve-sim speaks plain HTTP
-        self._conn = _Connection(split.hostname or "127.0.0.1", split.port, timeout=timeout)
+        host, port = split.hostname or "127.0.0.1", split.port or 80
+        self._conn = LoopbackConnection(host, port, timeout)
         self._prefix = split.path.rstrip("/")
-        self._headers = {**headers, "Accept": "application/json"}
+        fixed = {"Host": host_header(host, port), "Accept-Encoding": "identity", **headers}
+        fixed["Accept"] = "application/json"
+        self._head = "".join(f"{name}: {value}\r\n" for name, value in fixed.items())
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """The JSON of a 2xx answer; an OSError, http.client.HTTPException or ValueError otherwise."""
-        headers = self._headers
+        head = f"{method} {self._prefix}{path} HTTP/1.1\r\n{self._head}"
         data = None
         if body is not None:
             data = json.dumps(body).encode()
-            headers = {**headers, "Content-Type": "application/json"}
-        try:
-            self._conn.request(method, self._prefix + path, body=data, headers=headers)
-            response = self._conn.getresponse()
-            raw = response.read()  # an answer that closes the connection has closed it: the next call reconnects
-        except BaseException:
-            self._conn.close()
-            raise
-        if not 200 <= response.status < 300:
-            raise ValueError(f"{method} {path} answered {response.status}")
-        return json.loads(raw)
+            head += f"Content-Length: {len(data)}\r\nContent-Type: application/json\r\n"
+        elif method in ("POST", "PUT", "PATCH"):
+            head += "Content-Length: 0\r\n"
+        answer = self._conn.exchange(f"{head}\r\n".encode("latin-1"), data, method)
+        if not 200 <= answer.status < 300:
+            raise ValueError(f"{method} {path} answered {answer.status}")
+        return json.loads(answer.body)
 
 
 class RemoteSimClock:

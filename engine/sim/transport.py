@@ -14,6 +14,7 @@ publishes what happened since the previous one (engine/sim/stream_feed.py), so t
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import math
 import random
@@ -391,7 +392,40 @@ class SimServer:
 
     @staticmethod
     def _send(handler: _Handler, reply: Reply) -> None:
-        body = b"" if reply.body is None else json.dumps(reply.body, separators=(",", ":")).encode()
+        """The status line, headers and body in one write. The standard library's send_response, send_header and
+        end_headers write the head and then the body, two sends each waking the client (a thread of the same
+        process, in a loopback day) before its answer is whole; the head is the same, Server and Date first."""
+        body = b"" if reply.body is None else SimServer._json(reply.body)
+        if handler.request_version == "HTTP/0.9":  # no status line nor headers: the standard library's way
+            SimServer._send_stdlib(handler, reply, body)
+            return
+        phrase = handler.responses[reply.status][0] if reply.status in handler.responses else ""
+        head = [
+            f"{handler.protocol_version} {reply.status} {phrase}",
+            f"Server: {handler.version_string()}",
+            f"Date: {_http_date()}",
+        ]
+        if reply.status != 204:
+            head += ("Content-Type: application/json; charset=UTF-8", f"Content-Length: {len(body)}")
+        for name, value in reply.headers:
+            head.append(f"{name}: {value}")
+            if name.lower() == "connection":  # as send_header reads it
+                if value.lower() == "close":
+                    handler.close_connection = True
+                elif value.lower() == "keep-alive":
+                    handler.close_connection = False
+        head += ("", "")
+        try:
+            handler.wfile.write("\r\n".join(head).encode("latin-1", "strict") + body)
+        except OSError:
+            handler.close_connection = True  # the client gave up (e.g. timed out on a slow answer)
+
+    @staticmethod
+    def _json(body: Any) -> bytes:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    @staticmethod
+    def _send_stdlib(handler: _Handler, reply: Reply, body: bytes) -> None:
         try:
             handler.send_response(reply.status)
             if reply.status != 204:
@@ -403,4 +437,19 @@ class SimServer:
             if body:
                 handler.wfile.write(body)
         except OSError:
-            handler.close_connection = True  # the client gave up (e.g. timed out on a slow answer)
+            handler.close_connection = True
+
+
+_date: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header's value, as BaseHTTPRequestHandler.date_time_string gives it, formatted once a second (the
+    email package's formatdate cost a loopback answer more than its JSON)."""
+    global _date
+    now = time.time()
+    second, text = _date
+    if int(now) != second:
+        text = email.utils.formatdate(now, usegmt=True)
+        _date = (int(now), text)
+    return text

@@ -151,15 +151,19 @@ class Adapters:
 
 @pytest.fixture
 def adapters_for() -> Callable[..., Adapters]:
-    """adapters_for(url, clock=None, **alpaca_config): the production adapters (tamed clients, retry policy)
-    pointed at `url`; clock None finds the simulator's clock (else the wall's) as `run.py` does."""
+    """adapters_for(url, clock=None, loopback=None, **alpaca_config): the production adapters (tamed clients, retry
+    policy) pointed at `url`; clock None finds the simulator's clock (else the wall's) and then, loopback None, takes
+    the short way to serve-sim (engine/brokers/loopback_http.py) when it is found, as `run.py` does. A clock given:
+    requests, unless loopback says otherwise."""
 
-    def make(url: str, clock: Clock | None = None, **settings: Any) -> Adapters:
+    def make(url: str, clock: Clock | None = None, loopback: bool | None = None, **settings: Any) -> Adapters:
         cfg = AlpacaConfig(trading_url=url, data_url=url, **{"timeout_s": 2.0, **settings})
         if clock is None:
             found = is_simulator(url, cfg.timeout_s)
             clock = RemoteSimClock(url, HEADERS, cfg.timeout_s) if found else WallClock()
-        return Adapters(clock, *alpaca_adapters(cfg, KEYS, clock))
+            if loopback is None:
+                loopback = found  # as the composition root decides: serve-sim found on this machine
+        return Adapters(clock, *alpaca_adapters(cfg, KEYS, clock, loopback=bool(loopback)))
 
     return make
 

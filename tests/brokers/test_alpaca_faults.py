@@ -56,10 +56,13 @@ def _condor(alpaca, cid: str, closing: bool = False) -> OrderRequest:
     return OrderRequest(client_order_id=cid, legs=tuple(legs), qty=1, limit_price=round(natural + SLACK, 2))
 
 
-@pytest.fixture
-def faulty(make_sim, adapters_for):
+@pytest.fixture(params=["loopback", "requests"])
+def faulty(make_sim, adapters_for, request):
     """faulty(kind or kinds, **server kwargs) -> (server, adapters) at 10:00 ET, faults not yet on; the adapters
-    sleep through the server's clock (RemoteSimClock) and time out after TIMEOUT_S."""
+    sleep through the server's clock (RemoteSimClock) and time out after TIMEOUT_S. Each test runs twice: on the
+    short way to serve-sim that `run.py` takes (engine/brokers/loopback_http.py), and on requests, as against
+    Alpaca: a lost request or answer must surface alike on both."""
+    loopback = request.param == "loopback"
 
     def make(kinds, *, switch_off: bool = False, max_retries: int = 4, **kwargs):
         kinds = [kinds] if isinstance(kinds, str) else kinds
@@ -68,7 +71,10 @@ def faulty(make_sim, adapters_for):
         assert type(probe.clock).__name__ == "RemoteSimClock"
         probe.clock.sleep(60 * 60)
         clock = FaultsOffOnFirstSleep(probe.clock, server) if switch_off else None
-        alpaca = adapters_for(server.url, clock=clock, timeout_s=TIMEOUT_S, max_retries=max_retries)
+        alpaca = adapters_for(
+            server.url, clock=clock, loopback=loopback, timeout_s=TIMEOUT_S, max_retries=max_retries
+        )
+        assert (type(alpaca.broker._tc._session).__name__ == "LoopbackSession") is loopback
         return server, alpaca
 
     return make

@@ -23,10 +23,12 @@ from engine.models import Account, Intent, Leg, OptionQuote, OrderRequest, Order
 CLOCK_START = datetime(2025, 7, 1, 10, 0, tzinfo=ET)
 
 
-@pytest.fixture
-def alpaca(stub, adapters_for):
-    """The adapters pointed at the stub, on a simulated clock (retry sleeps move it, never the wall)."""
-    return adapters_for(stub.url, clock=SimClock(CLOCK_START), max_retries=2)
+@pytest.fixture(params=["requests", "loopback"])
+def alpaca(stub, adapters_for, request):
+    """The adapters pointed at the stub, on a simulated clock (retry sleeps move it, never the wall): on requests,
+    as against Alpaca, and on the short way to serve-sim (engine/brokers/loopback_http.py), which must send the same
+    parameters and bodies and read the same answers."""
+    return adapters_for(stub.url, clock=SimClock(CLOCK_START), loopback=request.param == "loopback", max_retries=2)
 
 
 # -- account -------------------------------------------------------------------------------------------

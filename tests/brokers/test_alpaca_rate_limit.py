@@ -34,10 +34,12 @@ def _assert_backed_off(entries: list[dict]) -> None:
             assert gap >= RETRY_AFTER_S - 1e-6, f"{nxt['method']} {nxt['path']} {gap:.3f}s after a 429"
 
 
-@pytest.fixture
-def limited(make_sim, adapters_for):
+@pytest.fixture(params=["loopback", "requests"])
+def limited(make_sim, adapters_for, request):
+    """On the short way to serve-sim (engine/brokers/loopback_http.py) and on requests: the 429s, their Retry-After
+    and the backoff must read alike on both."""
     server = make_sim(fault_kinds=["rate_limit"], seed=5)
-    alpaca = adapters_for(server.url, max_retries=MAX_RETRIES)
+    alpaca = adapters_for(server.url, loopback=request.param == "loopback", max_retries=MAX_RETRIES)
     assert type(alpaca.clock).__name__ == "RemoteSimClock"
     alpaca.clock.sleep(60 * 60)  # 10:00 ET, market open
     return server, alpaca
