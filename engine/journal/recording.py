@@ -143,8 +143,8 @@ class Recorded:
 def _same(before: Any, now: Any) -> bool:
     """The very answer given before (the simulator hands back its minute's Account and quotes as they were
     made), or a dict of the very same values: encoding it again would give the same row, so it is not encoded.
-    Only identity of frozen dataclasses counts: equal values can still encode differently (0.0 and -0.0, a time
-    in another zone), and a mutable answer may have changed since."""
+    Only identity of frozen dataclasses takes this shortcut: an equal but distinct answer is encoded and compared
+    as before, and a mutable answer may have changed since it was last seen."""
     if type(now) is dict:
         if type(before) is not dict or len(now) != len(before):
             return False
