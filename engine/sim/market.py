@@ -370,33 +370,30 @@ class SimMarket:
         found = self._by_symbol.get(symbol)
         if found is None:
             raise SimDataError(f"unknown option symbol {symbol} (not listed on {self.session.day.isoformat()})")
-        m = self.minute(t)
-        made = self._quoted.get(symbol)
-        if made is not None and made[0] == m:
-            return made[1]
-        q = self._make_quote(m, self._column(symbol), symbol)
-        self._quoted[symbol] = (m, q)
-        return q
+        return self._quote_in(symbol, self.minute(t))
 
     def quotes(self, symbols: Sequence[str], t: datetime) -> dict[str, OptionQuote]:
         """`quote` of each listed symbol that has one, in one pass over the minute: a poll asks its held legs'."""
         out: dict[str, OptionQuote] = {}
-        quoted, by_symbol = self._quoted, self._by_symbol
+        by_symbol = self._by_symbol
         m = -1
         for s in symbols:
             if s not in by_symbol:
                 continue
             if m < 0:
                 m = self.minute(t)  # outside the session only when a listed symbol is asked, as `quote` raises
-            made = quoted.get(s)
-            if made is not None and made[0] == m:
-                q = made[1]
-            else:
-                q = self._make_quote(m, self._column(s), s)
-                quoted[s] = (m, q)
-            if q is not None:
+            if (q := self._quote_in(s, m)) is not None:
                 out[s] = q
         return out
+
+    def _quote_in(self, symbol: str, m: int) -> OptionQuote | None:
+        """A listed symbol's quote of minute m, made once."""
+        made = self._quoted.get(symbol)
+        if made is not None and made[0] == m:
+            return made[1]
+        q = self._make_quote(m, self._column(symbol), symbol)
+        self._quoted[symbol] = (m, q)
+        return q
 
     def _make_quote(self, m: int, c: int, symbol: str) -> OptionQuote | None:
         if self._updated is None:  # the model: every quote is of its minute, two-sided, with IV and delta
