@@ -75,7 +75,11 @@ class Spread:
         return net_mid(self.legs, quotes)
 
     def pnl(self, quotes: dict[str, OptionQuote]) -> float:
-        return (self.value(quotes) - self.entry_price) * self.multiplier * self.qty
+        return self.pnl_at(self.value(quotes))
+
+    def pnl_at(self, value: float) -> float:
+        """The P&L if the position is worth `value` (its `value`, already marked) per contract."""
+        return (value - self.entry_price) * self.multiplier * self.qty
 
     def to_dict(self) -> dict[str, Any]:
         return {

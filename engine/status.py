@@ -30,7 +30,8 @@ class StatusLine:
         for s in book.open:
             try:
                 value = s.value(marks)
-                mark, pnl = f"closes for {'debit' if value <= 0 else 'credit'} {abs(value):.2f}", f"{s.pnl(marks):+.2f}"
+                mark = f"closes for {'debit' if value <= 0 else 'credit'} {abs(value):.2f}"
+                pnl = f"{s.pnl_at(value):+.2f}"
             except DataError:
                 mark, pnl = "unknown", "unknown"
             shorts = f"short put {s.strikes[1]:g}, short call {s.strikes[2]:g}"
