@@ -144,11 +144,15 @@ def _same(before: Any, now: Any) -> bool:
     """The very answer given before (the simulator hands back its minute's Account and quotes as they were
     made), or a dict of the very same values: encoding it again would give the same row, so it is not encoded.
     Only identity of frozen dataclasses takes this shortcut: an equal but distinct answer is encoded and compared
-    as before, and a mutable answer may have changed since it was last seen."""
+    as before, and a mutable answer may have changed since it was last seen. A dict's order counts, as its
+    encoding (and so what replay answers) follows it."""
     if type(now) is dict:
         if type(before) is not dict or len(now) != len(before):
             return False
-        return all(before.get(k, _ABSENT) is v and _frozen(v) for k, v in now.items())
+        return all(
+            kb == kn and vb is vn and _frozen(vn)
+            for (kb, vb), (kn, vn) in zip(before.items(), now.items(), strict=True)
+        )
     return before is now and _frozen(now)
 
 
@@ -156,8 +160,6 @@ def _frozen(value: Any) -> bool:
     params = getattr(type(value), "__dataclass_params__", None)
     return params is not None and params.frozen
 
-
-_ABSENT = object()
 
 
 def recorded_calls(records: list[dict[str, Any]]) -> Iterator[tuple[int, str, dict[str, Any]]]:

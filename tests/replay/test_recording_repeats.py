@@ -51,6 +51,13 @@ def test_a_new_dict_of_the_same_quotes_is_a_repeat_and_one_new_quote_is_not() ->
     assert len(rows[2]) == 3
 
 
+def test_the_same_quotes_in_another_order_are_written_in_full_in_that_order() -> None:
+    q1, q2 = OptionQuote("A", 1.0, 1.1, T, None, None), OptionQuote("B", 2.0, 2.2, T, None, None)
+    rows = rows_of("market_data", "quotes", {"A": q1, "B": q2}, {"B": q2, "A": q1}, args=(["A", "B"],))
+    assert len(rows[1]) == 3
+    assert [row[0] for row in rows[1][2]["q"]] == ["B", "A"]
+
+
 def test_the_same_answer_to_other_arguments_is_written_in_full() -> None:
     q = OptionQuote("A", 1.0, 1.1, T, None, None)
     recorder = Recorder()
