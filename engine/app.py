@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,8 +49,10 @@ if TYPE_CHECKING:
 SIM_START = time(9, 0)
 
 
+@cache
 def git_revision() -> str | None:
-    """The checkout's commit, read from .git without running git; None outside a checkout."""
+    """The checkout's commit, read from .git without running git (once a process: the code running is the commit
+    checked out when it started); None outside a checkout."""
     git = Path(__file__).resolve().parents[1] / ".git"
     try:
         head = (git / "HEAD").read_text().strip()
