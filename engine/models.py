@@ -6,13 +6,44 @@ call can be written to the journal and answered again on replay without touching
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any, TypeVar
 
 import numpy as np
 
+_T = TypeVar("_T")
+
 CONTRACT_MULTIPLIER = 100
+
+
+def _quick_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen, slotted dataclass an `__init__` that fills each slot through its descriptor, where the one
+    dataclasses writes calls object.__setattr__ per field: the same immutable object in about half the time. A
+    simulated SPY day of July 2025 makes about 2,750 quotes and 260 accounts and bars; their frozen `__init__`
+    was 1.8 us a quote, some 7% of the day."""
+    params, lines = ["self"], []
+    env: dict[str, Any] = {"_MISSING": MISSING}
+    for f in fields(cls):  # type: ignore[arg-type]
+        assert f.init and not f.kw_only, f"{cls.__name__}.{f.name}: only plain positional fields"
+        env[f"_set_{f.name}"] = getattr(cls, f.name).__set__
+        if f.default is not MISSING:
+            env[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+            lines.append(f"_set_{f.name}(self, {f.name})")
+        elif f.default_factory is not MISSING:
+            env[f"_f_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            lines.append(f"_set_{f.name}(self, _f_{f.name}() if {f.name} is _MISSING else {f.name})")
+        else:
+            params.append(f.name)
+            lines.append(f"_set_{f.name}(self, {f.name})")
+    made: dict[str, Any] = {}
+    exec(f"def __init__({', '.join(params)}):\n    " + "\n    ".join(lines), env, made)  # noqa: S102
+    made["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = made["__init__"]  # type: ignore[method-assign]
+    return cls
 
 
 class Right(StrEnum):
@@ -57,6 +88,7 @@ _OPEN_STATUSES = {
 }
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Bars:
     """Minute bars of one symbol, oldest first. `ts` is the bar's start in epoch seconds (UTC)."""
@@ -78,6 +110,7 @@ class Bars:
         return cls(symbol, np.empty(0, dtype=np.int64), f, f, f, f, f)
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class OptionContract:
     symbol: str
@@ -87,6 +120,7 @@ class OptionContract:
     right: Right
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class OptionQuote:
     """Best bid/ask of one contract. `iv` and `delta` are None when the source does not give them."""
@@ -103,6 +137,7 @@ class OptionQuote:
         return (self.bid + self.ask) / 2.0
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Leg:
     symbol: str
@@ -111,6 +146,7 @@ class Leg:
     ratio_qty: int = 1
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class OrderRequest:
     """One multi-leg limit order. `limit_price` > 0 is a net debit, < 0 a net credit (Alpaca's convention)."""
@@ -121,6 +157,7 @@ class OrderRequest:
     limit_price: float
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Order:
     id: str
@@ -136,6 +173,7 @@ class Order:
     leg_fill_prices: dict[str, float] = field(default_factory=dict)
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Position:
     """One option leg held. `qty` is signed (short legs negative); `unrealized_pl` None means unknown, not zero."""
@@ -147,6 +185,7 @@ class Position:
     unrealized_pl: float | None = None
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Account:
     account_id: str
@@ -159,6 +198,7 @@ class Account:
     status: str = "ACTIVE"
 
 
+@_quick_init
 @dataclass(frozen=True, slots=True)
 class Session:
     """One trading session; `open` and `close` are timezone-aware."""
