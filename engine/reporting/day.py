@@ -241,39 +241,45 @@ def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]
     # calls are journaled before the decision that follows them, so every quote a trade was marked on is in a
     # batch written by its exit at the latest
     since, until = min(t["entry_time"] for t in trades), max(t["exit_time"] for t in trades)
-    answers: dict[int, dict[str, list[Any]]] = {}
+    answers: dict[int, tuple[dict[str, list[Any]], str | None]] = {}
     for ts, c in calls:
         if c["method"] == "quotes" and "result" in c and since <= ts <= until and id(c["result"]) not in answers:
             answers[id(c["result"])] = _quote_rows(c["result"])
     when: dict[str, datetime] = {}
+
+    def time_of(iso: str) -> datetime:
+        at = when.get(iso)
+        if at is None:
+            at = when[iso] = datetime.fromisoformat(iso)
+        return at
+
     out: dict[str, list[list[Any]]] = {}
     for t in trades:
         start, stop = datetime.fromisoformat(t["entry_time"]), datetime.fromisoformat(t["exit_time"])
         legs = [(1 if side == "buy" else -1, sym) for side, sym in (leg.split(":", 1) for leg in t["legs"])]
         series: dict[datetime, list[Any]] = {}
         first = legs[0][1]
-        for got in answers.values():
+        for got, shared in answers.values():
             if first not in got or not all(sym in got for _, sym in legs):
                 continue
             rows = [got[sym] for _, sym in legs]
-            at = max(when.get(r[5]) or when.setdefault(r[5], datetime.fromisoformat(r[5])) for r in rows)
+            at = time_of(shared) if shared else max(time_of(r[5]) for r in rows)
             if start <= at <= stop:
-                mark = sum(sign * (r[1] + r[2]) / 2.0 for (sign, _), r in zip(legs, rows, strict=True))
+                try:
+                    mark = sum(sign * (r[1] + r[2]) / 2.0 for (sign, _), r in zip(legs, rows, strict=True))
+                except TypeError:  # a tagged value (NaN), decoded as the codec decodes it
+                    rows = [[decode(v) for v in r] for r in rows]
+                    mark = sum(sign * (r[1] + r[2]) / 2.0 for (sign, _), r in zip(legs, rows, strict=True))
                 pnl = (mark - t["entry_price"]) * t["multiplier"] * t["qty"]
                 series[at] = [at.isoformat(), round(mark, 4), round(pnl, 2)]
         out[str(t["trade_no"])] = [series[at] for at in sorted(series)]
     return out
 
 
-def _quote_rows(data: dict[str, Any]) -> dict[str, list[Any]]:
-    """A recorded quotes answer (engine/journal/codec.py) as {symbol: [symbol, bid, ask, iv, delta, ISO time]}."""
-    at = data.get("at")
-    out = {}
-    for row in data["q"]:
-        if dict in map(type, row):  # a tagged value (NaN), decoded as the codec decodes it
-            row = [decode(v) for v in row]
-        out[row[0]] = row[:5] + [at] if at else row
-    return out
+def _quote_rows(data: dict[str, Any]) -> tuple[dict[str, list[Any]], str | None]:
+    """A recorded quotes answer (engine/journal/codec.py) as its rows by symbol, [symbol, bid, ask, iv, delta
+    (, ISO time)] as written, and the ISO time the rows share (None: each row carries its own)."""
+    return {row[0]: row for row in data["q"]}, data.get("at")
 
 
 # --- trades ---------------------------------------------------------------------------------------
