@@ -23,19 +23,24 @@ def check_quote(q: OptionQuote) -> None:
         raise DataError(f"malformed quote for {q.symbol}: bid={q.bid} ask={q.ask}")
 
 
+def _quote_of(leg: Leg, quotes: Mapping[str, OptionQuote]) -> OptionQuote:
+    q = quotes.get(leg.symbol)
+    if q is None:
+        raise DataError(f"no quote for {leg.symbol}")
+    check_quote(q)
+    return q
+
+
 def _quotes_for(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> list[tuple[Leg, OptionQuote]]:
-    out = []
-    for leg in legs:
-        q = quotes.get(leg.symbol)
-        if q is None:
-            raise DataError(f"no quote for {leg.symbol}")
-        check_quote(q)
-        out.append((leg, q))
-    return out
+    return [(leg, _quote_of(leg, quotes)) for leg in legs]
 
 
 def net_mid(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> float:
-    return sum(_sign(leg) * q.mid for leg, q in _quotes_for(legs, quotes))
+    """Asked of every open condor at every poll: one pass over the legs, no list of pairs made."""
+    total: float = 0
+    for leg in legs:
+        total += _sign(leg) * _quote_of(leg, quotes).mid
+    return total
 
 
 def natural(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> float:

@@ -149,17 +149,24 @@ def _same(before: Any, now: Any) -> bool:
     if type(now) is dict:
         if type(before) is not dict or len(now) != len(before):
             return False
-        return all(
-            kb == kn and vb is vn and _frozen(vn)
-            for (kb, vb), (kn, vn) in zip(before.items(), now.items(), strict=True)
-        )
+        for (kb, vb), (kn, vn) in zip(before.items(), now.items(), strict=True):
+            if vb is not vn or kb != kn or not _frozen(vn):
+                return False
+        return True
     return before is now and _frozen(now)
 
 
-def _frozen(value: Any) -> bool:
-    params = getattr(type(value), "__dataclass_params__", None)
-    return params is not None and params.frozen
+_FROZEN: dict[type, bool] = {}
+"""Per answer type, whether it is a frozen dataclass: asked of every repeated answer."""
 
+
+def _frozen(value: Any) -> bool:
+    kind = type(value)
+    known = _FROZEN.get(kind)
+    if known is None:
+        params = getattr(kind, "__dataclass_params__", None)
+        known = _FROZEN[kind] = params is not None and params.frozen
+    return known
 
 
 def recorded_calls(records: list[dict[str, Any]]) -> Iterator[tuple[int, str, dict[str, Any]]]:

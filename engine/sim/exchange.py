@@ -425,7 +425,11 @@ class SimExchange:
         key = (int(epoch(now) // 60), self._books)
         if self._account is not None and self._account[0] == key:
             return self._account[1]
-        value = sum(h.qty * self._mark(s, now) for s, h in self._holdings.items()) * self._multiplier
+        value = 0.0
+        if self._holdings:  # marked in the minute of `now`, found once for every leg
+            mk = self._mk
+            m = mk.minute(now)
+            value = sum(h.qty * mk.mark(s, m) for s, h in self._holdings.items()) * self._multiplier
         account = Account(
             account_id=ACCOUNT_ID,
             equity=self.cash + value,

@@ -79,10 +79,15 @@ class SimVenue:
 
     def market(self) -> SimMarket | None:
         """Today's (ET) market, or None on a day without a session; cheap when the date has not changed."""
+        self._now()
+        return self._market
+
+    def _now(self) -> datetime:
+        """The clock's time, after making sure today's market (and the exchange's session) is the current one."""
         now = self.clock.now()
         if not self._day_start <= epoch(now) < self._day_end:
             self._roll(now)
-        return self._market
+        return now
 
     def _roll(self, now: datetime) -> None:
         day = now.astimezone(ET).date()
@@ -250,8 +255,8 @@ class SimVenue:
 
     def quotes(self, symbols: Sequence[str]) -> dict[str, OptionQuote]:
         """Quotes of the listed symbols; unlisted ones, and those nobody offers now, are left out, as Alpaca does."""
-        mk = self.market()
-        now = self.clock.now()
+        now = self._now()
+        mk = self._market
         if mk is None:
             raise SimDataError(f"market closed on {now.astimezone(ET).date().isoformat()} (no session)")
         return mk.quotes(symbols, now)
@@ -260,17 +265,12 @@ class SimVenue:
         """Today's completed bars in [start, end); the simulator keeps no other day's bars."""
         if symbol != self.underlying:
             raise SimDataError(f"no bars for {symbol}: the simulator trades {self.underlying} only")
-        mk = self.market()
-        if mk is None:
+        now = self._now()
+        if self._market is None:
             return Bars.empty(symbol)
-        return mk.bars_between(start, end, self.clock.now())
+        return self._market.bars_between(start, end, now)
 
     # -- trading -----------------------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        """The clock's time, after making sure the exchange is on the current session."""
-        self.market()
-        return self.clock.now()
 
     def account(self) -> Account:
         return self.exchange.account(self._now())
