@@ -45,6 +45,20 @@ def test_modified_line_is_reported_with_its_number(tmp_path, index, old, new):
     assert [(x.line, "modified" in x.what) for x in problems] == [(index + 1, True)]
 
 
+def test_reading_back_without_hashes_gives_the_same_records_and_still_checks_the_links(tmp_path):
+    p = tmp_path / "a.jsonl"
+    _write(p, 4)
+    assert read_journal(p, hashes=False) == read_journal(p)
+    lines = p.read_text(encoding="utf-8").splitlines()
+    edited = lines[:]
+    edited[1] = edited[1].replace('"seq":2', '"seq": 2')  # the same JSON: only the line's own hash could tell
+    p.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    assert read_journal(p, hashes=False)[1] == [] and read_journal(p)[1] != []
+    del lines[1]
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert {x.line for x in read_journal(p, hashes=False)[1]} == {2}
+
+
 def test_deleted_line_breaks_seq_and_chain(tmp_path):
     p = tmp_path / "a.jsonl"
     _write(p, 4)
