@@ -171,23 +171,29 @@ def _frozen(value: Any) -> bool:
 
 def recorded_calls(records: list[dict[str, Any]]) -> Iterator[tuple[int, str, dict[str, Any]]]:
     """Every call of the `input` records as (seq, ts, call); a repeat comes with the arguments and answer it
-    repeats, and `"same": true`. A row of the wrong shape is a ValueError that names its seq."""
+    repeats, and `"same": true`. A row of the wrong shape is a ValueError that names its seq. The calls are
+    read, never changed: the repeats of one answer are the same dict."""
     previous: dict[str, dict[str, Any]] = {}
+    repeat: dict[str, dict[str, Any]] = {}
+    """Per method, its last answer as a repeat: one dict for all its repeats (a day's report reads hundreds)."""
     for r in records:
         if r.get("kind") != "input":
             continue
         for row in r.get("calls", ()):
             try:
                 method = row[0]
-                call: dict[str, Any] = {"port": PORT_OF[method], "method": method}
+                port = PORT_OF[method]
+                call: dict[str, Any]
                 if len(row) == 1:
-                    call = {**previous[method], "same": True}
+                    call = repeat.get(method) or repeat.setdefault(method, {**previous[method], "same": True})
                 elif len(row) == 3:
-                    call.update(args=row[1], result=row[2])
+                    call = {"port": port, "method": method, "args": row[1], "result": row[2]}
                     previous[method] = call
+                    repeat.pop(method, None)
                 else:
-                    call.update(args=row[1], error=dict(row[3]))
+                    call = {"port": port, "method": method, "args": row[1], "error": dict(row[3])}
                     previous.pop(method, None)
+                    repeat.pop(method, None)
             except (KeyError, IndexError, TypeError, ValueError):
                 raise ValueError(f"seq {r.get('seq')}: not a recorded call: {str(row)[:120]}") from None
             yield r["seq"], r["ts"], call
