@@ -9,6 +9,7 @@ figures say they have no data.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -73,12 +74,13 @@ def build_day(records: list[dict[str, Any]]) -> dict[str, Any]:
     cfg = parse_config(header["config"], "the journal's header")
     day = date.fromisoformat(header["session_date"])
     calls = [(ts, c) for _, ts, c in recorded_calls(records)]
-    session = _session(day, calls)
+    of = _by_method(calls)
+    session = _session(day, of("session"))
     end = _ts(records[-1])
     timeline = intervals(records, end)
     trades = [_trade(r, records, cfg) for r in closed_records(records)]
     open_at_end = _open_at_end(records)
-    account = _last_account(calls)
+    account = _last_account(of("account"))
     total = None if session is None or account is None else round(account.equity - account.last_equity, 2)
     moves = [r for r in records if r.get("kind") == "transition"]
     schedule = None if session is None else Schedule.of(session, cfg.strategy, cfg.risk)
@@ -113,7 +115,7 @@ def build_day(records: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "stopped": _why_stopped(records, moves),
         "metrics": metrics(timeline, session, calls, records, cfg, total, trades, open_at_end),
-        "series": {"underlying": _underlying(calls, session), "trades": _marks(trades, calls)},
+        "series": {"underlying": _underlying(of("bars"), session), "trades": _marks(trades, of("quotes"))},
         "inputs_recorded": bool(calls),
     }
     if sim := next((r.get("simulator") for r in reversed(records) if r.get("kind") == "day_end"), None):
@@ -178,6 +180,14 @@ def _why_stopped(records: list[dict[str, Any]], moves: list[dict[str, Any]]) -> 
 
 
 # --- the market and the API, from the recorded calls ---------------------------------------------
+
+
+def _by_method(calls: list[tuple[str, dict[str, Any]]]) -> Callable[[str], list[tuple[str, dict[str, Any]]]]:
+    """The calls of one method, in order: each part of the report reads its own instead of all of the day's."""
+    index: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for ts, c in calls:
+        index.setdefault(c["method"], []).append((ts, c))
+    return lambda method: index.get(method, [])
 
 
 def _results(
