@@ -25,9 +25,11 @@ def loss_limit(ctx: Context) -> Step | None:
     return None
 
 
-def data_outage(verdict: DataVerdict, say: str | None = None) -> Step | None:
+def data_outage(verdict: DataVerdict, then: str | None = None) -> Step | None:
     """No usable bars or quotes for longer than the tolerance: a halt that resumes when data returns, without
-    flattening."""
+    flattening. `then` says what becomes of the open condors, after the reason (put together only on a halt:
+    Monitoring asks twice a poll)."""
     if verdict.health is DataHealth.OUTAGE:
+        say = f"{verdict.reason}; {then}" if then else None
         return Step.halting(verdict.reason, flatten=False, resumable=True, say=say)
     return None

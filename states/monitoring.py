@@ -18,7 +18,7 @@ def handle(ctx: Context) -> Step:
     ctx.parts.bars.refresh(ctx.now)
     bars = ctx.parts.bars.verdict(ctx.now)
     if book.working is None and (
-        step := guard.data_outage(bars, say=f"{bars.reason}; open condors managed from broker marks")
+        step := guard.data_outage(bars, then="open condors managed from broker marks")
     ):
         return step
     marks = ctx.parts.marks.refresh(book.held_symbols, ctx.now)
@@ -26,7 +26,7 @@ def handle(ctx: Context) -> Step:
     if step := guard.loss_limit(ctx):
         return step
     if book.working is None and (
-        step := guard.data_outage(marks, say=f"{marks.reason}; open condors kept, exits on price wait for quotes")
+        step := guard.data_outage(marks, then="open condors kept, exits on price wait for quotes")
     ):
         return step
     ctx.parts.status.maybe_show(ctx.now, ctx.parts.bars.spot, book, ctx.parts.marks.quotes, s.hard_exit)
