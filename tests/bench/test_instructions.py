@@ -31,3 +31,14 @@ def test_valgrinds_summary_line_is_read() -> None:
     line = "==12924== Collected : 4167117513\n==12924== \n==12924== I   refs:      4,167,117,513"
     found = bench.COLLECTED.search(line)
     assert found is not None and int(found.group(1)) == 4_167_117_513
+
+
+def test_a_counted_process_may_drive_the_warm_up_alone_but_a_user_must_ask_for_days(monkeypatch, capsys) -> None:
+    driven: list[tuple[Path, int]] = []
+    monkeypatch.setattr(bench, "drive", lambda root, days: driven.append((root, days)))
+    monkeypatch.setattr("sys.argv", ["instructions.py", "--drive", str(REPO), "--days", "0"])
+    assert bench.main() == 0 and driven == [(REPO, 0)]
+    monkeypatch.setattr("sys.argv", ["instructions.py", "--days", "0"])
+    with pytest.raises(SystemExit):
+        bench.main()
+    assert "--days must be at least 1" in capsys.readouterr().err
