@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import cache
 
 from engine.models import OptionContract, Right
 
@@ -19,12 +20,19 @@ _MAX_STRIKE_MILLIS = 10**8
 
 def occ_symbol(root: str, expiry: date, right: Right | str, strike: float) -> str:
     """Build the symbol; raises ValueError when the strike cannot be written in 8 digits of 1/1000."""
-    if not _ROOT.fullmatch(root):
-        raise ValueError(f"OCC root must be 1-6 capital letters, got {root!r}")
+    head = _head(root, expiry)
     millis = round(strike * 1000)
     if abs(strike * 1000 - millis) > 1e-6 or not 0 < millis < _MAX_STRIKE_MILLIS:
         raise ValueError(f"strike {strike!r} cannot be written as an OCC strike (0 < strike < 100000, 1/1000 steps)")
-    return f"{root}{expiry:%y%m%d}{Right(right).value}{millis:08d}"
+    return f"{head}{Right(right).value}{millis:08d}"
+
+
+@cache
+def _head(root: str, expiry: date) -> str:
+    """Root and expiry, checked and written once for all of a day's strikes (the simulator lists some 160)."""
+    if not _ROOT.fullmatch(root):
+        raise ValueError(f"OCC root must be 1-6 capital letters, got {root!r}")
+    return f"{root}{expiry:%y%m%d}"
 
 
 def parse_occ(symbol: str) -> OptionContract:

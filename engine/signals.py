@@ -22,14 +22,14 @@ class ProcessSignals:
 
     def __init__(self, kill_file: Path) -> None:
         self.kill_file = Path(kill_file)
-        self._kill_path = os.fspath(self.kill_file)  # asked at every step: os.path.exists on a str is 4x Path's
+        self._kill_path = os.fspath(self.kill_file)  # asked at every step: os.access on a str is ~10x Path.exists
         self.killed: str | None = None
         self.stopped: str | None = None
 
     def kill(self) -> str | None:
         if self.killed:
             return f"kill switch: {self.killed}"
-        if os.path.exists(self._kill_path):
+        if os.access(self._kill_path, os.F_OK):  # exists, without making a stat result nobody reads
             return f"kill switch: file {self.kill_file}"
         return None
 
