@@ -173,13 +173,42 @@ def recorded_calls(records: list[dict[str, Any]]) -> Iterator[tuple[int, str, di
     """Every call of the `input` records as (seq, ts, call); a repeat comes with the arguments and answer it
     repeats, and `"same": true`. A row of the wrong shape is a ValueError that names its seq. The calls are
     read, never changed: the repeats of one answer are the same dict."""
-    previous: dict[str, dict[str, Any]] = {}
-    repeat: dict[str, dict[str, Any]] = {}
-    """Per method, its last answer as a repeat: one dict for all its repeats (a day's report reads hundreds)."""
+    rows = _Rows()
     for r in records:
-        if r.get("kind") != "input":
-            continue
-        for row in r.get("calls", ()):
+        if r.get("kind") == "input":
+            seq, ts = r["seq"], r["ts"]
+            for call in rows.calls(r):
+                yield seq, ts, call
+
+
+def calls_by_method(records: list[dict[str, Any]]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """recorded_calls of each method in order, with the time of their batch: for a reader that wants one
+    method's calls (a day's report reads a few methods of some two thousand calls), not their interleaving."""
+    rows = _Rows()
+    index: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for r in records:
+        if r.get("kind") == "input":
+            ts = r["ts"]
+            for call in rows.calls(r):
+                at = index.get(call["method"])
+                if at is None:
+                    at = index[call["method"]] = []
+                at.append((ts, call))
+    return index
+
+
+class _Rows:
+    """The rows of a journal's input records made calls, record after record: a repeat needs the call it repeats."""
+
+    def __init__(self) -> None:
+        self.previous: dict[str, dict[str, Any]] = {}
+        self.repeat: dict[str, dict[str, Any]] = {}
+        """Per method, its last answer as a repeat: one dict for all its repeats (a day's report reads hundreds)."""
+
+    def calls(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        previous, repeat = self.previous, self.repeat
+        out = []
+        for row in record.get("calls", ()):
             try:
                 method = row[0]
                 port = PORT_OF[method]
@@ -195,8 +224,9 @@ def recorded_calls(records: list[dict[str, Any]]) -> Iterator[tuple[int, str, di
                     previous.pop(method, None)
                     repeat.pop(method, None)
             except (KeyError, IndexError, TypeError, ValueError):
-                raise ValueError(f"seq {r.get('seq')}: not a recorded call: {str(row)[:120]}") from None
-            yield r["seq"], r["ts"], call
+                raise ValueError(f"seq {record.get('seq')}: not a recorded call: {str(row)[:120]}") from None
+            out.append(call)
+        return out
 
 
 @dataclass

@@ -9,7 +9,6 @@ figures say they have no data.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from engine.calendar import ExchangeCalendar
 from engine.config import Config, parse_config
 from engine.journal.codec import decode, decode_result
-from engine.journal.recording import recorded_calls
+from engine.journal.recording import PORT_OF, calls_by_method
 from engine.models import Account, Bars, Session
 from engine.schedule import Schedule
 
@@ -73,8 +72,8 @@ def build_day(records: list[dict[str, Any]]) -> dict[str, Any]:
     header = records[0]
     cfg = parse_config(header["config"], "the journal's header")
     day = date.fromisoformat(header["session_date"])
-    calls = [(ts, c) for _, ts, c in recorded_calls(records)]
-    of = _by_method(calls)
+    calls = Calls(calls_by_method(records))
+    of = calls.of
     session = _session(day, of("session"))
     end = _ts(records[-1])
     timeline = intervals(records, end)
@@ -154,8 +153,7 @@ def intervals(records: list[dict[str, Any]], end: datetime) -> list[Interval]:
 def state_seconds(records: list[dict[str, Any]]) -> dict[str, float]:
     """Time in each state within market hours, for a journal's records (header first)."""
     header = records[0]
-    calls = [(ts, c) for _, ts, c in recorded_calls(records)]
-    session = _session(date.fromisoformat(header["session_date"]), calls)
+    session = _session(date.fromisoformat(header["session_date"]), Calls(calls_by_method(records)).of("session"))
     return market_seconds(intervals(records, _ts(records[-1])), session)
 
 
@@ -182,12 +180,18 @@ def _why_stopped(records: list[dict[str, Any]], moves: list[dict[str, Any]]) -> 
 # --- the market and the API, from the recorded calls ---------------------------------------------
 
 
-def _by_method(calls: list[tuple[str, dict[str, Any]]]) -> Callable[[str], list[tuple[str, dict[str, Any]]]]:
-    """The calls of one method, in order: each part of the report reads its own instead of all of the day's."""
-    index: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-    for ts, c in calls:
-        index.setdefault(c["method"], []).append((ts, c))
-    return lambda method: index.get(method, [])
+@dataclass(frozen=True)
+class Calls:
+    """A journal's recorded calls by method (engine.journal.recording.calls_by_method): each part of the report
+    reads the calls of its own method, not all of the day's."""
+
+    by_method: dict[str, list[tuple[str, dict[str, Any]]]]
+
+    def of(self, method: str) -> list[tuple[str, dict[str, Any]]]:
+        return self.by_method.get(method, [])
+
+    def __bool__(self) -> bool:
+        return bool(self.by_method)
 
 
 def _results(
@@ -198,7 +202,7 @@ def _results(
     decoded: dict[int, Any] = {}
     out = []
     for ts, c in calls:
-        if c["method"] == method and "result" in c and since <= ts <= until:
+        if "result" in c and since <= ts <= until:
             key = id(c["result"])
             if key not in decoded:
                 decoded[key] = decode_result(c["port"], method, c["result"])
@@ -207,7 +211,8 @@ def _results(
 
 
 def _session(day: date, calls: list[tuple[str, dict[str, Any]]]) -> Session | None:
-    """The session as the engine was told (the broker's calendar), else the exchange calendar's."""
+    """The session as the engine was told (the broker's calendar: `calls` are the `session` calls), else the
+    exchange calendar's."""
     for _, s in _results(calls, "session"):
         if s is None or s.day == day:
             return s
@@ -215,17 +220,18 @@ def _session(day: date, calls: list[tuple[str, dict[str, Any]]]) -> Session | No
 
 
 def _last_account(calls: list[tuple[str, dict[str, Any]]]) -> Account | None:
-    """The last account answer: the only one decoded (a day asks it at every poll)."""
-    last = next((c for _, c in reversed(calls) if c["method"] == "account" and "result" in c), None)
+    """The last of the `account` calls' answers: the only one decoded (a day asks it at every poll)."""
+    last = next((c for _, c in reversed(calls) if "result" in c), None)
     return None if last is None else decode_result(last["port"], "account", last["result"])
 
 
 def _underlying(calls: list[tuple[str, dict[str, Any]]], session: Session | None) -> list[list[Any]]:
-    """Minute closes the engine saw, within market hours: [epoch seconds of the bar's start, close]."""
+    """Minute closes the engine saw (`calls`: the `bars` calls), within market hours: [epoch seconds of the bar's
+    start, close]."""
     seen: dict[int, float] = {}
     done: set[int] = set()
     for _, c in calls:
-        if c["method"] != "bars" or "result" not in c or id(c["result"]) in done:
+        if "result" not in c or id(c["result"]) in done:
             continue
         done.add(id(c["result"]))
         data = c["result"]
@@ -242,7 +248,8 @@ def _underlying(calls: list[tuple[str, dict[str, Any]]], session: Session | None
 
 
 def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[list[Any]]]:
-    """Each trade's mark through its life, from every quote the engine asked for its legs, at the quotes' own
+    """Each trade's mark through its life, from every quote the engine asked for its legs (`calls`: the `quotes`
+    calls), at the quotes' own
     time (the latest leg's): [time, mark, P&L]. Calls are journaled in batches, so a call's record time is not
     when it was made. Read from the recorded rows as written: a day holds hundreds of answers, and making each
     quote an OptionQuote first cost more than the rest of the report."""
@@ -253,7 +260,7 @@ def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]
     since, until = min(t["entry_time"] for t in trades), max(t["exit_time"] for t in trades)
     answers: dict[int, tuple[dict[str, list[Any]], str | None]] = {}
     for ts, c in calls:
-        if c["method"] == "quotes" and "result" in c and since <= ts <= until and id(c["result"]) not in answers:
+        if "result" in c and since <= ts <= until and id(c["result"]) not in answers:
             answers[id(c["result"])] = _quote_rows(c["result"])
     when: dict[str, datetime] = {}
 
@@ -266,22 +273,26 @@ def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]
     out: dict[str, list[list[Any]]] = {}
     for t in trades:
         start, stop = datetime.fromisoformat(t["entry_time"]), datetime.fromisoformat(t["exit_time"])
-        legs = [(1 if side == "buy" else -1, sym) for side, sym in (leg.split(":", 1) for leg in t["legs"])]
+        legs = [leg.split(":", 1) for leg in t["legs"]]
+        signs, symbols = [1 if side == "buy" else -1 for side, _ in legs], [sym for _, sym in legs]
+        first, entry, mult, qty = symbols[0], t["entry_price"], t["multiplier"], t["qty"]
         series: dict[datetime, list[Any]] = {}
-        first = legs[0][1]
         for got, shared in answers.values():
-            if first not in got or not all(sym in got for _, sym in legs):
+            if first not in got:  # another trade's legs: the common case, told by one look-up
                 continue
-            rows = [got[sym] for _, sym in legs]
+            try:
+                rows = [got[sym] for sym in symbols]
+            except KeyError:  # not all of its legs
+                continue
             at = time_of(shared) if shared else max(time_of(r[5]) for r in rows)
             if start <= at <= stop:
                 try:
-                    mark = sum(sign * (r[1] + r[2]) / 2.0 for (sign, _), r in zip(legs, rows, strict=True))
+                    mark = sum([sign * (r[1] + r[2]) / 2.0 for sign, r in zip(signs, rows, strict=True)])
                 except TypeError:  # a tagged value (NaN), decoded as the codec decodes it
                     rows = [[decode(v) for v in r] for r in rows]
-                    mark = sum(sign * (r[1] + r[2]) / 2.0 for (sign, _), r in zip(legs, rows, strict=True))
-                pnl = (mark - t["entry_price"]) * t["multiplier"] * t["qty"]
-                series[at] = [at.isoformat(), round(mark, 4), round(pnl, 2)]
+                    mark = sum([sign * (r[1] + r[2]) / 2.0 for sign, r in zip(signs, rows, strict=True)])
+                iso = shared or at.isoformat()  # a shared time is written as isoformat() spells it
+                series[at] = [iso, round(mark, 4), round((mark - entry) * mult * qty, 2)]
         out[str(t["trade_no"])] = [series[at] for at in sorted(series)]
     return out
 
@@ -389,7 +400,7 @@ def order_events(records: list[dict[str, Any]], event: str) -> int:
 def metrics(
     timeline: list[Interval],
     session: Session | None,
-    calls: list[tuple[str, dict[str, Any]]],
+    calls: Calls,
     records: list[dict[str, Any]],
     cfg: Config,
     total: float | None,
@@ -423,27 +434,29 @@ def _uptime(timeline: list[Interval], session: Session | None) -> tuple[float | 
     return round(1 - lost / covered, 4), f"{lost / 60:.0f} of {covered / 60:.0f} market minutes lost"
 
 
-def _order_success(calls: list[tuple[str, dict[str, Any]]], records: list[dict[str, Any]]) -> tuple[Any, str]:
+def _order_success(calls: Calls, records: list[dict[str, Any]]) -> tuple[Any, str]:
     sent: set[str] = set()
     took: set[str] = set()
-    for _, c in calls:
-        if c["method"] == "submit_order":
-            cid = decode(c["args"][0]).client_order_id
-            sent.add(cid)
-            if "result" in c:
-                took.add(cid)
+    for _, c in calls.of("submit_order"):
+        cid = decode(c["args"][0]).client_order_id
+        sent.add(cid)
+        if "result" in c:
+            took.add(cid)
     took |= {r["client_order_id"] for r in records if r.get("kind") == "order" and r.get("event") == "adopt"}
     if not sent:
         return None, "no order sent" if calls else "no recorded inputs"
     return round(len(took & sent) / len(sent), 4), f"{len(took & sent)} of {len(sent)} order attempts taken"
 
 
-def _api_failures(calls: list[tuple[str, dict[str, Any]]]) -> tuple[Any, str]:
-    api = [c for _, c in calls if c["port"] in API_PORTS]
-    failed = [c for c in api if "error" in c and c["error"].get("type") != "OrderRejected"]
+def _api_failures(calls: Calls) -> tuple[Any, str]:
+    api = failed = 0
+    for method, made in calls.by_method.items():
+        if PORT_OF[method] in API_PORTS:
+            api += len(made)
+            failed += sum(1 for _, c in made if "error" in c and c["error"].get("type") != "OrderRejected")
     if not api:
         return None, "no recorded inputs"
-    return round(len(failed) / len(api), 4), f"{len(failed)} of {len(api)} calls failed"
+    return round(failed / api, 4), f"{failed} of {api} calls failed"
 
 
 def _breaches(

@@ -21,7 +21,17 @@ from engine.calendar import ET
 from engine.journal import codec
 from engine.journal.audit import dumps
 from engine.journal.codec import decode, decode_result, encode, encode_result
-from engine.journal.recording import PORT_OF, SPARSE, Divergence, Recorded, RecordedError, Recorder, Tape
+from engine.journal.recording import (
+    PORT_OF,
+    SPARSE,
+    Divergence,
+    Recorded,
+    RecordedError,
+    Recorder,
+    Tape,
+    calls_by_method,
+    recorded_calls,
+)
 from engine.models import (
     Account,
     Bars,
@@ -437,3 +447,26 @@ def test_a_recorded_port_passes_on_a_changing_attribute_fresh_and_a_method_as_it
     assert clock.sleep(3) == 3 and clock.doubled == 2
     inner.level = 5
     assert clock.sleep(3) == 15 and clock.doubled == 10  # the method is bound to that object; the property is read anew
+
+
+def test_calls_by_method_are_the_recorded_calls_of_each_method_in_order_with_their_batch_time() -> None:
+    rows_a = [["account", [], ["a", 1.0, 1.0, 1.0, 1.0, 3, True]], ["now", [], {"$dt": "2025-07-01T10:00:00-04:00"}]]
+    rows_b = [["account"], ["now", [], {"$dt": "2025-07-01T10:00:30-04:00"}], ["bars", ["SPY"], None, {"type": "X"}]]
+    records = [
+        {"kind": "header", "seq": 1, "ts": "t1"},
+        {"kind": "input", "seq": 2, "ts": "t2", "calls": rows_a},
+        {"kind": "transition", "seq": 3, "ts": "t3"},
+        {"kind": "input", "seq": 4, "ts": "t4", "calls": rows_b + [["account"]]},
+    ]
+    index = calls_by_method(records)
+    assert {m: [(ts, c["method"], c.get("same", False)) for ts, c in made] for m, made in index.items()} == {
+        "account": [("t2", "account", False), ("t4", "account", True), ("t4", "account", True)],
+        "now": [("t2", "now", False), ("t4", "now", False)],
+        "bars": [("t4", "bars", False)],
+    }
+    flat = [(ts, c) for _, ts, c in recorded_calls(records)]
+    assert sorted(((ts, c["method"], str(c)) for ts, c in flat)) == sorted(
+        (ts, c["method"], str(c)) for made in index.values() for ts, c in made
+    ), "the same calls, only grouped"
+    with pytest.raises(ValueError, match="seq 4"):
+        calls_by_method([{"kind": "input", "seq": 4, "ts": "t", "calls": [["nonsense", []]]}])

@@ -14,7 +14,7 @@ from engine.config import Config, parse_config
 from engine.journal.audit import json_form, read_journal
 from engine.journal.codec import encode_args
 from engine.models import Intent, Leg, OrderRequest, Side
-from engine.reporting.day import build_day, exit_kind, intervals, metrics
+from engine.reporting.day import Calls, build_day, exit_kind, intervals, metrics
 from engine.reporting.files import write_day
 from tests.reporting.conftest import run_session
 
@@ -113,7 +113,7 @@ def test_an_outage_halt_and_a_restart_gap_are_lost_time_a_loss_limit_halt_is_not
         ("Initializing", False), ("AwaitingOpen", False), ("Scanning", False), ("Halted", True), ("Scanning", False),
         ("Halted", False), ("Down", True), ("Initializing", False), ("AwaitingOpen", False), ("ShuttingDown", False),
     ]
-    m = metrics(timeline, _session(), [], records, Config(), 0.0, [], [])
+    m = metrics(timeline, _session(), Calls({}), records, Config(), 0.0, [], [])
     # covered 09:30-15:30 = 360 minutes; lost 30 (outage) + 60 (down) = 90
     assert m["uptime"]["value"] == pytest.approx(1 - 90 / 360)
     assert m["uptime"]["met"] is False and "90 of 360" in m["uptime"]["detail"]
@@ -135,18 +135,30 @@ def test_order_success_counts_attempts_taken_or_found_after_a_failed_send() -> N
     rows = [_submit("a", True), _submit("b", False), _submit("c", False, "BrokerError"), _submit("d", False)]
     records = [header(at(9)), calls(at(10), *rows),
                {"kind": "order", "ts": at(10), "event": "adopt", "client_order_id": "c"}]
-    from engine.journal.recording import recorded_calls
+    from engine.journal.recording import calls_by_method
 
-    m = metrics([], None, [(ts, c) for _, ts, c in recorded_calls(records)], records, Config(), None, [], [])
+    m = metrics([], None, Calls(calls_by_method(records)), records, Config(), None, [], [])
     assert m["order_success"]["value"] == 0.5, "a and c (found by id after its send failed) of a, b, c, d"
     # the API failed once (c's BrokerError); the two rejections are answers, not failures
     assert m["api_failures"]["value"] == 0.25
 
 
+def test_api_failures_count_every_call_a_repeat_included_and_only_the_apis() -> None:
+    account = ["account", [], ["acct", 100.0, 100.0, 100.0, 100.0, 3, True]]
+    failed = ["bars", ["SPY"], None, {"type": "BrokerError", "message": "timeout"}]
+    kill = ["kill", [], "kill switch: file KILL"]  # the signals port: not an API
+    records = [header(at(9)), calls(at(10), account, ["account"], kill), calls(at(11), ["account"], failed)]
+    from engine.journal.recording import calls_by_method
+
+    m = metrics([], None, Calls(calls_by_method(records)), records, Config(), None, [], [])
+    assert m["api_failures"]["value"] == 0.25, "one failed bars call of four API calls (the account asked thrice)"
+    assert m["api_failures"]["detail"] == "1 of 4 calls failed"
+
+
 def test_breaches_are_named() -> None:
     cfg = parse_config({"risk": {"max_daily_loss": 100.0, "max_daily_trades": 1}}, "test")
     trades = [{"trade_no": 1}, {"trade_no": 2}]
-    m = metrics([], None, [], [header(at(9))], cfg, -150.0, trades, [{"trade_no": 2}])
+    m = metrics([], None, Calls({}), [header(at(9))], cfg, -150.0, trades, [{"trade_no": 2}])
     assert m["limit_breaches"]["value"] == 3
     assert "day P&L -150.00 below -100.00" in m["limit_breaches"]["detail"]
     assert "more than max_daily_trades 1" in m["limit_breaches"]["detail"]
