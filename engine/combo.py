@@ -19,7 +19,8 @@ def _sign(leg: Leg) -> int:
 
 def check_quote(q: OptionQuote) -> None:
     """A quote we may trade on: finite, non-negative, not crossed. Anything else is refused, never repaired."""
-    if not (math.isfinite(q.bid) and math.isfinite(q.ask)) or q.bid < 0 or q.ask <= 0 or q.ask < q.bid:
+    bid, ask = q.bid, q.ask
+    if not (bid - bid == 0 and ask - ask == 0) or bid < 0 or ask <= 0 or ask < bid:  # x - x is NaN for NaN and inf
         raise DataError(f"malformed quote for {q.symbol}: bid={q.bid} ask={q.ask}")
 
 

@@ -46,7 +46,7 @@ class Marks:
     def refresh(self, symbols: list[str], now: datetime) -> DataVerdict:
         """Fetch the quotes of `symbols` (the held legs) and judge them; a change of verdict is logged once."""
         self.quotes = self._md.quotes(symbols)
-        verdict = freshness((q for s in symbols if (q := self.quotes.get(s)) is not None), now, self.cfg)
+        verdict = freshness([q for s in symbols if (q := self.quotes.get(s)) is not None], now, self.cfg)
         if verdict.health is not self._said.health:
             (logger.info if verdict.tradable else logger.warning)(
                 "marks fresh again" if verdict.tradable else f"{verdict.reason}: no decision rests on it"

@@ -81,8 +81,8 @@ def test_missing_quote_is_a_data_error_naming_the_symbol(quotes):
 
 @pytest.mark.parametrize(
     "bid,ask",
-    [(0.60, 0.50), (math.nan, 0.5), (0.1, math.nan), (0.1, math.inf), (-0.01, 0.5), (0.0, 0.0)],
-    ids=["crossed", "nan-bid", "nan-ask", "inf-ask", "negative-bid", "no-ask"],
+    [(0.60, 0.50), (math.nan, 0.5), (0.1, math.nan), (0.1, math.inf), (math.inf, math.inf), (-0.01, 0.5), (0.0, 0.0)],
+    ids=["crossed", "nan-bid", "nan-ask", "inf-ask", "inf-both", "negative-bid", "no-ask"],
 )
 def test_malformed_quotes_are_refused_never_repaired(quote, quotes, bid, ask):
     bad = quote(B, bid, ask)

@@ -96,6 +96,9 @@ def _encode_dict(v: dict) -> Any:
 _ENCODERS[dict] = _encode_dict
 
 
+_STR = {str}
+
+
 def encode_args(args: tuple[Any, ...]) -> list[Any]:
     """A call's arguments, the common kinds (ids, symbols, lists of symbols, times) without a walk through `encode`.
 
@@ -109,7 +112,7 @@ def encode_args(args: tuple[Any, ...]) -> list[Any]:
             out.append(a)
         elif kind is datetime:
             out.append({"$dt": a})
-        elif kind is list and all(type(x) is str for x in a):
+        elif kind is list and set(map(type, a)) <= _STR:  # the held legs' symbols, at every poll: no Python loop
             out.append(list(a))
         else:
             out.append(encode(a))
@@ -178,7 +181,7 @@ def _quotes_out(quotes: Sequence[models.OptionQuote]) -> dict[str, Any]:
     if not finite:
         rows = [[encode(v) for v in row] for row in rows]
     at = quotes[0].ts if quotes else None
-    if all(q.ts is at for q in quotes) or all(q.ts == at and q.ts.tzinfo is at.tzinfo for q in quotes):
+    if len({id(q.ts) for q in quotes}) <= 1 or all(q.ts == at and q.ts.tzinfo is at.tzinfo for q in quotes):
         return {"at": at, "q": rows}
     return {"q": [[*row, q.ts] for q, row in zip(quotes, rows, strict=True)]}
 
