@@ -249,10 +249,9 @@ def _underlying(calls: list[tuple[str, dict[str, Any]]], session: Session | None
 
 def _marks(trades: list[dict[str, Any]], calls: list[tuple[str, dict[str, Any]]]) -> dict[str, list[list[Any]]]:
     """Each trade's mark through its life, from every quote the engine asked for its legs (`calls`: the `quotes`
-    calls), at the quotes' own
-    time (the latest leg's): [time, mark, P&L]. Calls are journaled in batches, so a call's record time is not
-    when it was made. Read from the recorded rows as written: a day holds hundreds of answers, and making each
-    quote an OptionQuote first cost more than the rest of the report."""
+    calls), at the quotes' own time (the latest leg's): [time, mark, P&L]. Calls are journaled in batches, so a
+    call's record time is not when it was made. Read from the recorded rows as written: a day holds hundreds of
+    answers, and making each quote an OptionQuote first cost more than the rest of the report."""
     if not trades:
         return {}
     # calls are journaled before the decision that follows them, so every quote a trade was marked on is in a
