@@ -51,3 +51,46 @@ def test_a_start_up_failure_fails_with_the_right_exit_code(world: World, monkeyp
     runner.tick()
     assert runner.state is State.SHUTTING_DOWN and runner.exit_code == code
     world.assert_moved("fail", State.INITIALIZING, State.SHUTTING_DOWN, str(exc))
+
+
+def test_a_days_report_is_built_with_the_collector_paused_and_it_collects_again_after(
+    tmp_path, default_raw_config, monkeypatch
+) -> None:
+    import copy
+    import gc
+
+    import engine.runner as runner_module
+    from engine.config import parse_config
+    from tests.engine_run import run_engine
+
+    collecting: list[bool] = []
+    build_day = runner_module.build_day
+
+    def watched(records):
+        collecting.append(gc.isenabled())
+        return build_day(records)
+
+    monkeypatch.setattr(runner_module, "build_day", watched)
+    raw = copy.deepcopy(default_raw_config)
+    raw["logs_dir"], raw["risk"]["kill_file"] = str(tmp_path), str(tmp_path / "KILL")
+    runner, code = run_engine(parse_config(raw, "test"))
+    assert code == 0 and len(runner.reports) == 1
+    assert collecting == [False], "the report of the day, built once, with the collector paused"
+    assert gc.isenabled()
+
+
+def test_the_collector_pause_ends_on_an_error_and_keeps_a_collector_that_was_off_off() -> None:
+    import gc
+
+    from engine.runner import _collector_paused
+
+    with pytest.raises(RuntimeError), _collector_paused():
+        raise RuntimeError("the report failed")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled(), "whoever turned it off keeps it off"
+    finally:
+        gc.enable()
