@@ -20,7 +20,8 @@ sent per day (both really trade).
   bars file is parsed once and cached.
 
 Exit 2 with a message when nautilus-trader is not installed or the ../shared data is absent. The figure is a ratio
-of medians from one run; the machine is noisy, so compare ratios, not times.
+of medians from one run, and the median of each day's pair of runs (which a burst of load on a shared machine
+moves less); the machine is noisy, so compare ratios, not times.
 """
 
 from __future__ import annotations
@@ -236,8 +237,17 @@ def main() -> int:
         print(f"{name:<9} s/day       median {med[name]:.4f}  (min {min(t):.4f}, max {max(t):.4f}); orders per day "
               f"median {statistics.median(orders[name]):.0f} (total {sum(orders[name]) // args.rounds} a round), "
               f"fills {statistics.median(fills[name]):.0f}")
-    print(f"ratio zdte/nautilus   x{med['zdte'] / med['nautilus']:.2f}  (of the medians)")
+    print(f"ratio zdte/nautilus   x{med['zdte'] / med['nautilus']:.2f}  (of the medians); "
+          f"x{paired_ratio(times['zdte'], times['nautilus']):.2f} (median of each day's pair)")
     return 0
+
+
+def paired_ratio(ours: list[float], theirs: list[float]) -> float:
+    """The median of the per-run ratios of two sides that ran each day back to back: a burst of load on a shared
+    machine lands on both runs of a pair, where it moves one side's median more than the other's."""
+    if len(ours) != len(theirs) or not ours:
+        raise ValueError(f"paired runs needed: {len(ours)} against {len(theirs)}")
+    return statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
 
 
 def _commit() -> str:

@@ -65,3 +65,14 @@ def test_nautilus_sends_and_fills_an_order_every_30_bars(frame, day, orders):
     make_bars, run = an._nautilus()
     _, sent, filled = run(make_bars(an.regular_bars(frame, ExchangeCalendar().session(day))))
     assert (sent, filled) == (orders, orders)
+
+
+def test_the_paired_ratio_is_the_median_of_each_days_pair_so_a_burst_on_one_day_does_not_move_it():
+    # day 2 ran under a burst of load on both sides; day 3's Nautilus run alone was slow
+    ours, theirs = [3.0, 30.0, 3.0], [1.0, 10.0, 6.0]
+    assert an.paired_ratio(ours, theirs) == 3.0  # pairs 3, 3 and 0.5, where the medians' ratio is 3 / 6
+
+
+def test_the_paired_ratio_needs_as_many_runs_on_each_side():
+    with pytest.raises(ValueError, match="3 against 2"):
+        an.paired_ratio([1.0, 2.0, 3.0], [1.0, 2.0])
