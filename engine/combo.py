@@ -37,16 +37,10 @@ def _quotes_for(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> list[
 
 
 def net_mid(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> float:
-    """Asked of every open condor at every poll: one pass over the legs, each looked up and signed in place (as
-    _quote_of and _sign do), no list of pairs made."""
+    """Asked of every open condor at every poll: one pass over the legs, no list of pairs made."""
     total: float = 0
-    buy = Side.BUY
     for leg in legs:
-        q = quotes.get(leg.symbol)
-        if q is None:
-            raise DataError(f"no quote for {leg.symbol}")
-        check_quote(q)
-        total += (leg.ratio_qty if leg.side is buy else -leg.ratio_qty) * q.mid
+        total += _sign(leg) * _quote_of(leg, quotes).mid
     return total
 
 

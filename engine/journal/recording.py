@@ -190,10 +190,7 @@ def calls_by_method(records: list[dict[str, Any]]) -> dict[str, list[tuple[str, 
         if r.get("kind") == "input":
             ts = r["ts"]
             for call in rows.calls(r):
-                at = index.get(call["method"])
-                if at is None:
-                    at = index[call["method"]] = []
-                at.append((ts, call))
+                index.setdefault(call["method"], []).append((ts, call))
     return index
 
 
