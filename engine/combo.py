@@ -38,7 +38,7 @@ def _quotes_for(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> list[
 
 def net_mid(legs: Iterable[Leg], quotes: Mapping[str, OptionQuote]) -> float:
     """Asked of every open condor at every poll: one pass over the legs, no list of pairs made."""
-    total: float = 0
+    total: float = 0.0
     for leg in legs:
         total += _sign(leg) * _quote_of(leg, quotes).mid
     return total
