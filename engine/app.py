@@ -81,6 +81,9 @@ class Adapters:
     feed: Feed | None = None
     """The streams (None: the run polls)."""
     recorded: bool = True
+    market_step_s: float | None = None
+    """How often the market data can change, when it moves in steps (the embedded simulator's minute); None: at
+    any moment, as a live feed does. The runner skips the polls that would fall in the step the last one saw."""
 
 
 def sim_adapters(cfg: Config, first_day: date, read_ahead: bool = True) -> Adapters:
@@ -93,7 +96,7 @@ def sim_adapters(cfg: Config, first_day: date, read_ahead: bool = True) -> Adapt
     venue = SimVenue(cfg.sim, cfg.underlying, clock, ExchangeCalendar(), cfg.instrument, read_recording)
     if read_ahead:
         read_sim_data(cfg, venue, first_day)
-    return Adapters(clock, SimBroker(venue), SimMarketData(venue), venue)
+    return Adapters(clock, SimBroker(venue), SimMarketData(venue), venue, market_step_s=venue.step_s)
 
 
 def read_sim_data(cfg: Config, venue: SimVenue, first_day: date) -> list[date]:
@@ -237,7 +240,15 @@ def build(
         audit=audit,
         days=Days(cfg, day, broker),
     )
-    runner = Runner(ctx, ports["clock"], initial, venue=adapters.venue, signals=signals, progress=progress)
+    runner = Runner(
+        ctx,
+        ports["clock"],
+        initial,
+        venue=adapters.venue,
+        signals=signals,
+        progress=progress,
+        market_step_s=adapters.market_step_s,
+    )
     if alerts is not None:
         audit.listeners.append(alerts.record)
         runner.day_listeners.append(alerts.day_done)

@@ -19,6 +19,7 @@ from loguru import logger
 
 from engine.context import STAY, Context, Step
 from engine.days import ResumePoint
+from engine.epoch import epoch
 from engine.errors import AuthError, BrokerError, DataError, UnsafeEndpointError
 from engine.journal.audit import read_journal
 from engine.journal.order_history import OrderHistory
@@ -78,9 +79,11 @@ class Runner:
         venue: Any = None,
         signals: Any = None,
         progress: Progress | None = None,
+        market_step_s: float | None = None,
     ) -> None:
         """`venue` is the simulator (for benchmarks and tests), `signals` the raw ProcessSignals (for handlers),
-        `progress` counts the sessions done (a multi-day run on the console)."""
+        `progress` counts the sessions done (a multi-day run on the console), `market_step_s` how often the market
+        data can change when it moves in steps (Adapters.market_step_s)."""
         self.ctx = ctx
         self.clock = clock
         self.days = ctx.days
@@ -93,6 +96,8 @@ class Runner:
         self.exit_code = 0
         self.finished = False
         self.outage_since: datetime | None = None
+        self.market_step_s = market_step_s
+        """None: every poll keeps its pace."""
         self.interrupted: str | None = None
         """Why a stop signal ended the run early (SIGINT, SIGTERM): it exits INTERRUPTED, never looking finished."""
         p = ctx.cfg.poll
@@ -282,10 +287,25 @@ class Runner:
         return max(self.days.left - 1, 0)
 
     def _poll(self, state: State) -> float:
-        """The state's poll interval; while an order is being worked, the faster order poll."""
-        if self.ctx.book.working is not None:
-            return self.ctx.cfg.poll.entering
-        return self._polls.get(state, self.ctx.cfg.poll.entering)
+        """The state's poll interval; while an order is being worked, the faster order poll.
+
+        On a market that moves in steps (`market_step_s`: the embedded simulator's minute), a poll that would come
+        in the step this one saw is skipped for the next one on the pace, unless an order is being worked or this
+        poll failed: it would see the same bars, quotes and marks, and decide again on what this one decided on. A
+        condor held on a 30 s poll is then looked at once a minute, at the moments it was on every poll, and every
+        decision is the same."""
+        ctx = self.ctx
+        if ctx.book.working is not None:
+            return ctx.cfg.poll.entering
+        pace = self._polls.get(state, ctx.cfg.poll.entering)
+        step = self.market_step_s
+        if step is None or self.outage_since is not None:
+            return pace
+        now = epoch(ctx.now)
+        seen, wait = now // step, pace
+        while (now + wait) // step == seen:
+            wait += pace
+        return wait
 
     def _record(self, outcome: Outcome) -> None:
         """Every attempted transition, moved or refused, becomes one fsynced audit record."""

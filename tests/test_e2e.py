@@ -21,6 +21,8 @@ import engine.logs
 from engine.app import build
 from engine.calendar import ExchangeCalendar
 from engine.config import Config, parse_config
+from engine.journal.recording import calls_by_method
+from engine.journal.replay import IGNORED_FIELDS, OUTPUT_KINDS
 from engine.logs import close_day_files
 from tests.engine_run import run_engine
 
@@ -173,6 +175,36 @@ def test_three_days_over_a_weekend_write_one_journal_per_session(tmp_path, defau
     assert all(r["open_at_end"] == [] for _, r in runner.reports)
     last = records_of((logs / "audit-20250715.jsonl").read_bytes())
     assert [r["dest"] for r in last if r["kind"] == "transition"][-1] == "ShuttingDown"
+
+
+def test_skipping_the_polls_inside_a_minute_already_seen_changes_no_decision(tmp_path, default_raw_config):
+    """The embedded simulator's market moves once a minute, so the runner skips a poll that would fall in the minute
+    the last one saw (engine/runner.py, Runner._poll). On three random-walk sessions every transition and order
+    record it writes (times, prices, reasons, snapshots) is the one a run on every poll writes, with fewer polls."""
+    outputs, polls = {}, {}
+    for mode in ("skipping", "every poll"):
+        logs = tmp_path / mode / "logs"
+        runner = build(config(default_raw_config, logs, session={"date": "2025-07-01", "days": 3}))
+        assert runner.market_step_s == 60
+        if mode == "every poll":
+            runner.market_step_s = None
+        try:
+            assert runner.run() == 0
+        finally:
+            close_day_files()
+        records = [r for p in sorted(logs.glob("audit-*.jsonl")) for r in records_of(p.read_bytes())]
+        outputs[mode] = [
+            {k: v for k, v in r.items() if k not in IGNORED_FIELDS} for r in records if r["kind"] in OUTPUT_KINDS
+        ]
+        polls[mode] = len(calls_by_method(records)["now"])
+    entries = {
+        r["client_order_id"]
+        for r in outputs["every poll"]
+        if r["kind"] == "order" and r["event"] == "fill" and r["purpose"] == "entry"
+    }
+    assert len(entries) >= 3, "too few trades to compare"
+    assert outputs["skipping"] == outputs["every poll"]
+    assert polls["skipping"] < 0.7 * polls["every poll"]
 
 
 def _real_sessions() -> list[date]:

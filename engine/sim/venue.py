@@ -39,6 +39,10 @@ class Recording(Protocol):
 class SimVenue:
     """Builds each session's market the first time the clock is on that date, and keeps one exchange."""
 
+    step_s = 60
+    """How often its market moves: bars, quotes and marks change only when a minute starts (a resting order fills
+    on the minute's quote, or as the engine reprices it)."""
+
     def __init__(
         self,
         cfg: SimSettings,

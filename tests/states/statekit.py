@@ -152,9 +152,11 @@ class World:
         self.clock = SimClock(et(day, hh, mm) + timedelta(seconds=ss))
         return self.clock.now()
 
-    def runner(self, initial: State, *, session: bool = True) -> Runner:
-        """A runner in `initial` with its journal open and, unless told otherwise, today's session loaded."""
-        r = build(self.cfg, Adapters(self.clock, self.broker, self.market_data), initial=initial)
+    def runner(self, initial: State, *, session: bool = True, market_step_s: float | None = None) -> Runner:
+        """A runner in `initial` with its journal open and, unless told otherwise, today's session loaded;
+        `market_step_s` makes the fake market one that moves in steps, as the embedded simulator's does."""
+        adapters = Adapters(self.clock, self.broker, self.market_data, market_step_s=market_step_s)
+        r = build(self.cfg, adapters, initial=initial)
         self._runners.append(r)
         r.start()
         if session:

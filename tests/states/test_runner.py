@@ -94,3 +94,55 @@ def test_the_collector_pause_ends_on_an_error_and_keeps_a_collector_that_was_off
         assert not gc.isenabled(), "whoever turned it off keeps it off"
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    ("ss", "pace", "step", "waited"),
+    [
+        (5, 30, None, 30),  # a market that may move at any moment: every poll on the pace
+        (5, 30, 60, 60),  # 10:30:35 would see the minute 10:30:05 saw: on to 10:31:05
+        (50, 30, 60, 30),  # 10:31:20 is in a new minute
+        (0, 45, 60, 90),  # 10:30:45 is skipped, 10:31:30 is not
+        (0, 90, 60, 90),
+        (5, 10, 60, 60),  # 10:30:15 .. 10:30:55 are all skipped
+    ],
+)
+def test_a_held_condor_is_polled_once_per_step_of_a_market_that_moves_in_steps(
+    world: World, ss: int, pace: int, step: float | None, waited: int
+) -> None:
+    world.configure({"poll": {"monitoring": pace}})
+    start = world.at(10, 30, ss)
+    runner = world.runner(State.MONITORING, market_step_s=step)
+    world.open_condor(runner)
+
+    assert runner.tick() is None
+
+    assert runner.state is State.MONITORING and world.broker.submit_order.call_count == 0
+    assert (world.clock.now() - start).total_seconds() == waited
+
+
+def test_polls_keep_the_order_pace_while_an_order_is_worked_on_a_stepped_market(world: World) -> None:
+    """The engine reprices a working order on its own pace (orders.walk_interval_s): a poll inside the minute
+    is where the walk happens, so none is skipped."""
+    world.fill = "rest"
+    start = world.at(10, 30, 5)
+    runner = world.runner(State.ENTERING, market_step_s=60)
+    runner.ctx.book.plan = world.plan()
+
+    runner.tick()
+
+    assert runner.state is State.ENTERING and runner.ctx.book.working is not None
+    assert (world.clock.now() - start).total_seconds() == world.cfg.poll.entering
+
+
+def test_a_failed_poll_is_retried_on_the_pace_on_a_stepped_market(world: World, monkeypatch) -> None:
+    """The broker or the data may be back before the next minute: the retry is not put off."""
+    start = world.at(10, 30, 5)
+    runner = world.runner(State.MONITORING, market_step_s=60)
+    world.open_condor(runner)
+    monkeypatch.setitem(HANDLERS, State.MONITORING, raising(DataError("no bars")))
+
+    runner.tick()
+
+    assert runner.state is State.MONITORING and runner.outage_since is not None
+    assert (world.clock.now() - start).total_seconds() == world.cfg.poll.monitoring
