@@ -82,10 +82,16 @@ def inner_run() -> Iterator[None]:
 def _console_sink() -> Any:
     """On a terminal, lines go through tqdm so a progress bar stays below them; otherwise straight to stderr."""
     if not sys.stderr.isatty():
-        return sys.stderr
+        return _to_stderr
     from tqdm import tqdm
 
     return lambda message: tqdm.write(message, end="", file=sys.stderr)
+
+
+def _to_stderr(message: str) -> None:
+    """The stderr of the moment, not the one at set-up: where it is swapped and the old one closed (pytest's capture),
+    a thread still running (alpaca-py's stream client, which logs its retries) writes on, not into a closed file."""
+    sys.stderr.write(message)
 
 
 class DayFile:

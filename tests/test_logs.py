@@ -83,3 +83,21 @@ def test_a_paper_sessions_log_line_is_on_disk_when_it_is_logged(tmp_path):
     close_day_files()
     assert "simulated line" in (tmp_path / "sim" / "engine-20250701.log").read_text()
     silence()
+
+
+def test_the_console_follows_stderr_when_it_is_swapped_and_the_old_one_closed(monkeypatch):
+    """Regression: the console sink held the stderr of set-up; a stream client's thread that logged after pytest had
+    swapped and closed it made loguru print "Logging error ... I/O operation on closed file" and lose the line."""
+    import io
+    import sys
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    setup_logging(0)
+    logger.info("while set up")
+    monkeypatch.setattr(sys, "stderr", second)
+    first.close()
+    logger.warning("a stream client retrying")
+    silence()
+    assert "a stream client retrying" in second.getvalue()
+    assert "Logging error" not in second.getvalue()
