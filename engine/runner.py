@@ -292,8 +292,8 @@ class Runner:
         On a market that moves in steps (`market_step_s`: the embedded simulator's minute), a poll that would come
         in the step this one saw is skipped for the next one on the pace, unless an order is being worked or this
         poll failed: it would see the same bars, quotes and marks, and decide again on what this one decided on. A
-        condor held on a 30 s poll is then looked at once a minute, at the moments it was on every poll, and every
-        decision is the same."""
+        condor held on a 30 s poll is then looked at once a minute, at the first moment in each minute that the pace
+        would have looked at it, so every decision is the same and made at the same time."""
         ctx = self.ctx
         if ctx.book.working is not None:
             return ctx.cfg.poll.entering
